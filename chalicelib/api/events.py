@@ -1,0 +1,35 @@
+"""POST /events: one event or a batch of up to 500."""
+from __future__ import annotations
+
+from chalice import Response
+
+from chalicelib.api.auth import INGEST
+from chalicelib.api.http import PUBLIC_CORS, ApiError, invalid, read_json
+from chalicelib.api.routing import ApiBlueprint
+from chalicelib.config import settings
+from chalicelib.events import service
+from chalicelib.problems import Problem
+
+bp = ApiBlueprint(__name__)
+
+
+@bp.route("/events", methods=["POST"], cors=PUBLIC_CORS, roles=INGEST)
+def post_events() -> Response:
+    principal = bp.current_request.principal
+    body = read_json(bp.current_request)
+    batch = isinstance(body, dict) and "events" in body
+    if batch:
+        events = body["events"]
+        if not isinstance(events, list) or not events:
+            raise invalid([Problem("events", "events must be a non-empty list")])
+        if len(events) > settings().max_batch:
+            raise ApiError(413, "too_large", f"A batch holds at most {settings().max_batch} events;"
+                           f" this one has {len(events)}.")
+    else:
+        events = [body]
+    report = service.ingest(events, allow_system=principal.role != "ingest",
+                            paths=None if batch else [""])
+    if not report.accepted and not report.duplicates:
+        details = [Problem(**error) for rejected in report.rejected for error in rejected["errors"]]
+        raise invalid(details, "No event was accepted.")
+    return Response(report.as_dict(), status_code=202)

@@ -1,0 +1,42 @@
+"""A Blueprint whose every route names the roles it admits and answers errors in our format.
+
+Chalice turns any exception raised by a view into its own 500 before middleware sees it, so
+the translation of ApiError (and the role check) wraps each view here, once for all routes.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.auth import require
+from chalicelib.api.http import ApiError
+from chalicelib.logs import logger
+
+PUBLIC: frozenset[str] = frozenset()  # no key needed: health, tracking links, unsubscribe
+
+
+class ApiBlueprint(Blueprint):
+    def route(self, path: str, *, roles: frozenset[str], **kwargs: Any) -> Callable:
+        register = super().route(path, **kwargs)
+
+        def decorator(view: Callable) -> Callable:
+            @functools.wraps(view)
+            def guarded(*args: Any, **params: Any) -> Any:
+                request = self.current_request
+                try:
+                    if roles:
+                        request.principal = require(request, roles)
+                    return view(*args, **params)
+                except ApiError as error:
+                    return error.response()
+                except Exception:
+                    logger.exception("unhandled error", extra={"route": path, "method": request.method})
+                    return Response({"error": {"code": "internal", "message": "Something went wrong on our side."}},
+                                    status_code=500)
+
+            return register(guarded)
+
+        return decorator

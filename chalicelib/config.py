@@ -1,0 +1,70 @@
+"""Settings, read once from the environment.
+
+The same code runs on AWS and on the local stack; only these values differ. Nothing else in
+the code base reads os.environ.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    table_prefix: str
+    unique_key: str  # email | phone | external_id
+    event_ttl_days: int  # 0 keeps events forever
+    future_tolerance_seconds: int
+    max_body_bytes: int
+    max_batch: int
+    time_scale: float  # local stack only: 86400 makes a day last a second
+    admin_key: str | None  # local stack only: the bootstrap admin key
+    local: bool
+    step_runner_arn: str
+    state_machine_role_arn: str
+    automation_queue_url: str
+    email_from: str
+    ses_configuration_set: str
+    public_base_url: str
+    token_secret: str
+    default_timezone: str
+
+    def table(self, name: str) -> str:
+        return f"{self.table_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    env = os.environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "eu-west-3"
+    unique_key = env.get("PARCOURS_UNIQUE_KEY", "email")
+    if unique_key not in ("email", "phone", "external_id"):
+        raise RuntimeError("PARCOURS_UNIQUE_KEY must be email, phone or external_id")
+    return Settings(
+        region=region,
+        table_prefix=env.get("PARCOURS_TABLE_PREFIX", "parcours-"),
+        unique_key=unique_key,
+        event_ttl_days=int(env.get("PARCOURS_EVENT_TTL_DAYS", "730")),
+        future_tolerance_seconds=int(env.get("PARCOURS_FUTURE_TOLERANCE_SECONDS", "300")),
+        max_body_bytes=int(env.get("PARCOURS_MAX_BODY_BYTES", str(1024 * 1024))),
+        max_batch=500,
+        time_scale=float(env.get("PARCOURS_TIME_SCALE", "1")),
+        admin_key=env.get("PARCOURS_ADMIN_KEY") or None,
+        local=env.get("PARCOURS_LOCAL", "") == "1",
+        step_runner_arn=env.get("PARCOURS_STEP_RUNNER_ARN", ""),
+        state_machine_role_arn=env.get("PARCOURS_STATE_MACHINE_ROLE_ARN", ""),
+        automation_queue_url=env.get("PARCOURS_AUTOMATION_QUEUE_URL", ""),
+        email_from=env.get("PARCOURS_EMAIL_FROM", "Parcours <hello@example.com>"),
+        ses_configuration_set=env.get("PARCOURS_SES_CONFIGURATION_SET", "parcours"),
+        public_base_url=env.get("PARCOURS_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        token_secret=env.get("PARCOURS_TOKEN_SECRET", ""),
+        default_timezone=env.get("PARCOURS_DEFAULT_TIMEZONE", "Europe/Paris"),
+    )
+
+
+def reload() -> Settings:
+    """Forget the cached settings (the local stack sets its own before the app starts)."""
+    settings.cache_clear()
+    return settings()

@@ -1,0 +1,64 @@
+"""The contact bodies of POST and PATCH /contacts, checked and turned into an identity and a change."""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.contacts import service
+from chalicelib.contacts.fields import FieldError, clean_traits
+from chalicelib.events import service as events
+from chalicelib.events.validate import normalize_identifier
+from chalicelib.problems import Problem
+
+CONSENT_KEYS = ("email", "sms", "source")
+
+
+def parse_upsert(body: dict[str, Any]) -> tuple[service.Identity, service.Change, list[Problem]]:
+    change, problems = parse_patch(body)
+    identity = service.Identity(**{name: change.traits[name] for name in service.IDENTIFIERS
+                                   if change.traits.get(name)})
+    if not any(p.path in service.IDENTIFIERS for p in problems) and not any(
+            (identity.email, identity.phone, identity.external_id)):
+        problems.append(Problem("", "a contact needs at least one of email, phone or external_id"))
+    return identity, change, problems
+
+
+def parse_patch(body: dict[str, Any]) -> tuple[service.Change, list[Problem]]:
+    raw_consent = body.get("consent")
+    traits = {key: value for key, value in body.items() if key != "consent"}
+    cleaned, problems = clean_traits(traits, "")
+    problems = [Problem(p.path.lstrip("."), p.message) for p in problems]
+    attributes = cleaned.pop("attributes", None) or {}
+    consent, source = {}, None
+    if raw_consent is not None:
+        if not isinstance(raw_consent, dict):
+            problems.append(Problem("consent", 'consent must be an object such as {"email": true}'))
+        else:
+            for key, value in raw_consent.items():
+                if key not in CONSENT_KEYS:
+                    problems.append(Problem(f"consent.{key}", f"unknown field '{key}'; expected email, sms or source"))
+                elif key == "source":
+                    source = value if isinstance(value, str) else None
+                    if source is None:
+                        problems.append(Problem("consent.source", "source must be a string"))
+                elif isinstance(value, bool):
+                    consent[key] = value
+                else:
+                    problems.append(Problem(f"consent.{key}", f"{key} must be true or false"))
+    return service.Change(traits=cleaned, attributes=attributes, consent=consent, consent_source=source), problems
+
+
+def find_one(lookup: dict[str, str]) -> tuple[service.Contact | None, list[Problem]]:
+    name, value = next(iter(lookup.items()))
+    try:
+        value = normalize_identifier(name, value)
+    except FieldError as error:
+        return None, [Problem(name, str(error))]
+    return service.find_by(name, value), []
+
+
+def announce(upserted: service.Upserted) -> None:
+    """Record contact.created / contact.updated and hand them to automation."""
+    import uuid
+
+    stored = events.contact_events(upserted, origin=f"api-{uuid.uuid4()}")
+    events.queue.enqueue(stored)

@@ -1,0 +1,163 @@
+"""Ingestion: validate, deduplicate on the event id, upsert the contact, store, hand to automation."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+
+from chalicelib import clock
+from chalicelib.config import settings
+from chalicelib.contacts import service as contacts
+from chalicelib.events.validate import ValidEvent, is_system_type, validate_event
+from chalicelib.problems import Problem, join
+from chalicelib.store import queue
+from chalicelib.store.models import Event, EventId, transaction
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def ingest(raw_events: list[Any], *, allow_system: bool, paths: list[str] | None = None) -> IngestReport:
+    """Store each valid event once; report the others by index with every problem."""
+    report = IngestReport()
+    tolerance = timedelta(seconds=settings().future_tolerance_seconds)
+    stored: list[dict] = []
+    for index, raw in enumerate(raw_events):
+        path = paths[index] if paths else f"events[{index}]"
+        event, problems = validate_event(raw, path, allow_system=allow_system, future_tolerance=tolerance)
+        if event is None:
+            report.rejected.append({"index": index, "errors": [p.as_dict() for p in problems]})
+            continue
+        if _seen(event.id):
+            report.duplicates += 1
+            continue
+        try:
+            new = _store_valid(event)
+        except contacts.ContactConflict:
+            report.rejected.append({"index": index, "errors": [Problem(
+                join(path, "traits"), f"this {settings().unique_key} belongs to another contact").as_dict()]})
+            continue
+        except UnknownContact:
+            report.rejected.append({"index": index, "errors": [Problem(
+                join(join(path, "contact"), "contact_id"), "no contact has this id").as_dict()]})
+            continue
+        if new is None:
+            report.duplicates += 1
+            continue
+        report.accepted += 1
+        stored.extend(new)
+    queue.enqueue(stored)
+    return report
+
+
+class UnknownContact(Exception):
+    pass
+
+
+def _seen(event_id: str) -> bool:
+    try:
+        EventId.get(event_id)
+        return True
+    except DoesNotExist:
+        return False
+
+
+def _store_valid(event: ValidEvent) -> list[dict] | None:
+    identity = contacts.Identity(**event.identity)
+    if identity.contact_id and contacts.get(identity.contact_id) is None:
+        raise UnknownContact(identity.contact_id)
+    activity = None if is_system_type(event.type) else clock.iso(event.timestamp)
+    upserted = contacts.upsert(identity, contacts.Change(
+        traits=event.traits, attributes=event.attributes, consent=event.consent,
+        consent_source=event.consent_source, activity_at=activity))
+    contact_id = upserted.contact.id
+    main = record(contact_id, event.type, event.properties, event_id=event.id, at=event.timestamp)
+    if main is None:
+        return None
+    return [*contact_events(upserted, origin=event.id), main]
+
+
+def contact_events(upserted: contacts.Upserted, *, origin: str) -> list[dict]:
+    """contact.created / contact.updated, named after the request that caused them (idempotent)."""
+    contact_id = upserted.contact.id
+    if upserted.created:
+        created = record(contact_id, "contact.created", {}, event_id=f"{origin}/contact.created")
+        return [created] if created else []
+    if upserted.changed:
+        updated = record(contact_id, "contact.updated", {"changed": upserted.changed},
+                         event_id=f"{origin}/contact.updated")
+        return [updated] if updated else []
+    return []
+
+
+def record(contact_id: str, event_type: str, properties: dict[str, Any], *, event_id: str | None = None,
+           at: datetime | None = None) -> dict | None:
+    """Store one event for a contact; None if this event id was stored before."""
+    import uuid
+
+    event_id = event_id or str(uuid.uuid4())
+    moment = at or clock.now()
+    ttl_days = settings().event_ttl_days
+    expires = moment + timedelta(days=ttl_days) if ttl_days else None
+    item = Event(contact_id, f"{clock.iso(moment)}#{event_id}", id=event_id, type=event_type,
+                 properties=_dynamo_safe(properties), received_at=clock.iso(clock.now()), expires_at=expires)
+    try:
+        with transaction() as write:
+            write.save(EventId(event_id, contact_id=contact_id, expires_at=expires),
+                             condition=EventId.id.does_not_exist())
+            write.save(item)
+    except TransactWriteError as error:
+        reasons = getattr(error, "cancellation_reasons", None) or []
+        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
+            return None
+        raise
+    return to_api(item)
+
+
+def record_and_dispatch(contact_id: str, event_type: str, properties: dict[str, Any], *,
+                        event_id: str | None = None) -> dict | None:
+    """A system event recorded and handed to automation (it may trigger scenarios)."""
+    stored = record(contact_id, event_type, properties, event_id=event_id)
+    if stored:
+        queue.enqueue([stored])
+    return stored
+
+
+def to_api(item: Event) -> dict:
+    return {"id": item.id, "type": item.type, "contact_id": item.contact_id,
+            "properties": contacts.plain(item.properties.as_dict() if hasattr(item.properties, "as_dict")
+                                         else item.properties),
+            "timestamp": item.at.split("#", 1)[0]}
+
+
+def history(contact_id: str, *, since: datetime | None = None, event_type: str | None = None,
+            limit: int | None = None, cursor: dict | None = None, newest_first: bool = True
+            ) -> tuple[list[dict], dict | None]:
+    """A contact's events, newest first, optionally of one type and since a moment."""
+    condition = Event.at >= clock.iso(since) if since else None
+    result = Event.query(contact_id, range_key_condition=condition,
+                         filter_condition=(Event.type == event_type) if event_type else None,
+                         scan_index_forward=not newest_first, limit=limit, last_evaluated_key=cursor)
+    items = [to_api(item) for item in result]
+    return items, result.last_evaluated_key
+
+
+def events_of(contact_id: str) -> Iterable[dict]:
+    return history(contact_id)[0]
+
+
+def _dynamo_safe(value: Any) -> Any:
+    """DynamoDB stores numbers as Decimal and refuses floats; keep JSON values otherwise."""
+    return json.loads(json.dumps(value), parse_float=Decimal)

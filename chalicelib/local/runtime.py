@@ -1,0 +1,37 @@
+"""The app on the embedded AWS: what `make run` serves and what the tests drive."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.local.stack import FUNCTIONS, LocalStack
+
+
+@dataclass
+class Runtime:
+    stack: LocalStack
+    app: Any
+    admin_key: str
+    generated_key: bool
+
+    def stop(self) -> None:
+        self.stack.stop()
+
+
+def boot(*, time_scale: float | None = None, admin_key: str | None = None) -> Runtime:
+    """Start moto, import the app against it, route its Lambda functions, register the admin key."""
+    stack = LocalStack(time_scale=time_scale, admin_key=admin_key).start()
+    import app as app_module
+    from app import app  # imported once the environment points at the local stack
+    from chalicelib import keys
+    from chalicelib.config import settings
+
+    for name in FUNCTIONS:
+        stack.register(name, getattr(app_module, name))
+    key = settings().admin_key
+    generated = key is None
+    if generated:
+        key = f"prc_{secrets.token_urlsafe(24)}"
+    keys.ensure(key, "admin", "local admin")
+    return Runtime(stack, app, key, generated)

@@ -1,0 +1,1 @@
+"""DynamoDB models (PynamoDB). The only place, with channels/ and scenarios/deployer, that touches AWS."""
