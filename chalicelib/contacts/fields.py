@@ -81,8 +81,9 @@ def normalize_phone(value: Any, default_region: str | None = None) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     text = _text(value, "a phone number")
-    try:
-        number = phonenumbers.parse(text, default_region)
+    readable = "+" + text[2:] if default_region is None and text.startswith("00") else text
+    try:  # without a region, 00 is read as the international prefix (everywhere but North America)
+        number = phonenumbers.parse(readable, default_region)
     except phonenumbers.NumberParseException as error:
         if error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
             raise FieldError(
@@ -152,9 +153,9 @@ def _plain_text(value: Any, what: str, limit: int) -> str:
         value = str(value)
     text = _text(value, what)
     if len(text) > limit:
-        raise FieldError(f"{what} is longer than {limit} characters")
+        raise FieldError(f"longer than {limit} characters")
     if _CONTROL.search(text):
-        raise FieldError(f"{what} contains control characters (such as a line break)")
+        raise FieldError("contains a line break or another control character")
     return text
 
 

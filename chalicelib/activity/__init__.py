@@ -1,0 +1,1 @@
+"""Activity rank: deciles of recent activity (see rank.py)."""

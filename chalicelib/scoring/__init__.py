@@ -1,0 +1,1 @@
+"""Lead scoring: rules, decay and stages (see rules.py)."""
