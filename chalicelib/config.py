@@ -30,6 +30,9 @@ class Settings:
     public_base_url: str
     token_secret: str
     default_timezone: str
+    max_per_day: int  # marketing messages per contact per rolling day; 0: no cap
+    max_per_week: int
+    soft_bounce_limit: int  # soft bounces in a row that make an address undeliverable
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -61,6 +64,9 @@ def settings() -> Settings:
         public_base_url=env.get("PARCOURS_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         token_secret=env.get("PARCOURS_TOKEN_SECRET", ""),
         default_timezone=env.get("PARCOURS_DEFAULT_TIMEZONE", "Europe/Paris"),
+        max_per_day=int(env.get("PARCOURS_MAX_PER_DAY", "0")),
+        max_per_week=int(env.get("PARCOURS_MAX_PER_WEEK", "0")),
+        soft_bounce_limit=int(env.get("PARCOURS_SOFT_BOUNCE_LIMIT", "3")),
     )
 
 

@@ -18,7 +18,9 @@ from chalicelib.api.http import (
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.config import settings
 from chalicelib.contacts import payload, service
+from chalicelib.channels import messages
 from chalicelib.events import service as events
+from chalicelib.scenarios import journeys
 
 bp = ApiBlueprint(__name__)
 
@@ -86,3 +88,16 @@ def contact_events(contact_id: str) -> dict:
     items, next_key = events.history(contact_id, event_type=params.get("type") or None,
                                      limit=page_limit(bp.current_request), cursor=decode_cursor(bp.current_request))
     return page(items, next_key)
+
+
+@bp.route("/contacts/{contact_id}/journeys", methods=["GET"], roles=READ)
+def contact_journeys(contact_id: str) -> dict:
+    _contact_or_404(contact_id)
+    items = sorted(journeys.of_contact(contact_id), key=lambda item: item.entered_at or "", reverse=True)
+    return {"items": [journeys.to_api(item) for item in items], "next": None}
+
+
+@bp.route("/contacts/{contact_id}/messages", methods=["GET"], roles=READ)
+def contact_messages(contact_id: str) -> dict:
+    _contact_or_404(contact_id)
+    return {"items": [messages.to_api(item) for item in messages.of_contact(contact_id)], "next": None}

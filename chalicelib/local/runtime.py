@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.local.pump import QueuePump
 from chalicelib.local.stack import FUNCTIONS, LocalStack
 
 
@@ -14,8 +15,10 @@ class Runtime:
     app: Any
     admin_key: str
     generated_key: bool
+    pump: QueuePump
 
     def stop(self) -> None:
+        self.pump.stop()
         self.stack.stop()
 
 
@@ -34,4 +37,6 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None) -> Ru
     if generated:
         key = f"prc_{secrets.token_urlsafe(24)}"
     keys.ensure(key, "admin", "local admin")
-    return Runtime(stack, app, key, generated)
+    pump = QueuePump(app_module.automation)
+    pump.start()
+    return Runtime(stack, app, key, generated, pump)

@@ -21,7 +21,7 @@ MOTO_CONFIG = {
 ACCOUNT = "123456789012"
 APP_NAME = "parcours"
 STAGE = "local"
-FUNCTIONS: tuple[str, ...] = ()  # grows with the app's @app.lambda_function handlers
+FUNCTIONS = ("step_runner",)  # the app's @app.lambda_function handlers
 
 Handler = Callable[[dict, Any], Any]
 
@@ -42,6 +42,51 @@ class _Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 60_000
+
+
+def _start_executions_on_aliases() -> None:
+    """moto cannot start an execution on an alias or a version; AWS can.
+
+    Resolve `...:stateMachine:NAME:live` (or `:NAME:3`) to the state machine carrying that
+    version's definition, so executions run the version they entered with, as on AWS."""
+    import copy
+
+    from moto.stepfunctions.models import StepFunctionBackend
+
+    if getattr(StepFunctionBackend.describe_state_machine, "resolves_aliases", False):
+        return
+    original = StepFunctionBackend.describe_state_machine
+
+    def describe_state_machine(backend, arn):  # noqa: ANN001, ANN202
+        parts = arn.split(":")
+        if len(parts) != 8:
+            return original(backend, arn)
+        machine = next((item for item in backend.state_machines if item.arn == ":".join(parts[:-1])), None)
+        if machine is None:
+            return original(backend, arn)
+        version = machine.versions.get(int(parts[-1])) if parts[-1].isnumeric() else None
+        alias = machine.aliases.get(parts[-1])
+        if alias is not None:
+            route = max(alias.routing_configuration, key=lambda entry: entry["weight"])
+            version = machine.versions.get(int(route["stateMachineVersionArn"].rsplit(":", 1)[1]))
+        if version is None:
+            return original(backend, arn)
+        pinned = copy.copy(machine)  # shares the machine's executions: names stay unique per machine
+        pinned.definition = version.definition
+        return pinned
+
+    describe_state_machine.resolves_aliases = True
+    StepFunctionBackend.describe_state_machine = describe_state_machine
+
+
+def _empty_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", "# the local stack calls the app in-process\n")
+    return buffer.getvalue()
 
 
 class LocalStack:
@@ -65,6 +110,7 @@ class LocalStack:
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         self._route_lambda_to_handlers()
+        _start_executions_on_aliases()
         self._create_resources()
         return self
 
@@ -128,7 +174,7 @@ class LocalStack:
             except Exception as error:  # what Lambda does with an unhandled exception
                 response_headers["x-amz-function-error"] = "Unhandled"
                 return json.dumps({
-                    "errorType": getattr(error, "error_type", type(error).__name__),
+                    "errorType": type(error).__name__,
                     "errorMessage": str(error),
                     "stackTrace": traceback.format_exception(error)[-3:],
                 }).encode()
@@ -139,9 +185,10 @@ class LocalStack:
     def _create_resources(self) -> None:
         import boto3
 
+        from chalicelib.store.audience import AUDIENCE_MODELS
         from chalicelib.store.models import MODELS
 
-        for model in MODELS:
+        for model in MODELS + AUDIENCE_MODELS:
             if not model.exists():
                 model.create_table(wait=False)
         iam = boto3.client("iam", region_name=self.region)
@@ -154,5 +201,11 @@ class LocalStack:
             lam.create_function(
                 FunctionName=function_name(name), Runtime="python3.11",
                 Role=f"arn:aws:iam::{ACCOUNT}:role/parcours-state-machine",
-                Handler=f"app.{name}", Code={"ZipFile": b"local"})
-        boto3.client("sqs", region_name=self.region).create_queue(QueueName="parcours-automation")
+                Handler=f"app.{name}", Code={"ZipFile": _empty_zip()})
+        # A short visibility timeout: a failed batch comes back quickly on a laptop.
+        boto3.client("sqs", region_name=self.region).create_queue(
+            QueueName="parcours-automation", Attributes={"VisibilityTimeout": "2"})
+        from chalicelib.config import settings
+
+        sender = settings().email_from.rsplit("<", 1)[-1].strip(">").strip()
+        boto3.client("sesv2", region_name=self.region).create_email_identity(EmailIdentity=sender.split("@")[1])

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
     MapAttribute,
     NumberAttribute,
     TTLAttribute,
@@ -99,6 +101,7 @@ class Contact(Model):
     stage = UnicodeAttribute(default="visitor")
     activity_rank = NumberAttribute(default=0)
     lists = UnicodeSetAttribute(null=True)
+    segments = UnicodeSetAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     last_activity_at = UnicodeAttribute(null=True)
@@ -149,7 +152,132 @@ class ApiKey(Model):
     created_at = UnicodeAttribute()
 
 
-MODELS: list[type[Model]] = [Contact, ContactKey, Event, EventId, ApiKey]
+class Scenario(Model):
+    """Version 0 is the scenario's head (status, live version, ARNs); 1, 2, ... its definitions."""
+
+    Meta = _meta("scenarios")
+
+    id = UnicodeAttribute(hash_key=True)
+    version = NumberAttribute(range_key=True)
+    name = UnicodeAttribute(null=True)
+    definition = JSONAttribute(null=True)  # versions only
+    status = UnicodeAttribute(null=True)  # head: draft | live | paused | archived
+    latest_version = NumberAttribute(null=True)
+    live_version = NumberAttribute(null=True)
+    state_machine_arn = UnicodeAttribute(null=True)
+    alias_arn = UnicodeAttribute(null=True)
+    version_arn = UnicodeAttribute(null=True)  # versions: the published state-machine version
+    timeouts = JSONAttribute(null=True)  # versions: wait_for timeouts, merged into execution input
+    entered = NumberAttribute(default=0)  # head: entries so far, for entry.max_contacts
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute(null=True)
+
+    HEAD = 0
+
+
+class Trigger(Model):
+    """Which live scenarios an event type starts: one query per ingested event, no scan."""
+
+    Meta = _meta("triggers")
+
+    event_type = UnicodeAttribute(hash_key=True)  # an event type, or "date:birthday"
+    scenario_id = UnicodeAttribute(range_key=True)
+    version = NumberAttribute()
+
+
+class ByScenario(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-scenario"
+        projection = KeysOnlyProjection()
+
+    scenario_id = UnicodeAttribute(hash_key=True)
+    entered_at = UnicodeAttribute(range_key=True)
+
+
+class Enrollment(Model):
+    """One contact's journey through one scenario: the durable record, written before the execution."""
+
+    Meta = _meta("enrollments")
+
+    contact_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)  # "{scenario}#{entry key}"; "{scenario}#guard" holds re-entry
+    id = UnicodeAttribute(null=True)  # also the execution name
+    scenario_id = UnicodeAttribute(null=True)
+    version = NumberAttribute(null=True)
+    status = UnicodeAttribute(null=True)  # running | completed | converted | exited | failed | stopped
+    path = ListAttribute(default=list)  # [{"step", "at", "result"}]
+    current_step = UnicodeAttribute(null=True)
+    bucket = NumberAttribute(null=True)
+    trigger = JSONAttribute(null=True)  # the triggering event's id, type and properties
+    execution_arn = UnicodeAttribute(null=True)
+    entered_at = UnicodeAttribute(null=True)
+    ended_at = UnicodeAttribute(null=True)
+    next_entry_at = UnicodeAttribute(null=True)  # guard items: re-entry allowed from then on
+
+    by_scenario = ByScenario()
+
+
+class Wait(Model):
+    """An execution waiting for a contact's event (wait_for): resumed with its task token."""
+
+    Meta = _meta("waits")
+
+    contact_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)  # "{event type}#{enrollment key}#{step}"
+    token = UnicodeAttribute()
+    enrollment_key = UnicodeAttribute()
+    step = UnicodeAttribute()
+    where = JSONAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+
+class BySesId(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-provider-id"
+        projection = KeysOnlyProjection()
+
+    provider_id = UnicodeAttribute(hash_key=True)
+
+
+class Message(Model):
+    """One send (or skipped send), with its status history; the id is fixed by enrollment and step."""
+
+    Meta = _meta("messages")
+
+    contact_id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+    channel = UnicodeAttribute()
+    scenario = UnicodeAttribute(null=True)
+    step = UnicodeAttribute(null=True)
+    to = UnicodeAttribute(null=True)
+    subject = UnicodeAttribute(null=True)
+    status = UnicodeAttribute()  # sending | sent | skipped | delivered | opened | clicked | bounced ...
+    reason = UnicodeAttribute(null=True)
+    provider_id = UnicodeAttribute(null=True)  # SES MessageId / SNS MessageId
+    sent_at = UnicodeAttribute(null=True)
+    events = ListAttribute(default=list)  # [{"type", "at"}]
+    transactional = BooleanAttribute(default=False)
+
+    by_provider_id = BySesId()
+
+
+class Template(Model):
+    """An email or SMS template (Jinja2, rendered in a sandbox)."""
+
+    Meta = _meta("templates")
+
+    id = UnicodeAttribute(hash_key=True)
+    channel = UnicodeAttribute()  # email | sms
+    name = UnicodeAttribute(null=True)
+    subject = UnicodeAttribute(null=True)
+    html = UnicodeAttribute(null=True)
+    text = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+
+MODELS: list[type[Model]] = [Template, Contact, ContactKey, Event, EventId, ApiKey, Scenario, Trigger, Enrollment, Wait,
+                             Message]
 
 
 def transaction() -> TransactWrite:

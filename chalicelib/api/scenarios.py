@@ -1,0 +1,124 @@
+"""Scenarios: upload and version, validate, publish and the lifecycle, compiled views, simulate."""
+from __future__ import annotations
+
+from chalice import Response
+
+from chalicelib.api.auth import READ, WRITE
+from chalicelib.api.http import ApiError, invalid, not_found, read_json, read_object
+from chalicelib.api.routing import ApiBlueprint
+from chalicelib.scenarios import deployer, diagram
+from chalicelib.scenarios import service as scenarios
+
+bp = ApiBlueprint(__name__)
+
+
+def _scenario_or_404(scenario_id: str) -> scenarios.Scenario:
+    scenario = scenarios.head(scenario_id)
+    if scenario is None:
+        raise not_found("This scenario")
+    return scenario
+
+
+def _version(scenario: scenarios.Scenario) -> int:
+    raw = (bp.current_request.query_params or {}).get("version")
+    if raw is None:
+        return int(scenario.latest_version)
+    if not raw.isdigit() or int(raw) not in scenarios.versions(scenario.id):
+        raise not_found(f"Version {raw} of this scenario")
+    return int(raw)
+
+
+def _lifecycle(action, scenario_id: str) -> dict:  # noqa: ANN001
+    try:
+        result = action(_scenario_or_404(scenario_id))
+    except scenarios.WrongState as error:
+        raise ApiError(409, "wrong_state", str(error).capitalize() + ".") from None
+    scenario, extra = result if isinstance(result, tuple) else (result, None)
+    body = scenarios.to_api(scenarios.head(scenario.id))
+    if extra is not None:
+        body["stopped_journeys"] = extra
+    return body
+
+
+@bp.route("/scenarios/validate", methods=["POST"], roles=WRITE)
+def validate_scenario() -> dict:
+    problems = scenarios.validate(read_json(bp.current_request))
+    return {"valid": not problems, "problems": [problem.as_dict() for problem in problems]}
+
+
+@bp.route("/scenarios", methods=["POST"], roles=WRITE)
+def create_scenario() -> Response:
+    try:
+        scenario = scenarios.create(read_json(bp.current_request))
+    except scenarios.ScenarioInvalid as error:
+        raise invalid(error.problems, "The scenario is not valid.") from None
+    except scenarios.ScenarioExists:
+        raise ApiError(409, "conflict", "A scenario with this id exists; PUT /scenarios/{id} adds a version.") from None
+    return Response(scenarios.to_api(scenario), status_code=201)
+
+
+@bp.route("/scenarios", methods=["GET"], roles=READ)
+def list_scenarios() -> dict:
+    return {"items": [scenarios.to_api(item) for item in scenarios.list_heads()], "next": None}
+
+
+@bp.route("/scenarios/{scenario_id}", methods=["GET"], roles=READ)
+def get_scenario(scenario_id: str) -> dict:
+    scenario = _scenario_or_404(scenario_id)
+    return {**scenarios.to_api(scenario, version=_version(scenario)), "versions": scenarios.versions(scenario_id)}
+
+
+@bp.route("/scenarios/{scenario_id}", methods=["PUT"], roles=WRITE)
+def put_scenario(scenario_id: str) -> dict:
+    scenario = _scenario_or_404(scenario_id)
+    try:
+        scenarios.new_version(scenario, read_json(bp.current_request))
+    except scenarios.ScenarioInvalid as error:
+        raise invalid(error.problems, "The scenario is not valid.") from None
+    except scenarios.WrongState as error:
+        raise ApiError(409, "wrong_state", str(error).capitalize() + ".") from None
+    return scenarios.to_api(scenarios.head(scenario_id))
+
+
+@bp.route("/scenarios/{scenario_id}/publish", methods=["POST"], roles=WRITE)
+def publish_scenario(scenario_id: str) -> dict:
+    return _lifecycle(scenarios.publish, scenario_id)
+
+
+@bp.route("/scenarios/{scenario_id}/pause", methods=["POST"], roles=WRITE)
+def pause_scenario(scenario_id: str) -> dict:
+    return _lifecycle(scenarios.pause, scenario_id)
+
+
+@bp.route("/scenarios/{scenario_id}/resume", methods=["POST"], roles=WRITE)
+def resume_scenario(scenario_id: str) -> dict:
+    return _lifecycle(scenarios.resume, scenario_id)
+
+
+@bp.route("/scenarios/{scenario_id}/archive", methods=["POST"], roles=WRITE)
+def archive_scenario(scenario_id: str) -> dict:
+    return _lifecycle(scenarios.archive, scenario_id)
+
+
+@bp.route("/scenarios/{scenario_id}/asl", methods=["GET"], roles=READ)
+def scenario_asl(scenario_id: str) -> dict:
+    scenario = _scenario_or_404(scenario_id)
+    return deployer.compiled_asl(scenarios.definition(scenario_id, _version(scenario)))
+
+
+@bp.route("/scenarios/{scenario_id}/diagram", methods=["GET"], roles=READ)
+def scenario_diagram(scenario_id: str) -> dict:
+    scenario = _scenario_or_404(scenario_id)
+    return {"format": "mermaid", "diagram": diagram.mermaid(scenarios.definition(scenario_id, _version(scenario)))}
+
+
+@bp.route("/scenarios/{scenario_id}/simulate", methods=["POST"], roles=WRITE)
+def simulate_scenario(scenario_id: str) -> dict:
+    from chalicelib.scenarios import simulation
+
+    scenario = _scenario_or_404(scenario_id)
+    body = read_object(bp.current_request)
+    result, problems = simulation.run(scenarios.definition(scenario_id, _version(scenario)), body)
+    if problems:
+        raise invalid(problems)
+    return result

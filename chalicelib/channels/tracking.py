@@ -1,0 +1,312 @@
+"""Signed tracking tokens (open pixel, click redirect, unsubscribe) and link rewriting.
+
+A token is `base64url(JSON payload) "." base64url(HMAC-SHA256)[:16 bytes]`, without
+padding, safe in a URL path. The payload is not encrypted: it carries ids and the
+target URL, nothing secret. The MAC is keyed with the tracking secret and
+domain-separated, and each token carries its kind, so an open token is never
+accepted as a click or an unsubscribe token. Tokens do not expire: an unsubscribe
+link must keep working for as long as the email sits in a mailbox. `verify` and
+`read_token` accept a list of secrets (current first) to allow rotation.
+
+The order for an email's HTML part: render, `ensure_unsubscribe_link`,
+`rewrite_links` (which leaves the unsubscribe link alone), `add_open_pixel`.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import html as _html
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+MAX_TOKEN_CHARS = 8192
+SIGNATURE_BYTES = 16
+
+KIND_OPEN = "open"
+KIND_CLICK = "click"
+KIND_UNSUBSCRIBE = "unsubscribe"
+
+UNSUBSCRIBE_TEXT = "Se désinscrire / Unsubscribe"
+_UNSUBSCRIBE_HTML_TEXT = "Se d&eacute;sinscrire / Unsubscribe"
+
+_CONTEXT = b"parcours.token.v1\x00"
+_KIND_CODES = {KIND_OPEN: "o", KIND_CLICK: "c", KIND_UNSUBSCRIBE: "u"}
+# compact payload keys -> names callers see
+_FIELDS = {"m": "message_id", "c": "contact_id", "u": "url", "s": "scenario", "t": "step", "h": "channel"}
+_REQUIRED = {
+    KIND_OPEN: ("message_id", "contact_id"),
+    KIND_CLICK: ("message_id", "contact_id", "url"),
+    KIND_UNSUBSCRIBE: ("contact_id", "channel"),
+}
+_OPTIONAL = {
+    KIND_OPEN: ("scenario", "step"),
+    KIND_CLICK: ("scenario", "step"),
+    KIND_UNSUBSCRIBE: ("message_id",),
+}
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+
+
+# ------------------------------------------------------------------------------- tokens
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: str, body: str) -> str:
+    digest = hmac.new(secret.encode("utf-8"), _CONTEXT + body.encode("ascii"), hashlib.sha256).digest()
+    return _b64encode(digest[:SIGNATURE_BYTES])
+
+
+def sign(payload: Mapping[str, Any], secret: str) -> str:
+    """A compact URL-safe token carrying `payload` (JSON-serialisable), signed with `secret`."""
+    if not isinstance(secret, str) or not secret:
+        raise ValueError("the signing secret must be a non-empty string")
+    data = json.dumps(dict(payload), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    body = _b64encode(data.encode("utf-8"))
+    return f"{body}.{_mac(secret, body)}"
+
+
+def verify(token: str, secret: str | Sequence[str]) -> dict[str, Any] | None:
+    """The payload of a token signed with `secret` (or one of several secrets), or None
+    when the token is malformed, truncated, tampered with or signed with another key.
+    Never raises."""
+    try:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not _TOKEN_SHAPE.fullmatch(token):
+            return None
+        body, signature = token.split(".")
+        secrets = [secret] if isinstance(secret, str) else list(secret)
+        valid = False
+        for key in secrets:
+            if isinstance(key, str) and key and hmac.compare_digest(_mac(key, body), signature):
+                valid = True
+        if not valid:
+            return None
+        payload = json.loads(_b64decode(body).decode("utf-8"))
+    except (ValueError, TypeError, binascii.Error, UnicodeError, RecursionError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _make(secret: str, kind: str, **fields: Any) -> str:
+    payload: dict[str, Any] = {"k": _KIND_CODES[kind]}
+    names = {name: code for code, name in _FIELDS.items()}
+    for name, value in fields.items():
+        if value is None:
+            if name in _REQUIRED[kind]:
+                raise ValueError(f"{name} is required")
+            continue
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"{name} must be a non-empty string")
+        payload[names[name]] = value
+    return sign(payload, secret)
+
+
+def make_click_token(
+    secret: str,
+    message_id: str,
+    url: str,
+    contact_id: str,
+    scenario: str | None = None,
+    step: str | None = None,
+) -> str:
+    """Token for `GET /t/c/{token}`: records the click, then redirects to `url`.
+    Refuses (ValueError) a URL that `safe_redirect_url` refuses."""
+    if not safe_redirect_url(url):
+        raise ValueError("the click URL must be an absolute http(s) URL")
+    return _make(
+        secret, KIND_CLICK, message_id=message_id, url=url, contact_id=contact_id, scenario=scenario, step=step
+    )
+
+
+def make_open_token(
+    secret: str,
+    message_id: str,
+    contact_id: str,
+    scenario: str | None = None,
+    step: str | None = None,
+) -> str:
+    """Token for the open pixel `GET /t/o/{token}`."""
+    return _make(secret, KIND_OPEN, message_id=message_id, contact_id=contact_id, scenario=scenario, step=step)
+
+
+def make_unsubscribe_token(
+    secret: str, contact_id: str, message_id: str | None = None, channel: str = "email"
+) -> str:
+    """Token for `GET+POST /u/{token}` (and the List-Unsubscribe header)."""
+    return _make(secret, KIND_UNSUBSCRIBE, contact_id=contact_id, message_id=message_id, channel=channel)
+
+
+def read_token(token: str, secret: str | Sequence[str], kind: str) -> dict[str, Any] | None:
+    """The fields of a valid token of this kind, or None. Never raises.
+
+    click: {"kind", "message_id", "contact_id", "url", "scenario", "step"};
+    open: {"kind", "message_id", "contact_id", "scenario", "step"};
+    unsubscribe: {"kind", "contact_id", "channel", "message_id"}.
+    Optional fields absent from the token are None."""
+    code = _KIND_CODES.get(kind)
+    payload = verify(token, secret)
+    if code is None or payload is None or payload.get("k") != code:
+        return None
+    fields: dict[str, Any] = {_FIELDS[key]: value for key, value in payload.items() if key in _FIELDS}
+    result: dict[str, Any] = {"kind": kind}
+    for name in _REQUIRED[kind]:
+        value = fields.get(name)
+        if not isinstance(value, str) or not value:
+            return None
+        result[name] = value
+    for name in _OPTIONAL[kind]:
+        value = fields.get(name)
+        if value is not None and not isinstance(value, str):
+            return None
+        result[name] = value
+    if kind == KIND_CLICK and not safe_redirect_url(result["url"]):
+        return None
+    return result
+
+
+# ---------------------------------------------------------------------------- redirects
+
+
+_FORBIDDEN_URL_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+
+
+def safe_redirect_url(url: str) -> bool:
+    """True for an absolute http(s) URL with a host, no credentials, no whitespace,
+    control characters or backslashes (which browsers read as '/')."""
+    if not isinstance(url, str) or not url or len(url) > MAX_TOKEN_CHARS:
+        return False
+    if _FORBIDDEN_URL_CHARS.search(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError on a bad port
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in ("http", "https") or not url.lower().startswith(parts.scheme.lower() + "://"):
+        return False
+    if not parts.netloc or not parts.hostname or "@" in parts.netloc:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------ links
+
+
+_A_TAG = re.compile(r"""<a(?=[\s/>])(?:[^>"']|"[^"]*"|'[^']*')*>""", re.IGNORECASE)
+_ATTRIBUTE = re.compile(
+    r"""(?P<name>[^\s"'>/=]+)(?:\s*=\s*(?P<value>"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<uq>[^\s"'=<>`]+)))?"""
+)
+_HTTP = re.compile(r"https?://", re.IGNORECASE)
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+_SKIP_MARKS = frozenset({"unsubscribe", "notrack"})
+
+
+def _attributes(tag: str) -> dict[str, tuple[str, tuple[int, int]]]:
+    """Attributes of an `<a ...>` tag: lower-case name -> (decoded value, span of the raw value).
+    The first occurrence of a name wins, as in browsers."""
+    found: dict[str, tuple[str, tuple[int, int]]] = {}
+    inner_start = 2  # after "<a"
+    inner = tag[inner_start:-1]
+    for match in _ATTRIBUTE.finditer(inner):
+        name = match.group("name").lower()
+        if name in found:
+            continue
+        if match.group("value") is None:
+            found[name] = ("", (match.end() + inner_start, match.end() + inner_start))
+            continue
+        raw = match.group("dq")
+        if raw is None:
+            raw = match.group("sq")
+        if raw is None:
+            raw = match.group("uq")
+        start, end = match.span("value")
+        found[name] = (_html.unescape(raw or ""), (start + inner_start, end + inner_start))
+    return found
+
+
+def _links(html: str) -> list[tuple[re.Match[str], dict[str, tuple[str, tuple[int, int]]]]]:
+    return [(match, _attributes(match.group(0))) for match in _A_TAG.finditer(html)]
+
+
+def rewrite_links(html: str, make_url: Callable[[str], str], *, unsubscribe_url: str | None = None) -> str:
+    """Replace the href of every `<a href="http(s)://...">` with `make_url(url)`, the URL
+    entity-decoded (`&amp;` -> `&`). Other attributes and the rest of the HTML are kept
+    byte for byte. Left alone: mailto:, tel:, anchors and other schemes, URLs that
+    `safe_redirect_url` refuses, links marked `data-parcours="unsubscribe"` or
+    `data-parcours="notrack"`, and links to `unsubscribe_url`."""
+    unsubscribe = unsubscribe_url.strip() if unsubscribe_url else None
+    out: list[str] = []
+    position = 0
+    for match, attributes in _links(html):
+        href = attributes.get("href")
+        if href is None:
+            continue
+        url = href[0].strip()
+        mark = attributes.get("data-parcours", ("", (0, 0)))[0].strip().lower()
+        if (
+            not _HTTP.match(url)
+            or not safe_redirect_url(url)
+            or mark in _SKIP_MARKS
+            or (unsubscribe is not None and url == unsubscribe)
+        ):
+            continue
+        tag = match.group(0)
+        start, end = href[1]
+        new_tag = f'{tag[:start]}"{_html.escape(make_url(url), quote=True)}"{tag[end:]}'
+        out.append(html[position:match.start()])
+        out.append(new_tag)
+        position = match.end()
+    out.append(html[position:])
+    return "".join(out)
+
+
+def _insert_before_body_end(html: str, fragment: str) -> str:
+    ends = list(_BODY_END.finditer(html))
+    if not ends:
+        return html + fragment
+    at = ends[-1].start()
+    return html[:at] + fragment + html[at:]
+
+
+def add_open_pixel(html: str, pixel_url: str) -> str:
+    """Add a 1x1 tracking image just before `</body>`, or at the end."""
+    pixel = (
+        f'<img src="{_html.escape(pixel_url, quote=True)}" width="1" height="1" alt="" '
+        'style="display:block;width:1px;height:1px;border:0;margin:0;padding:0;" />'
+    )
+    return _insert_before_body_end(html, pixel)
+
+
+def has_link_to(html: str, url: str) -> bool:
+    """True when some `<a>` in the HTML links to exactly `url` (after entity decoding)."""
+    target = url.strip()
+    return any(
+        "href" in attributes and attributes["href"][0].strip() == target for _match, attributes in _links(html)
+    )
+
+
+def ensure_unsubscribe_link(html: str, text: str, unsubscribe_url: str) -> tuple[str, str]:
+    """Make sure both parts carry the unsubscribe link, adding a small footer where missing.
+
+    An empty part means "no such part" and stays empty (generate the text part with
+    `templates.html_to_text` after this call, and it gets the link too)."""
+    if html and not has_link_to(html, unsubscribe_url):
+        footer = (
+            '<p style="font-size:12px;line-height:18px;color:#666666;text-align:center;margin:16px 0;">'
+            f'<a href="{_html.escape(unsubscribe_url, quote=True)}" data-parcours="unsubscribe" '
+            f'style="color:#666666;">{_UNSUBSCRIBE_HTML_TEXT}</a></p>'
+        )
+        html = _insert_before_body_end(html, footer)
+    if text and unsubscribe_url not in text:
+        text = f"{text.rstrip()}\n\n--\n{UNSUBSCRIBE_TEXT} : {unsubscribe_url}\n"
+    return html, text

@@ -1,0 +1,57 @@
+"""What Lambda's SQS event source does on AWS: poll the automation queue, call the handler, delete."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.logs import logger
+from chalicelib.store import queue
+
+
+class QueuePump(threading.Thread):
+    def __init__(self, handler: Callable[[dict, Any], Any], interval: float = 0.02) -> None:
+        super().__init__(name="automation-queue-pump", daemon=True)
+        self.handler = handler
+        self.interval = interval
+        self.busy = False
+        self._stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                messages = queue.receive()
+            except Exception:  # the stack is stopping under us
+                return
+            if not messages:
+                time.sleep(self.interval)
+                continue
+            self.busy = True
+            records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                        "eventSource": "aws:sqs", "attributes": {}, "messageAttributes": {}} for m in messages]
+            try:
+                self.handler({"Records": records}, _context())
+                for message in messages:
+                    queue.delete(message["ReceiptHandle"])
+            except Exception:  # like Lambda: the batch becomes visible again and is retried
+                logger.exception("automation batch failed; it will be retried")
+            finally:
+                self.busy = False
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.join(timeout=5)
+
+
+def _context() -> Any:
+    class Context:
+        aws_request_id = str(uuid.uuid4())
+        function_name = "parcours-local-automation"
+
+        @staticmethod
+        def get_remaining_time_in_millis() -> int:
+            return 60_000
+
+    return Context()

@@ -1,0 +1,54 @@
+"""What each action step does to a contact. Each is idempotent per enrollment and step."""
+from __future__ import annotations
+
+from chalicelib.channels import messages, webhooks
+from chalicelib.contacts import service as contacts
+from chalicelib.contacts.fields import clean_traits
+from chalicelib.events import service as events
+from chalicelib.lists import membership
+from chalicelib.scoring import points
+from chalicelib.store.models import Contact, Enrollment
+
+
+def perform(step: dict, enrollment: Enrollment, body: dict, contact: Contact) -> str:
+    """Do the step; a short outcome for the journey's path (sent, skipped:no_consent, joined...)."""
+    kind = step["type"]
+    origin = f"{enrollment.id}/{step['id']}"
+    if kind in ("email", "sms"):
+        return messages.send_step(step, contact, enrollment, body)
+    if kind == "add_to_list":
+        source = f"scenario:{body['id']}"
+        return "joined" if membership.join(contact.id, step["list"], source=source, event_id=origin) else "member"
+    if kind == "remove_from_list":
+        source = f"scenario:{body['id']}"
+        return "left" if membership.leave(contact.id, step["list"], source=source, event_id=origin) else "absent"
+    if kind == "score":
+        reason = {"scenario": body["id"], "step": step["id"]}
+        added = points.add(contact.id, int(step["points"]), reason=reason, event_id=origin)
+        return f"{int(step['points']):+d}" if added else "done"
+    if kind == "update_contact":
+        return _update_contact(step, contact, origin)
+    if kind == "webhook":
+        return webhooks.call_step(step, contact, body)
+    if kind == "delete_contact":
+        from chalicelib.contacts import erase
+
+        erase.erase(contact.id, reason=f"scenario:{body['id']}")
+        return "deleted"
+    return "exit"
+
+
+def _update_contact(step: dict, contact: Contact, origin: str) -> str:
+    traits: dict = {}
+    for path, value in step["set"].items():
+        if path.startswith("attributes."):
+            traits.setdefault("attributes", {})[path.split(".", 1)[1]] = value
+        else:
+            traits[path] = value
+    cleaned, problems = clean_traits(traits, "set")
+    if problems:
+        return "invalid:" + "; ".join(problem.message for problem in problems)
+    attributes = cleaned.pop("attributes", None) or {}
+    upserted = contacts.patch(contact, contacts.Change(traits=cleaned, attributes=attributes))
+    events.queue.enqueue(events.contact_events(upserted, origin=origin))
+    return "updated" if upserted.changed else "unchanged"

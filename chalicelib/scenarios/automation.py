@@ -1,0 +1,98 @@
+"""What each stored event does to journeys: goals convert, waits resume, triggers enroll.
+
+Runs in the automation queue's consumer, never in the ingestion request, so a burst of
+events waits in SQS instead of failing against Step Functions' rate limits. Every action is
+idempotent: a redelivered message changes nothing twice.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib import clock, criteria
+from chalicelib.contacts import service as contacts
+from chalicelib.events import service as events
+from chalicelib.logs import logger
+from chalicelib.scenarios import deployer, journeys
+from chalicelib.scenarios import service as scenarios
+from chalicelib.store.models import Wait
+
+
+def handle(event: dict) -> None:
+    contact_id = event["contact_id"]
+    converted = _meet_goals(contact_id, event)
+    _resume_waits(contact_id, event, skip=converted)
+    _start_journeys(contact_id, event)
+
+
+def _meet_goals(contact_id: str, event: dict) -> set[str]:
+    """Stop the contact's running journeys whose goal this event meets; their enrollment keys."""
+    converted: set[str] = set()
+    for enrollment in journeys.of_contact(contact_id):
+        if enrollment.status != journeys.RUNNING:
+            continue
+        body = scenarios.definition(enrollment.scenario_id, int(enrollment.version))
+        for goal in body.get("goals") or []:
+            if goal["event"] == event["type"] and criteria.matches_properties(goal.get("where"), event["properties"]):
+                if journeys.finish(enrollment, "converted"):
+                    if enrollment.execution_arn:
+                        deployer.stop(enrollment.execution_arn, "goal met")
+                    events.record_and_dispatch(contact_id, "journey.converted", {
+                        "scenario": enrollment.scenario_id, "goal": goal["event"], "by": event["id"]},
+                        event_id=f"{enrollment.id}/converted")
+                converted.add(enrollment.key)
+                break
+    return converted
+
+
+def _resume_waits(contact_id: str, event: dict, *, skip: set[str]) -> None:
+    for wait in Wait.query(contact_id, Wait.key.startswith(f"{event['type']}#")):
+        if wait.enrollment_key in skip:
+            wait.delete()
+            continue
+        if not criteria.matches_properties(wait.where, event["properties"]):
+            continue
+        enrollment = journeys.get(contact_id, wait.enrollment_key)
+        if enrollment and enrollment.status == journeys.RUNNING and deployer.resume(wait.token, {"event": event["id"]}):
+            journeys.record(enrollment, wait.step, "then", current=None)
+        wait.delete()
+
+
+def _start_journeys(contact_id: str, event: dict) -> None:
+    for trigger in scenarios.triggered_by(event["type"]):
+        head = scenarios.head(trigger.scenario_id)
+        if head is None or head.status != "live":
+            continue
+        body = scenarios.definition(head.id, int(head.live_version))
+        if not criteria.matches_properties(body["trigger"].get("where"), event["properties"]):
+            continue
+        enroll(contact_id, head, body, event, at=clock.parse_iso(event["timestamp"]))
+
+
+def enroll(contact_id: str, head, body: dict, trigger: dict, *, at: datetime, extra: dict | None = None) -> bool:
+    """Admit the contact (entry rules) and start its execution on the live alias."""
+    enrollment = journeys.admit(contact_id, head, body, trigger, at)
+    if enrollment is None:
+        return False
+    version = scenarios.Scenario.get(head.id, int(enrollment.version))
+    execution_arn = deployer.start(head.alias_arn, enrollment.id,
+                                   journeys.payload(enrollment, version.timeouts, extra))
+    if execution_arn is None:  # started by an earlier delivery of this message
+        execution_arn = f"{head.state_machine_arn.replace(':stateMachine:', ':execution:')}:{enrollment.id}"
+    journeys.started(enrollment, execution_arn)
+    events.record_and_dispatch(contact_id, "journey.entered", {"scenario": head.id, "version": int(enrollment.version)},
+                               event_id=f"{enrollment.id}/entered")
+    logger.info("journey entered", extra={"scenario": head.id, "enrollment": enrollment.id})
+    return True
+
+
+def load_contact(contact_id: str) -> tuple[contacts.Contact, criteria.ContactSubject] | None:
+    """The contact and what criteria see of it (fields, events on demand, lists, segments)."""
+    contact = contacts.get(contact_id)
+    if contact is None:
+        return None
+
+    def history(event_type: str, since: datetime | None) -> list[dict]:
+        items, _ = events.history(contact_id, since=since, event_type=event_type, newest_first=False)
+        return [{**item, "timestamp": clock.parse_iso(item["timestamp"])} for item in items]
+
+    return contact, criteria.ContactSubject(contacts.to_api(contact), events=history, segments=contact.segments or ())

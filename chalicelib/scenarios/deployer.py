@@ -1,0 +1,88 @@
+"""Step Functions: one Standard state machine per scenario, a version per publish, alias `live`.
+
+Contacts already inside run on the version they entered with; new entries start on the
+alias, which each publish moves to the new version.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import boto3
+
+from chalicelib.config import settings
+from chalicelib.scenarios.compiler import compile_scenario
+
+ALIAS = "live"
+
+
+@lru_cache(maxsize=1)
+def _sfn():
+    return boto3.client("stepfunctions", region_name=settings().region)
+
+
+@dataclass(frozen=True)
+class Deployed:
+    state_machine_arn: str
+    version_arn: str
+    alias_arn: str
+    timeouts: dict[str, int]
+
+
+def compiled_asl(definition: dict) -> dict:
+    """The ASL as deployed here (clock-scaled on the local stack)."""
+    return compile_scenario(definition, step_runner_arn=settings().step_runner_arn,
+                            time_scale=settings().time_scale).asl
+
+
+def state_machine_name(scenario_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"parcours-{scenario_id}")[:80]
+
+
+def publish(definition: dict, *, state_machine_arn: str | None, alias_arn: str | None,
+            version: int) -> Deployed:
+    compiled = compile_scenario(definition, step_runner_arn=settings().step_runner_arn,
+                                time_scale=settings().time_scale)
+    asl = json.dumps(compiled.asl)
+    description = f"scenario version {version}"
+    if state_machine_arn is None:
+        created = _sfn().create_state_machine(
+            name=state_machine_name(definition["id"]), definition=asl, type="STANDARD",
+            roleArn=settings().state_machine_role_arn, publish=True, versionDescription=description)
+        state_machine_arn, version_arn = created["stateMachineArn"], created["stateMachineVersionArn"]
+    else:
+        updated = _sfn().update_state_machine(stateMachineArn=state_machine_arn, definition=asl, publish=True,
+                                              versionDescription=description)
+        version_arn = updated["stateMachineVersionArn"]
+    routing = [{"stateMachineVersionArn": version_arn, "weight": 100}]
+    if alias_arn is None:
+        alias_arn = _sfn().create_state_machine_alias(name=ALIAS, routingConfiguration=routing)["stateMachineAliasArn"]
+    else:
+        _sfn().update_state_machine_alias(stateMachineAliasArn=alias_arn, routingConfiguration=routing)
+    return Deployed(state_machine_arn, version_arn, alias_arn, compiled.timeouts)
+
+
+def start(alias_arn: str, name: str, payload: dict) -> str | None:
+    """Start an execution; None when one of that name exists already (a duplicate trigger)."""
+    try:
+        return _sfn().start_execution(stateMachineArn=alias_arn, name=name, input=json.dumps(payload))["executionArn"]
+    except _sfn().exceptions.ExecutionAlreadyExists:
+        return None
+
+
+def stop(execution_arn: str, cause: str) -> None:
+    try:
+        _sfn().stop_execution(executionArn=execution_arn, cause=cause)
+    except (_sfn().exceptions.ExecutionDoesNotExist, _sfn().exceptions.InvalidArn):
+        pass
+
+
+def resume(token: str, output: dict) -> bool:
+    """Send a waiting execution on (wait_for); False when the wait ended meanwhile (timed out)."""
+    try:
+        _sfn().send_task_success(taskToken=token, output=json.dumps(output))
+        return True
+    except (_sfn().exceptions.TaskTimedOut, _sfn().exceptions.TaskDoesNotExist, _sfn().exceptions.InvalidToken):
+        return False

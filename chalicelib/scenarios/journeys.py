@@ -1,0 +1,144 @@
+"""Enrollments: the durable record of each contact's journey, written before its execution starts.
+
+Re-entry is decided by a guard item per contact and scenario, updated with a condition, so
+two simultaneous triggers cannot both enter; the enrollment key and the execution name are
+derived from contact, scenario and entry key, so a retried trigger starts nothing new.
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+
+from chalicelib import clock, durations
+from chalicelib.store.models import Enrollment, Scenario
+
+RUNNING = "running"
+ENDED = ("completed", "converted", "exited", "failed", "stopped")
+FOREVER = "9999-12-31T00:00:00.000Z"
+
+
+def execution_name(contact_id: str, scenario_id: str, entry_key: str) -> str:
+    digest = hashlib.sha256(f"{contact_id}|{scenario_id}|{entry_key}".encode()).hexdigest()[:32]
+    return f"{scenario_id[:40]}-{digest}"
+
+
+def bucket_of(name: str) -> int:
+    """The A/B bucket (0-99), fixed at entry."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 100
+
+
+def entry_key(definition: dict, trigger: dict) -> str:
+    reentry = (definition.get("entry") or {}).get("reentry", "never")
+    if reentry == "never":
+        return "once"
+    return trigger.get("entry_key") or trigger["id"]
+
+
+def get(contact_id: str, key: str) -> Enrollment | None:
+    try:
+        return Enrollment.get(contact_id, key, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def admit(contact_id: str, head: Scenario, definition: dict, trigger: dict, at: datetime) -> Enrollment | None:
+    """The enrollment for this trigger, created if the entry rules allow; None if they refuse.
+
+    Idempotent: called again for the same trigger, it returns the same enrollment."""
+    scenario_id = head.id
+    key = f"{scenario_id}#{entry_key(definition, trigger)}"
+    existing = get(contact_id, key)
+    if existing is not None:
+        return existing if existing.execution_arn is None else None
+    if not _pass_guard(contact_id, scenario_id, definition, at) or not _take_place(head, definition):
+        return None
+    name = execution_name(contact_id, scenario_id, key)
+    enrollment = Enrollment(contact_id, key, id=name, scenario_id=scenario_id, version=head.live_version,
+                            status=RUNNING, path=[], bucket=bucket_of(name), entered_at=clock.iso(clock.now()),
+                            trigger={k: trigger.get(k) for k in ("id", "type", "properties")})
+    try:
+        enrollment.save(condition=Enrollment.key.does_not_exist())
+    except PutError:
+        return None
+    return enrollment
+
+
+def _pass_guard(contact_id: str, scenario_id: str, definition: dict, at: datetime) -> bool:
+    reentry = (definition.get("entry") or {}).get("reentry", "never")
+    if reentry == "always":
+        return True
+    until = FOREVER if reentry == "never" else clock.iso(durations.shift(at, reentry["after"]))
+    guard = Enrollment(contact_id, f"{scenario_id}#guard")
+    try:
+        guard.update(actions=[Enrollment.next_entry_at.set(until)],
+                     condition=Enrollment.next_entry_at.does_not_exist()
+                     | (Enrollment.next_entry_at <= clock.iso(at)))
+        return True
+    except UpdateError:
+        return False
+
+
+def _take_place(head: Scenario, definition: dict) -> bool:
+    cap = (definition.get("entry") or {}).get("max_contacts")
+    try:
+        if cap:
+            head.update(actions=[Scenario.entered.add(1)], condition=Scenario.entered < cap)
+        else:
+            head.update(actions=[Scenario.entered.add(1)])
+        return True
+    except UpdateError:
+        return False
+
+
+def started(enrollment: Enrollment, execution_arn: str) -> None:
+    enrollment.update(actions=[Enrollment.execution_arn.set(execution_arn)])
+
+
+def record(enrollment: Enrollment, step: str, result: str, *, current: str | None) -> None:
+    entry = {"step": step, "at": clock.iso(clock.now()), "result": result}
+    actions = [Enrollment.path.set(Enrollment.path.append([entry]))]
+    actions.append(Enrollment.current_step.set(current) if current else Enrollment.current_step.remove())
+    enrollment.update(actions=actions)
+
+
+def finish(enrollment: Enrollment, status: str) -> bool:
+    """End a running journey; False if it had ended already (the first ending wins)."""
+    try:
+        enrollment.update(actions=[Enrollment.status.set(status), Enrollment.ended_at.set(clock.iso(clock.now())),
+                                   Enrollment.current_step.remove()],
+                          condition=Enrollment.status == RUNNING)
+        return True
+    except UpdateError:
+        return False
+
+
+def of_contact(contact_id: str) -> list[Enrollment]:
+    return [item for item in Enrollment.query(contact_id) if item.id is not None]
+
+
+def running_of_scenario(scenario_id: str) -> list[Enrollment]:
+    found = []
+    for hit in Enrollment.by_scenario.query(scenario_id):
+        enrollment = get(hit.contact_id, hit.key)
+        if enrollment and enrollment.status == RUNNING:
+            found.append(enrollment)
+    return found
+
+
+def payload(enrollment: Enrollment, timeouts: dict[str, int] | None, extra: dict[str, Any] | None = None) -> dict:
+    """The execution input: who, which scenario version, the A/B bucket, the wait_for timeouts."""
+    return {"enrollment": {"id": enrollment.id, "key": enrollment.key, "contact_id": enrollment.contact_id,
+                           "scenario": enrollment.scenario_id, "version": int(enrollment.version),
+                           "bucket": int(enrollment.bucket), **(extra or {})},
+            "timeouts": timeouts or {}}
+
+
+def to_api(enrollment: Enrollment) -> dict:
+    return {"id": enrollment.id, "scenario": enrollment.scenario_id, "version": int(enrollment.version or 0),
+            "status": enrollment.status, "path": [entry["step"] for entry in enrollment.path or []],
+            "steps": [dict(entry) for entry in enrollment.path or []],
+            "current_step": enrollment.current_step, "entered_at": enrollment.entered_at,
+            "ended_at": enrollment.ended_at}

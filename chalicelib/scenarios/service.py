@@ -1,0 +1,161 @@
+"""Scenarios: every accepted version kept; publish compiles and deploys; pause, resume, archive."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from chalicelib import clock
+from chalicelib.problems import Problem
+from chalicelib.scenarios import deployer, journeys, schema
+from chalicelib.store.models import Scenario, Trigger
+
+HEAD = Scenario.HEAD
+
+
+class ScenarioInvalid(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("invalid scenario")
+        self.problems = problems
+
+
+class ScenarioExists(Exception):
+    pass
+
+
+class WrongState(Exception):
+    pass
+
+
+def validate(definition: object) -> list[Problem]:
+    return schema.validate(definition)
+
+
+def head(scenario_id: str) -> Scenario | None:
+    try:
+        return Scenario.get(scenario_id, HEAD, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+@lru_cache(maxsize=256)
+def definition(scenario_id: str, version: int) -> dict:
+    """A stored version's definition; versions never change, so a warm Lambda caches them."""
+    return Scenario.get(scenario_id, version).definition
+
+
+def create(body: object) -> Scenario:
+    problems = validate(body)
+    if problems:
+        raise ScenarioInvalid(problems)
+    now = clock.iso(clock.now())
+    scenario = Scenario(body["id"], HEAD, name=body["name"], status="draft", latest_version=1, created_at=now,
+                        updated_at=now)
+    try:
+        scenario.save(condition=Scenario.id.does_not_exist())
+    except PutError:
+        raise ScenarioExists(body["id"]) from None
+    Scenario(body["id"], 1, definition=body, created_at=now).save()
+    return scenario
+
+
+def new_version(scenario: Scenario, body: object) -> Scenario:
+    problems = validate(body)
+    if isinstance(body, dict) and body.get("id") not in (None, scenario.id):
+        problems.append(Problem("id", f"id must stay '{scenario.id}'"))
+    if problems:
+        raise ScenarioInvalid(problems)
+    if scenario.status == "archived":
+        raise WrongState("an archived scenario cannot change")
+    version = int(scenario.latest_version) + 1
+    now = clock.iso(clock.now())
+    Scenario(scenario.id, version, definition=body, created_at=now).save(condition=Scenario.id.does_not_exist())
+    scenario.update(actions=[Scenario.latest_version.set(version), Scenario.name.set(body["name"]),
+                             Scenario.updated_at.set(now)])
+    return scenario
+
+
+def publish(scenario: Scenario) -> Scenario:
+    if scenario.status == "archived":
+        raise WrongState("an archived scenario cannot be published")
+    version = int(scenario.latest_version)
+    body = definition(scenario.id, version)
+    deployed = deployer.publish(body, state_machine_arn=scenario.state_machine_arn, alias_arn=scenario.alias_arn,
+                                version=version)
+    Scenario(scenario.id, version).update(actions=[Scenario.version_arn.set(deployed.version_arn),
+                                                   Scenario.timeouts.set(deployed.timeouts)])
+    scenario.update(actions=[Scenario.status.set("live"), Scenario.live_version.set(version),
+                             Scenario.state_machine_arn.set(deployed.state_machine_arn),
+                             Scenario.alias_arn.set(deployed.alias_arn),
+                             Scenario.updated_at.set(clock.iso(clock.now()))])
+    _set_trigger(scenario.id, body, version)
+    return scenario
+
+
+def pause(scenario: Scenario) -> Scenario:
+    if scenario.status != "live":
+        raise WrongState("only a live scenario can be paused")
+    _clear_trigger(scenario.id)
+    scenario.update(actions=[Scenario.status.set("paused")])
+    return scenario
+
+
+def resume(scenario: Scenario) -> Scenario:
+    if scenario.status != "paused":
+        raise WrongState("only a paused scenario can be resumed")
+    _set_trigger(scenario.id, definition(scenario.id, int(scenario.live_version)), int(scenario.live_version))
+    scenario.update(actions=[Scenario.status.set("live")])
+    return scenario
+
+
+def archive(scenario: Scenario) -> tuple[Scenario, int]:
+    """Stop new entries and every running journey; the count of journeys stopped."""
+    _clear_trigger(scenario.id)
+    scenario.update(actions=[Scenario.status.set("archived")])
+    stopped = 0
+    for enrollment in journeys.running_of_scenario(scenario.id):
+        if journeys.finish(enrollment, "stopped"):
+            stopped += 1
+            if enrollment.execution_arn:
+                deployer.stop(enrollment.execution_arn, "scenario archived")
+    return scenario, stopped
+
+
+def trigger_type(body: dict) -> str:
+    trigger = body["trigger"]
+    if "event" in trigger:
+        return trigger["event"]
+    return f"date:{trigger['date']['field']}"
+
+
+def _set_trigger(scenario_id: str, body: dict, version: int) -> None:
+    _clear_trigger(scenario_id)
+    Trigger(trigger_type(body), scenario_id, version=version).save()
+
+
+def _clear_trigger(scenario_id: str) -> None:
+    # A scenario has one trigger; its type may have changed between versions.
+    for version in Scenario.query(scenario_id, Scenario.version > HEAD):
+        Trigger(trigger_type(version.definition), scenario_id).delete()
+
+
+def triggered_by(event_type: str) -> list[Trigger]:
+    return list(Trigger.query(event_type))
+
+
+def list_heads() -> list[Scenario]:
+    # Scenarios number in the tens: an admin listing reads the small table's heads.
+    return sorted(Scenario.scan(Scenario.version == HEAD), key=lambda item: item.id)
+
+
+def versions(scenario_id: str) -> list[int]:
+    return [int(item.version) for item in Scenario.query(scenario_id, Scenario.version > HEAD)]
+
+
+def to_api(scenario: Scenario, *, version: int | None = None) -> dict:
+    shown = version or int(scenario.latest_version)
+    return {"id": scenario.id, "name": scenario.name, "status": scenario.status, "version": shown,
+            "latest_version": int(scenario.latest_version),
+            "live_version": int(scenario.live_version) if scenario.live_version else None,
+            "entered": int(scenario.entered or 0), "created_at": scenario.created_at,
+            "updated_at": scenario.updated_at, "definition": definition(scenario.id, shown)}

@@ -1,0 +1,433 @@
+"""Scenario JSON -> ASL: the contract with the step runner, state by state."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from chalicelib.scenarios.compiler import (
+    CATCH,
+    RETRY,
+    Compiled,
+    InvalidScenario,
+    build_asl,
+    compile_scenario,
+    history_events,
+    main_path,
+)
+
+ARN = "arn:aws:lambda:eu-west-3:123456789012:function:parcours-step-runner"
+SCENARIOS = {path.stem: path for path in
+             sorted((Path(__file__).resolve().parents[3] / "shared" / "scenarios").glob("*.json"))}
+STATELINT = Path(sys.executable).parent / "statelint"
+ENROLLMENT = {"enrollment.$": "$.enrollment"}
+
+# Reference scenario -> (number of states, states entered along the longest successful path).
+EXPECTED = {
+    "abandoned-cart": (11, ["wait-purchase", "why", "wait-answer", "shipping-answer", "shipping-answer?",
+                            "free-shipping"]),
+    "birthday": (5, ["_start", "birthday-mail"]),
+    "lead-magnet": (8, ["template", "d3", "method", "d6", "secret"]),
+    "loyal-customers": (8, ["first-purchase", "first-purchase?", "join-loyal", "loyal-points"]),
+    "welcome-series": (9, ["welcome", "wait-week", "profile-done", "profile-done?", "discover"]),
+    "zero-waste": (7, ["last-chance", "react", "kept"]),
+}
+SHARED = {"_exited", "_record-failure", "_failed"}
+
+
+def scenario(*steps: dict) -> dict:
+    return {"id": "test", "name": "Test scenario", "trigger": {"event": "signup"}, "steps": list(steps)}
+
+
+def email(step_id: str) -> dict:
+    return {"id": step_id, "type": "email", "template": "t"}
+
+
+def cond(step_id: str, then: list, otherwise: list | None = None) -> dict:
+    step = {"id": step_id, "type": "if", "condition": {"field": "score", "op": "gt", "value": 1}, "then": then}
+    if otherwise is not None:
+        step["else"] = otherwise
+    return step
+
+
+def compile_steps(*steps: dict, time_scale: float = 1.0) -> Compiled:
+    return compile_scenario(scenario(*steps), step_runner_arn=ARN, time_scale=time_scale)
+
+
+def action(step_id: str, follow: str | None) -> dict:
+    """The exact Task of an action step."""
+    state = {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": ARN, "Payload": {
+            "action": "step", "step": step_id, "next": follow, "last": follow is None, **ENROLLMENT}},
+        "ResultPath": None, "Retry": RETRY, "Catch": CATCH,
+    }
+    state.update({"End": True} if follow is None else {"Next": follow})
+    return state
+
+
+def statelint(asl: dict) -> subprocess.CompletedProcess:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(asl, handle)
+    try:
+        return subprocess.run([str(STATELINT), handle.name], capture_output=True, text=True, check=False)
+    finally:
+        Path(handle.name).unlink()
+
+
+def assert_well_formed(asl: dict) -> None:
+    """Every target exists, every state is reachable, nothing that does no work."""
+    states = asl["States"]
+    assert asl["StartAt"] in states
+    targets = {asl["StartAt"]}
+    for name, state in states.items():
+        assert len(name) <= 80
+        assert state["Type"] in ("Task", "Choice", "Wait", "Succeed", "Fail")
+        following = [state.get("Next"), state.get("Default"), *[c["Next"] for c in state.get("Choices", [])],
+                     *[c["Next"] for c in state.get("Catch", [])]]
+        for target in filter(None, following):
+            assert target in states, (name, target)
+            targets.add(target)
+    assert targets == set(states)
+
+
+# -- the reference scenarios ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_reference_scenarios_compile_and_pass_statelint(name):
+    definition = json.loads(SCENARIOS[name].read_text())
+    compiled = compile_scenario(definition, step_runner_arn=ARN)
+    result = statelint(compiled.asl)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert_well_formed(compiled.asl)
+    count, path = EXPECTED[name]
+    assert len(compiled.asl["States"]) == count
+    assert main_path(compiled.asl) == path
+    assert compiled.asl["Comment"] == definition["name"]
+    assert history_events(compiled.asl) < 25_000
+    json.dumps(compiled.asl)  # plain JSON
+
+
+def test_reference_scenarios_are_all_covered():
+    assert set(SCENARIOS) >= set(EXPECTED)
+
+
+def test_every_step_kind_passes_statelint_scaled_or_not():
+    definition = scenario(
+        email("e1"),
+        {"id": "s1", "type": "sms", "text": "Hi"},
+        {"id": "w1", "type": "wait", "duration": "P1D"},
+        {"id": "w2", "type": "wait", "until": {"time": "09:00"}},
+        {"id": "wf", "type": "wait_for", "event": "purchase", "timeout": "PT1H",
+         "then": [{"id": "l1", "type": "add_to_list", "list": "buyers"}]},
+        cond("c", [{"id": "sc", "type": "score", "points": 5}]),
+        {"id": "ab", "type": "split", "branches": [
+            {"weight": 20, "steps": [{"id": "u", "type": "update_contact", "set": {"stage": "lead"}}]},
+            {"weight": 30, "steps": [{"id": "h", "type": "webhook", "url": "https://crm.example.com/x"}]},
+            {"weight": 50, "steps": [{"id": "l2", "type": "remove_from_list", "list": "buyers"}]}]},
+        {"id": "w3", "type": "wait", "duration": "PT5M"},
+    )
+    for scale in (1, 86400):
+        compiled = compile_scenario(definition, step_runner_arn=ARN, time_scale=scale)
+        result = statelint(compiled.asl)
+        assert (result.returncode, result.stdout) == (0, "")
+        assert_well_formed(compiled.asl)
+        assert "_complete" in compiled.asl["States"]
+
+
+# -- one state per step kind ------------------------------------------------------------------
+
+
+def test_action_steps_are_one_task_named_after_the_step():
+    asl = compile_steps(email("a"), {"id": "b", "type": "score", "points": 3}).asl
+    assert asl["StartAt"] == "a"
+    assert asl["Comment"] == "Test scenario"
+    assert list(asl["States"]) == ["a", "b", "_exited", "_record-failure", "_failed"]
+    assert asl["States"]["a"] == action("a", "b")
+    assert asl["States"]["b"] == action("b", None)
+
+
+def test_retry_and_catch_are_the_contract():
+    assert RETRY == [{"ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException",
+                                      "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
+                                      "Parcours.Throttled"],
+                      "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0}]
+    assert CATCH == [{"ErrorEquals": ["Parcours.JourneyExited"], "ResultPath": None, "Next": "_exited"},
+                     {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "_record-failure"}]
+
+
+def test_shared_states():
+    states = compile_steps(email("a")).asl["States"]
+    assert states["_exited"] == {"Type": "Succeed"}
+    assert states["_record-failure"] == {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": ARN, "Payload": {"action": "fail", **ENROLLMENT, "error.$": "$.error"}},
+        "ResultPath": None, "Retry": RETRY, "Next": "_failed"}
+    assert states["_failed"] == {"Type": "Fail", "Error": "Parcours.JourneyFailed"}
+    assert "_complete" not in states
+
+
+def test_exit_and_delete_contact_always_end_the_journey():
+    states = compile_steps(
+        cond("c", [{"id": "x", "type": "exit"}], [{"id": "d", "type": "delete_contact"}]), email("after"),
+    ).asl["States"]
+    assert states["x"] == action("x", None)
+    assert states["d"] == action("d", None)
+    assert states["c?"]["Choices"][0]["Next"] == "x"
+    assert states["c?"]["Default"] == "d"
+    assert "after" not in states  # nothing reaches it: both branches leave
+
+
+def test_if_is_an_evaluate_task_and_a_choice():
+    states = compile_steps(cond("c", [email("yes")], [email("no")])).asl["States"]
+    assert states["c"] == {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": ARN, "Payload": {"action": "evaluate", "step": "c", **ENROLLMENT}},
+        "ResultSelector": {"matched.$": "$.Payload.matched"}, "ResultPath": "$.check",
+        "Retry": RETRY, "Catch": CATCH, "Next": "c?"}
+    assert states["c?"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.check.matched", "BooleanEquals": True, "Next": "yes"}],
+        "Default": "no"}
+    assert states["yes"] == action("yes", None)
+    assert states["no"] == action("no", None)
+
+
+def test_if_without_else_defaults_to_what_follows():
+    states = compile_steps(email("a"), cond("c", [email("yes")]), email("z")).asl["States"]
+    assert states["a"] == action("a", "c")
+    assert states["c?"]["Default"] == "z"
+    assert states["yes"] == action("yes", "z")
+    assert states["z"] == action("z", None)
+    assert "_complete" not in states
+
+
+def test_split_is_one_choice_on_the_bucket_with_cumulative_weights():
+    states = compile_steps(
+        {"id": "ab", "type": "split", "branches": [
+            {"weight": 20, "steps": [email("a")]},
+            {"weight": 30, "steps": [email("b")]},
+            {"weight": 50, "steps": [email("c")]}]},
+        email("z"),
+    ).asl["States"]
+    assert states["ab"] == {
+        "Type": "Choice",
+        "Choices": [{"Variable": "$.enrollment.bucket", "NumericLessThan": 20, "Next": "a"},
+                    {"Variable": "$.enrollment.bucket", "NumericLessThan": 50, "Next": "b"}],
+        "Default": "c"}
+    for name in "abc":
+        assert states[name] == action(name, "z")
+
+
+def test_fifty_fifty_split():
+    states = compile_steps({"id": "ab", "type": "split", "branches": [
+        {"weight": 50, "steps": [email("a")]}, {"weight": 50, "steps": [email("b")]}]}).asl["States"]
+    assert states["ab"]["Choices"] == [{"Variable": "$.enrollment.bucket", "NumericLessThan": 50, "Next": "a"}]
+    assert states["ab"]["Default"] == "b"
+
+
+def test_wait_duration_is_one_wait_state():
+    states = compile_steps({"id": "w", "type": "wait", "duration": "P3D"}, email("z")).asl["States"]
+    assert states["w"] == {"Type": "Wait", "Seconds": 3 * 86400, "Next": "z"}
+
+
+@pytest.mark.parametrize("duration, seconds", [
+    ("PT1S", 1), ("PT1.5S", 2), ("PT1H", 3600), ("P1W", 604800), ("P1M", 31 * 86400), ("P1Y", 365 * 86400),
+])
+def test_wait_seconds(duration, seconds):
+    states = compile_steps({"id": "w", "type": "wait", "duration": duration}, email("z")).asl["States"]
+    assert states["w"]["Seconds"] == seconds
+
+
+def test_wait_until_is_a_task_and_a_wait_on_the_timestamp():
+    states = compile_steps({"id": "w", "type": "wait", "until": {"time": "09:00"}}, email("z")).asl["States"]
+    assert states["w"] == {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": ARN, "Payload": {"action": "wait_until", "step": "w", **ENROLLMENT}},
+        "ResultSelector": {"at.$": "$.Payload.at"}, "ResultPath": "$.until",
+        "Retry": RETRY, "Catch": CATCH, "Next": "w:wait"}
+    assert states["w:wait"] == {"Type": "Wait", "TimestampPath": "$.until.at", "Next": "z"}
+
+
+def test_wait_for_is_a_task_token_with_a_timeout_to_else():
+    compiled = compile_steps(
+        {"id": "wf", "type": "wait_for", "event": "purchase", "timeout": "PT1H",
+         "then": [email("yes")], "else": [email("no")]},
+        email("z"),
+    )
+    states = compiled.asl["States"]
+    assert states["wf"] == {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": ARN, "Payload": {
+            "action": "wait_for", "step": "wf", "token.$": "$$.Task.Token", **ENROLLMENT}},
+        "TimeoutSecondsPath": "$.timeouts.t0", "ResultPath": None, "Retry": RETRY,
+        "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "no"}, *CATCH],
+        "Next": "yes"}
+    assert states["yes"] == action("yes", "z")
+    assert states["no"] == action("no", "z")
+    assert compiled.timeouts == {"t0": 3600}
+
+
+def test_wait_for_without_branches_goes_on_either_way():
+    states = compile_steps({"id": "wf", "type": "wait_for", "event": "x", "timeout": "P1D"},
+                           email("z")).asl["States"]
+    assert states["wf"]["Next"] == "z"
+    assert states["wf"]["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "z"}
+
+
+def test_timeouts_are_numbered_in_order_of_appearance():
+    compiled = compile_steps(
+        {"id": "a", "type": "wait_for", "event": "x", "timeout": "PT1M",
+         "then": [{"id": "b", "type": "wait_for", "event": "y", "timeout": "PT2M"}],
+         "else": [cond("c", [{"id": "d", "type": "wait_for", "event": "z", "timeout": "PT3M"}])]},
+        {"id": "e", "type": "wait_for", "event": "w", "timeout": "PT4M"},
+    )
+    states = compiled.asl["States"]
+    assert [states[name]["TimeoutSecondsPath"] for name in "abde"] == [
+        "$.timeouts.t0", "$.timeouts.t1", "$.timeouts.t2", "$.timeouts.t3"]
+    assert compiled.timeouts == {"t0": 60, "t1": 120, "t2": 180, "t3": 240}
+
+
+# -- rejoining and _complete ------------------------------------------------------------------
+
+
+COMPLETE = {
+    "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+    "Parameters": {"FunctionName": ARN, "Payload": {"action": "complete", **ENROLLMENT}},
+    "ResultPath": None, "Retry": RETRY, "Catch": CATCH, "End": True}
+
+
+def test_journey_ending_on_a_wait_runs_complete():
+    states = compile_steps(email("a"), {"id": "w", "type": "wait", "duration": "P1D"}).asl["States"]
+    assert states["a"] == action("a", "w")
+    assert states["w"]["Next"] == "_complete"
+    assert states["_complete"] == COMPLETE
+    assert list(states)[-4:] == ["_complete", "_exited", "_record-failure", "_failed"]
+
+
+def test_if_at_the_end_without_else_defaults_to_complete():
+    states = compile_steps(email("a"), cond("c", [email("yes")])).asl["States"]
+    assert states["a"] == action("a", "c")
+    assert states["yes"] == action("yes", None)
+    assert states["c?"]["Default"] == "_complete"
+
+
+def test_wait_for_timeout_without_else_at_the_end_runs_complete():
+    states = compile_steps({"id": "wf", "type": "wait_for", "event": "x", "timeout": "P1D",
+                            "then": [email("yes")]}).asl["States"]
+    assert states["wf"]["Next"] == "yes"
+    assert states["wf"]["Catch"][0]["Next"] == "_complete"
+    assert states["yes"] == action("yes", None)
+    assert "_complete" in states
+
+
+def test_if_whose_branches_end_on_non_actions():
+    states = compile_steps(
+        email("a"),
+        cond("c", [{"id": "w1", "type": "wait", "duration": "PT1H"}],
+             [{"id": "w2", "type": "wait", "until": {"time": "08:00"}}]),
+    ).asl["States"]
+    assert states["a"] == action("a", "c")
+    assert states["w1"]["Next"] == "_complete"
+    assert states["w2:wait"]["Next"] == "_complete"
+    assert "_complete" in states
+
+
+def test_branches_rejoin_and_last_is_computed_per_path():
+    states = compile_steps(
+        cond("c", [email("t1"), cond("inner", [email("t2")])], [email("e1")]),
+        {"id": "w", "type": "wait", "duration": "P1D"},
+        email("z"),
+    ).asl["States"]
+    assert states["t1"] == action("t1", "inner")
+    assert states["inner?"]["Default"] == "w"  # empty else rejoins the outer continuation
+    assert states["t2"] == action("t2", "w")
+    assert states["e1"] == action("e1", "w")
+    assert states["w"]["Next"] == "z"
+    assert states["z"] == action("z", None)
+    assert "_complete" not in states
+
+
+def test_nested_branches_ending_the_journey_each_end():
+    states = compile_steps(
+        {"id": "ab", "type": "split", "branches": [
+            {"weight": 50, "steps": [email("a"), {"id": "wf", "type": "wait_for", "event": "x", "timeout": "P1D",
+                                                   "then": [email("got")]}]},
+            {"weight": 50, "steps": [email("b")]}]},
+    ).asl["States"]
+    assert states["a"] == action("a", "wf")
+    assert states["got"] == action("got", None)
+    assert states["b"] == action("b", None)
+    assert states["wf"]["Catch"][0]["Next"] == "_complete"
+
+
+def test_no_pass_states_and_flow_order():
+    asl = compile_scenario(json.loads(SCENARIOS["abandoned-cart"].read_text()), step_runner_arn=ARN).asl
+    assert list(asl["States"]) == [
+        "wait-purchase", "bought", "why", "wait-answer", "shipping-answer", "shipping-answer?",
+        "free-shipping", "similar", "_exited", "_record-failure", "_failed"]
+    assert asl["States"]["why"] == action("why", "wait-answer")
+    assert asl["States"]["bought"] == action("bought", None)
+
+
+# -- clock scaling ----------------------------------------------------------------------------
+
+
+def test_clock_scaling_changes_only_waits_and_timeouts():
+    definition = json.loads(SCENARIOS["abandoned-cart"].read_text())
+    aws = compile_scenario(definition, step_runner_arn=ARN)
+    local = compile_scenario(definition, step_runner_arn=ARN, time_scale=86400)
+    assert aws.asl["States"]["wait-answer"]["Seconds"] == 2 * 86400
+    assert local.asl["States"]["wait-answer"]["Seconds"] == 2
+    assert aws.timeouts == {"t0": 3600}
+    assert local.timeouts == {"t0": 1}  # ceil(3600 / 86400), at least 1
+    local.asl["States"]["wait-answer"]["Seconds"] = aws.asl["States"]["wait-answer"]["Seconds"]
+    assert local.asl == aws.asl
+
+
+@pytest.mark.parametrize("duration, scale, seconds", [
+    ("P3D", 86400, 3), ("PT1H", 3600, 1), ("PT1H", 7200, 1), ("P1D", 10, 8640), ("PT10S", 3, 4), ("P1D", 0.5, 172800),
+])
+def test_scaled_wait_seconds_round_up_to_at_least_one(duration, scale, seconds):
+    compiled = compile_steps({"id": "w", "type": "wait", "duration": duration},
+                             {"id": "wf", "type": "wait_for", "event": "x", "timeout": duration},
+                             time_scale=scale)
+    assert compiled.asl["States"]["w"]["Seconds"] == seconds
+    assert compiled.timeouts == {"t0": seconds}
+
+
+@pytest.mark.parametrize("scale", [0, -1, float("inf"), float("nan")])
+def test_time_scale_must_be_positive(scale):
+    with pytest.raises(ValueError):
+        compile_steps(email("a"), time_scale=scale)
+
+
+# -- misuse -----------------------------------------------------------------------------------
+
+
+def test_invalid_scenarios_are_not_compiled():
+    with pytest.raises(InvalidScenario) as caught:
+        compile_steps({"id": "w", "type": "wait", "duration": "soon"})
+    assert [problem.path for problem in caught.value.problems] == ["steps[0].duration"]
+
+
+def test_build_asl_does_not_validate():
+    compiled = build_asl({"name": "n", "steps": [email("a")]}, step_runner_arn=ARN)
+    assert compiled.asl["States"]["a"] == action("a", None)
+
+
+def test_compiled_is_frozen():
+    compiled = compile_steps(email("a"))
+    with pytest.raises(AttributeError):
+        compiled.asl = {}  # type: ignore[misc]
+
+
+def test_history_events_count_retries():
+    asl = compile_steps(email("a")).asl
+    # start/end 2 + a (5 + 3 x 6) + _record-failure (23) + _failed 2
+    assert history_events(asl) == 2 + 23 + 23 + 2
