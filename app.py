@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 
-from chalice import Chalice
+from chalice import Chalice, Cron
 
 from chalicelib.api import contacts, events, health, keys, scenarios
 from chalicelib.scenarios import automation as automation_service
-from chalicelib.scenarios import runner
+from chalicelib.scenarios import dates, runner
 
 app = Chalice(app_name="parcours")
 
@@ -26,3 +26,9 @@ def automation(event):  # noqa: ANN001, ANN201
     """Stored events: goals, waits and triggers (a failed batch comes back from SQS, idempotently)."""
     for record in event:
         automation_service.handle(json.loads(record.body))
+
+
+@app.schedule(Cron(5, 0, "*", "*", "?", "*"))
+def date_triggers(event):  # noqa: ANN001, ANN201
+    """Daily: enroll the contacts whose birthday (or other date trigger) is coming."""
+    return dates.enroll_due()

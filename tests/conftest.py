@@ -94,3 +94,11 @@ def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interval: flo
         time.sleep(interval)
 
 
+
+
+def run_schedule(handler: Callable[[dict, Any], Any]) -> Any:
+    """Call an @app.schedule handler with the event EventBridge sends it."""
+    event = {"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
+             "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "eu-west-3",
+             "resources": [], "detail": {}}
+    return handler(event, None)

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from chalice import Response
 
+from chalicelib import clock
 from chalicelib.api.auth import READ, WRITE
 from chalicelib.api.http import ApiError, invalid, not_found, read_json, read_object
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.scenarios import deployer, diagram
+from chalicelib.channels import messages
+from chalicelib.contacts import service as contacts
+from chalicelib.problems import Problem
+from chalicelib.scenarios import deployer, diagram, simulate
 from chalicelib.scenarios import service as scenarios
 
 bp = ApiBlueprint(__name__)
@@ -114,11 +118,41 @@ def scenario_diagram(scenario_id: str) -> dict:
 
 @bp.route("/scenarios/{scenario_id}/simulate", methods=["POST"], roles=WRITE)
 def simulate_scenario(scenario_id: str) -> dict:
-    from chalicelib.scenarios import simulation
-
     scenario = _scenario_or_404(scenario_id)
-    body = read_object(bp.current_request)
-    result, problems = simulation.run(scenarios.definition(scenario_id, _version(scenario)), body)
+    contact, timeline, options = _simulation_input(read_object(bp.current_request))
+    return simulate.simulate(scenarios.definition(scenario_id, _version(scenario)), contact, timeline,
+                             template=messages.template_content, **options)
+
+
+def _simulation_input(body: dict) -> tuple[dict, list, dict]:
+    """{"contact_id" | "contact", "timeline": [...], "bucket"?, "start"?}, checked."""
+    problems = [Problem(key, f"unknown field '{key}'") for key in body
+                if key not in ("contact_id", "contact", "timeline", "bucket", "start")]
+    contact: dict = {}
+    if "contact_id" in body:
+        found = contacts.get(str(body["contact_id"]))
+        if found is None:
+            problems.append(Problem("contact_id", "no contact has this id"))
+        else:
+            contact = contacts.to_api(found)
+    elif isinstance(body.get("contact"), dict):
+        contact = {"id": "simulated", "attributes": {}, "consent": {}, "lists": [], **body["contact"]}
+    else:
+        problems.append(Problem("contact", "give contact_id, or contact with the fields to simulate"))
+    timeline = body.get("timeline", [])
+    problems += simulate.validate_timeline(timeline) if isinstance(timeline, list) else [
+        Problem("timeline", "timeline must be a list of events")]
+    options: dict = {}
+    if "bucket" in body:
+        if not isinstance(body["bucket"], int) or isinstance(body["bucket"], bool) or not 0 <= body["bucket"] <= 99:
+            problems.append(Problem("bucket", "bucket must be a whole number from 0 to 99"))
+        else:
+            options["bucket"] = body["bucket"]
+    if "start" in body:
+        try:
+            options["start"] = clock.parse_iso(str(body["start"]))
+        except ValueError:
+            problems.append(Problem("start", "start must be an ISO 8601 date-time"))
     if problems:
         raise invalid(problems)
-    return result
+    return contact, timeline, options

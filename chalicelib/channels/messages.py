@@ -81,14 +81,21 @@ def _recent_counts(contact_id: str) -> tuple[int, int]:
     return day, week
 
 
+def template_content(template_id: str) -> dict | None:
+    try:
+        template = Template.get(template_id)
+    except DoesNotExist:
+        return None
+    return {"subject": template.subject, "html": template.html, "text": template.text}
+
+
 def step_content(step: dict) -> dict:
     """Subject, html and text of a step: inline, or from the template it names."""
     if step.get("template"):
-        try:
-            template = Template.get(step["template"])
-        except DoesNotExist:
-            raise templates.TemplateError(f"template '{step['template']}' does not exist") from None
-        return {"subject": template.subject, "html": template.html, "text": template.text}
+        content = template_content(step["template"])
+        if content is None:
+            raise templates.TemplateError(f"template '{step['template']}' does not exist")
+        return content
     return {"subject": step.get("subject"), "html": step.get("html"), "text": step.get("text")}
 
 

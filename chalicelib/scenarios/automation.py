@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pynamodb.exceptions import DeleteError
+
 from chalicelib import clock, criteria
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
@@ -49,12 +51,19 @@ def _resume_waits(contact_id: str, event: dict, *, skip: set[str]) -> None:
         if wait.enrollment_key in skip:
             wait.delete()
             continue
-        if not criteria.matches_properties(wait.where, event["properties"]):
-            continue
-        enrollment = journeys.get(contact_id, wait.enrollment_key)
-        if enrollment and enrollment.status == journeys.RUNNING and deployer.resume(wait.token, {"event": event["id"]}):
-            journeys.record(enrollment, wait.step, "then", current=None)
-        wait.delete()
+        if criteria.matches_properties(wait.where, event["properties"]):
+            resume_wait(wait, reason=event["id"])
+
+
+def resume_wait(wait: Wait, *, reason: str) -> None:
+    """Send a waiting execution down its `then` branch, once: whoever deletes the wait resumes it."""
+    try:
+        wait.delete(condition=Wait.token.exists())
+    except DeleteError:
+        return
+    enrollment = journeys.get(wait.contact_id, wait.enrollment_key)
+    if enrollment and enrollment.status == journeys.RUNNING and deployer.resume(wait.token, {"by": reason}):
+        journeys.record(enrollment, wait.step, "then", current=None)
 
 
 def _start_journeys(contact_id: str, event: dict) -> None:

@@ -136,9 +136,19 @@ def payload(enrollment: Enrollment, timeouts: dict[str, int] | None, extra: dict
             "timeouts": timeouts or {}}
 
 
+def _visited(entries: list) -> list[str]:
+    """Step ids in order; a wait is recorded when it begins and when it is resumed, shown once."""
+    steps: list[str] = []
+    for entry in entries:
+        if not steps or steps[-1] != entry["step"]:
+            steps.append(entry["step"])
+    return steps
+
+
 def to_api(enrollment: Enrollment) -> dict:
     return {"id": enrollment.id, "scenario": enrollment.scenario_id, "version": int(enrollment.version or 0),
-            "status": enrollment.status, "path": [entry["step"] for entry in enrollment.path or []],
+            "status": enrollment.status,
+            "path": _visited(enrollment.path or []),
             "steps": [dict(entry) for entry in enrollment.path or []],
             "current_step": enrollment.current_step, "entered_at": enrollment.entered_at,
             "ended_at": enrollment.ended_at}

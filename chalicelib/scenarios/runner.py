@@ -7,16 +7,15 @@ not act twice.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from chalicelib import clock, criteria, durations
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
-from chalicelib.scenarios import actions, journeys, local_time
+from chalicelib.scenarios import actions, automation, journeys, local_time
 from chalicelib.scenarios import service as scenarios
-from chalicelib.scenarios.automation import load_contact
 from chalicelib.scenarios.errors import JourneyExited
 from chalicelib.store.models import Enrollment, Wait
 
@@ -51,7 +50,7 @@ def _enrollment(ref: dict) -> Enrollment:
 
 
 def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | None, last: bool) -> dict:
-    loaded = load_contact(enrollment.contact_id)
+    loaded = automation.load_contact(enrollment.contact_id)
     if loaded is None:
         _end(enrollment, "exited")
         raise JourneyExited("the contact was deleted")
@@ -80,7 +79,7 @@ def _already_done(enrollment: Enrollment, step_id: str) -> bool:
 
 
 def _evaluate(enrollment: Enrollment, step: dict) -> dict:
-    loaded = load_contact(enrollment.contact_id)
+    loaded = automation.load_contact(enrollment.contact_id)
     matched = bool(loaded is not None and criteria.matches(step["condition"], loaded[1]))
     if not _already_done(enrollment, step["id"]):
         journeys.record(enrollment, step["id"], "then" if matched else "else", current=None)
@@ -123,17 +122,29 @@ def _quiet_hours(enrollment: Enrollment, body: dict) -> dict:
 
 
 def scaled(target: datetime, now: datetime) -> datetime:
-    """On the local stack the clock is scaled: a wait until a moment lasts its scaled share."""
+    """The wall-clock moment Step Functions should wait for, to reach domain moment `target`.
+
+    On AWS the two are the same. On the local stack the delay is divided by the clock scale,
+    and counted from the real clock, which a test may have left behind the domain clock."""
     delay = max((target - now).total_seconds(), 0.0)
-    return now + timedelta(seconds=delay / settings().time_scale)
+    return datetime.now(timezone.utc) + timedelta(seconds=delay / settings().time_scale)
 
 
 def _wait_for(enrollment: Enrollment, step: dict, token: str) -> dict:
+    """Register the wait, then look for a matching event that came while the journey got here.
+
+    Ingestion resumes waits it finds registered; an event stored just before registration is
+    caught by the look-back; the conditional delete makes sure only one of the two resumes."""
+    began = (enrollment.path or [{}])[-1].get("at") or enrollment.entered_at
     timeout = durations.seconds(step["timeout"])
-    Wait(enrollment.contact_id, f"{step['event']}#{enrollment.key}#{step['id']}", token=token,
-         enrollment_key=enrollment.key, step=step["id"], where=step.get("where"),
-         expires_at=clock.now() + timedelta(seconds=timeout + 86400)).save()
+    wait = Wait(enrollment.contact_id, f"{step['event']}#{enrollment.key}#{step['id']}", token=token,
+                enrollment_key=enrollment.key, step=step["id"], where=step.get("where"),
+                expires_at=clock.now() + timedelta(seconds=timeout + 86400))
+    wait.save()
     journeys.record(enrollment, step["id"], "waiting", current=step["id"])
+    recent, _ = events.history(enrollment.contact_id, since=clock.parse_iso(began), event_type=step["event"])
+    if any(criteria.matches_properties(step.get("where"), event["properties"]) for event in recent):
+        automation.resume_wait(wait, reason="look-back")
     return {}
 
 

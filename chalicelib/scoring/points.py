@@ -15,7 +15,9 @@ def add(contact_id: str, points: int, *, reason: dict, event_id: str) -> bool:
         with transaction() as write:
             write.save(EventId(event_id, contact_id=contact_id), condition=EventId.id.does_not_exist())
             write.save(stored)
-            write.update(Contact(contact_id), actions=[Contact.score.add(points)], condition=Contact.id.exists())
+            # PynamoDB bumps the version, so a concurrent full write of the contact retries instead of undoing this.
+            write.update(Contact(contact_id), actions=[Contact.score.add(points)],
+                         condition=Contact.id.exists(), add_version_condition=False)
     except Exception as error:  # TransactWriteError: the event id was used, or the contact is gone
         if "ConditionalCheckFailed" in str(getattr(error, "cancellation_reasons", "")) or "Conditional" in str(error):
             return False
