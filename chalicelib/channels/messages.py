@@ -111,7 +111,7 @@ def _send_email(content: dict, variables: dict, contact: Contact, record: Messag
     if not html:
         html = "<p>" + templates.render("{{ t }}", {"t": text}, autoescape=True).replace("\n", "<br>") + "</p>"
     html = tracking.rewrite_links(html, lambda url: f"{base}/t/c/" + tracking.make_click_token(
-        secret, record.id, url, contact.id, record.scenario, record.step))
+        secret, record.id, url, contact.id, record.scenario, record.step), unsubscribe_url=unsubscribe_url)
     headers: dict[str, str] = {}
     if not transactional:
         html, text = tracking.ensure_unsubscribe_link(html, text, unsubscribe_url)

@@ -10,7 +10,9 @@ marketers. They render here, for one contact at a time, in an
 - no file or network access: there is no loader, and `include`, `import` and
   `extends` are refused at save time;
 - bounded time: every loop iteration, call, attribute access, operator and filter
-  checks a deadline (`MAX_SECONDS`), so nested loops are cut too;
+  checks a deadline (`MAX_SECONDS` of the thread's CPU time, so a busy process does
+  not fail renders; ten times that in wall-clock time at most), so nested loops are
+  cut too;
 - bounded size: `range` is limited to `MAX_RANGE` items, operators that multiply
   (`*`, `**`, `%` formatting, `str.format` widths, `center`, `join`, `replace`, ...)
   are checked before they allocate, every value a template builds is limited to
@@ -90,11 +92,16 @@ class _Refused(Exception):
 
 
 class _Budget:
-    __slots__ = ("deadline", "seconds")
+    """The time a render may take: CPU time of the rendering thread (so that other
+    threads holding the GIL do not count), with a wall-clock backstop ten times longer."""
+
+    __slots__ = ("cpu_deadline", "seconds", "ticks", "wall_deadline")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
+        self.ticks = 0
+        self.cpu_deadline = time.thread_time() + seconds
+        self.wall_deadline = time.monotonic() + max(10 * seconds, 1.0)
 
 
 _BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
@@ -104,7 +111,12 @@ _BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
 
 def _tick() -> None:
     budget = _BUDGET.get()
-    if budget is not None and time.monotonic() > budget.deadline:
+    if budget is None:
+        return
+    budget.ticks += 1
+    if budget.ticks % 16:  # reading the clocks costs more than most steps
+        return
+    if time.thread_time() > budget.cpu_deadline or time.monotonic() > budget.wall_deadline:
         raise _Refused(f"rendering took longer than {round(budget.seconds * 1000)} ms")
 
 
@@ -681,11 +693,15 @@ class _Guards(NodeTransformer):
         return nodes.Filter(operands, _CONCAT_GUARD, [], [], None, None, lineno=node.lineno)
 
 
+def _template(source: str, autoescape: bool) -> Any:
+    if not isinstance(source, str):
+        raise TemplateError("a template must be a string")
+    return _compile(source, bool(autoescape))
+
+
 @functools.lru_cache(maxsize=CACHE_SIZE)
 def _compile(source: str, autoescape: bool) -> Any:
     """Check and compile a template; the result is cached by source."""
-    if not isinstance(source, str):
-        raise TemplateError("a template must be a string")
     if len(source) > MAX_SOURCE_CHARS:
         raise TemplateError(f"the template is too long (limit {MAX_SOURCE_CHARS} characters)")
     env = _ENVIRONMENTS[autoescape]
@@ -707,6 +723,8 @@ def _compile(source: str, autoescape: bool) -> Any:
         raise TemplateError(exc.message or "syntax error", exc.lineno) from None
     except RecursionError:
         raise TemplateError("the template is too deeply nested") from None
+    except Exception as exc:  # pragma: no cover - a compiler failure not foreseen above
+        raise TemplateError(f"the template cannot be compiled: {type(exc).__name__}") from None
 
 
 # ----------------------------------------------------------------------------- public API
@@ -717,7 +735,7 @@ def check(source: str) -> None:
     no access to `_` attributes, no constant expression over the limits.
 
     Raises TemplateError with the line number and message."""
-    _compile(source, False)
+    _template(source, False)
 
 
 def template_variables(
@@ -769,7 +787,7 @@ def render(
     max_output: int = MAX_OUTPUT_CHARS,
 ) -> str:
     """Render a template for one contact. Raises TemplateError on any failure or limit."""
-    template = _compile(source, bool(autoescape))
+    template = _template(source, autoescape)
     token = _BUDGET.set(_Budget(max_seconds))
     try:
         parts: list[str] = []
@@ -892,12 +910,60 @@ def _collapse(text: str) -> str:
     return _WHITESPACE.sub(" ", text)
 
 
+# The rest of a tag up to its '>' (quoted values may hold '>'); possessive, so that a
+# failed match costs one linear scan.
+_TAG_REST = re.compile(r"""[^"'>]*+(?:(?:"[^"]*+"|'[^']*+')[^"'>]*+)*+>""")
+
+
+def _complete_tags_only(source: str) -> str:
+    """Linear pre-pass for html.parser, which is quadratic (or fails) on some broken
+    markup: comments, declarations and processing instructions are dropped, a '<' that
+    does not open a tag becomes '&lt;', and an unclosed construct swallows the rest of
+    the document (as in browsers)."""
+    out: list[str] = []
+    position = 0
+    while True:
+        lt = source.find("<", position)
+        if lt < 0:
+            out.append(source[position:])
+            break
+        out.append(source[position:lt])
+        if source.startswith("<!--", lt):
+            end = source.find("-->", lt + 4)
+            if end < 0:
+                break
+            position = end + 3
+            continue
+        following = source[lt + 1 : lt + 3]
+        if following[:1] in ("!", "?"):
+            end = source.find(">", lt + 2)
+            if end < 0:
+                break
+            position = end + 1
+            continue
+        name_start = following[1:] if following[:1] == "/" else following[:1]
+        if name_start.isascii() and name_start.isalpha():
+            rest = _TAG_REST.match(source, lt + 1)
+            if rest is None:
+                break
+            out.append(source[lt : rest.end()])
+            position = rest.end()
+            continue
+        out.append("&lt;")
+        position = lt + 1
+    return "".join(out)
+
+
 def html_to_text(html: str) -> str:
     """Readable plain text from HTML: paragraphs and <br> become line breaks, links
-    `text (url)`, list items `- item`, entities decoded, scripts, styles and head dropped."""
+    `text (url)`, list items `- item`, entities decoded, scripts, styles and head dropped.
+    Linear in the size of the HTML, whatever the markup."""
     parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
+    try:
+        parser.feed(_complete_tags_only(html))
+        parser.close()
+    except (AssertionError, ValueError):  # html.parser gives up on some broken markup: keep what it read
+        pass
     text = _collapse("".join(parser.out))
     # A run of break markers is one break: a blank line if any of them asks for one.
     text = _BREAKS.sub(lambda m: "\n\n" if _BLANK in m.group(0) else "\n", text)

@@ -20,7 +20,7 @@ import hmac
 import html as _html
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -202,7 +202,10 @@ def safe_redirect_url(url: str) -> bool:
 # ------------------------------------------------------------------------------ links
 
 
-_A_TAG = re.compile(r"""<a(?=[\s/>])(?:[^>"']|"[^"]*"|'[^']*')*>""", re.IGNORECASE)
+_A_START = re.compile(r"<a(?=[\s/>])", re.IGNORECASE)
+# The rest of a tag up to its '>', quoted values may hold '>'. Unambiguous and
+# possessive: a failed match costs one linear scan.
+_TAG_REST = re.compile(r"""[^"'>]*+(?:(?:"[^"]*+"|'[^']*+')[^"'>]*+)*+>""")
 _ATTRIBUTE = re.compile(
     r"""(?P<name>[^\s"'>/=]+)(?:\s*=\s*(?P<value>"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<uq>[^\s"'=<>`]+)))?"""
 )
@@ -234,8 +237,23 @@ def _attributes(tag: str) -> dict[str, tuple[str, tuple[int, int]]]:
     return found
 
 
-def _links(html: str) -> list[tuple[re.Match[str], dict[str, tuple[str, tuple[int, int]]]]]:
-    return [(match, _attributes(match.group(0))) for match in _A_TAG.finditer(html)]
+def _a_tags(html: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each `<a ...>` tag, in linear time. A tag left open (an
+    unbalanced quote or no '>') swallows the rest of the document, as in browsers."""
+    position = 0
+    while True:
+        start = _A_START.search(html, position)
+        if start is None:
+            return
+        rest = _TAG_REST.match(html, start.end())
+        if rest is None:
+            return
+        yield start.start(), rest.end()
+        position = rest.end()
+
+
+def _links(html: str) -> list[tuple[int, int, dict[str, tuple[str, tuple[int, int]]]]]:
+    return [(start, end, _attributes(html[start:end])) for start, end in _a_tags(html)]
 
 
 def rewrite_links(html: str, make_url: Callable[[str], str], *, unsubscribe_url: str | None = None) -> str:
@@ -247,7 +265,7 @@ def rewrite_links(html: str, make_url: Callable[[str], str], *, unsubscribe_url:
     unsubscribe = unsubscribe_url.strip() if unsubscribe_url else None
     out: list[str] = []
     position = 0
-    for match, attributes in _links(html):
+    for tag_start, tag_end, attributes in _links(html):
         href = attributes.get("href")
         if href is None:
             continue
@@ -260,12 +278,12 @@ def rewrite_links(html: str, make_url: Callable[[str], str], *, unsubscribe_url:
             or (unsubscribe is not None and url == unsubscribe)
         ):
             continue
-        tag = match.group(0)
+        tag = html[tag_start:tag_end]
         start, end = href[1]
         new_tag = f'{tag[:start]}"{_html.escape(make_url(url), quote=True)}"{tag[end:]}'
-        out.append(html[position:match.start()])
+        out.append(html[position:tag_start])
         out.append(new_tag)
-        position = match.end()
+        position = tag_end
     out.append(html[position:])
     return "".join(out)
 
@@ -291,7 +309,7 @@ def has_link_to(html: str, url: str) -> bool:
     """True when some `<a>` in the HTML links to exactly `url` (after entity decoding)."""
     target = url.strip()
     return any(
-        "href" in attributes and attributes["href"][0].strip() == target for _match, attributes in _links(html)
+        "href" in attributes and attributes["href"][0].strip() == target for _start, _end, attributes in _links(html)
     )
 
 

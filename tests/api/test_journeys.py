@@ -100,7 +100,7 @@ def test_loyal_customers_first_purchase_coupon_then_loyal_list_and_points(api):
     assert sent_steps(api, "ana@example.com") == ["coupon"]
 
 
-@pytest.mark.time_scale(10 * DAY)
+@pytest.mark.time_scale(DAY)
 def test_zero_waste_click_keeps_the_contact(api):
     publish(api, reference("zero-waste"))
     post(api, "segment.entered", "ana@example.com", consent=CONSENT, properties={"segment": "inactive-6-months"})

@@ -226,8 +226,11 @@ def test_template_error_is_a_value_error():
 
 def test_source_must_be_a_reasonable_string():
     refused_at_check("x" * (templates.MAX_SOURCE_CHARS + 1))
-    with pytest.raises(TemplateError):
-        check(None)  # type: ignore[arg-type]
+    for source in (None, ["{{ x }}"], b"{{ x }}"):
+        with pytest.raises(TemplateError):
+            check(source)  # type: ignore[arg-type]
+        with pytest.raises(TemplateError):
+            render(source, {}, autoescape=False)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- the sandbox
@@ -479,3 +482,15 @@ def test_html_to_text_edge_cases():
     assert html_to_text("plain text") == "plain text"
     assert html_to_text("<p>unclosed <a href='https://x.example.com'>link") == "unclosed link (https://x.example.com)"
     assert "alert" not in html_to_text("<script>alert('<p>x</p>')</script>ok")
+
+
+def test_html_to_text_drops_comments_and_declarations():
+    source = "<!DOCTYPE html><?xml version='1.0'?><p>a<!-- hidden --> b</p><![CDATA[x]]><p>1 < 2</p>"
+    assert html_to_text(source) == "a b\n\n1 < 2"
+
+
+@pytest.mark.parametrize("piece", ["<!--", "<![", "<!", "<?", "<a", "</", "<", "<a href=\"", "<p>x</p>", "<b\n"])
+def test_html_to_text_is_fast_on_broken_markup(piece):
+    start = time.monotonic()
+    html_to_text(piece * 50_000)
+    assert time.monotonic() - start < BOUNDED

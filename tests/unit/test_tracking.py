@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 
 import pytest
 
@@ -310,6 +311,19 @@ def test_rewrite_leaves_some_links_alone(link):
 
     source = f"<p>{link}</p>"
     assert rewrite_links(source, make_url, unsubscribe_url="https://u.example.com/u/xyz?a=1&b=2") == source
+
+
+@pytest.mark.parametrize("piece", ['<a "', "<a '", "<a x", '<a href="https://x.example.com/">'])
+def test_rewrite_is_fast_on_broken_markup(piece):
+    start = time.monotonic()
+    rewrite_links(piece * 30_000, tracked)
+    ensure_unsubscribe_link(piece * 30_000, "", UNSUBSCRIBE)
+    assert time.monotonic() - start < 3.0
+
+
+def test_an_unclosed_tag_swallows_the_rest():
+    source = '<a title="oops href="https://x.example.com">x</a>'
+    assert rewrite_links(source, tracked) == source
 
 
 def test_rewrite_without_links_is_identity():
