@@ -82,7 +82,7 @@ def api(runtime: Any) -> Iterator[Api]:
         yield Api(client, runtime.admin_key)
 
 
-def eventually(check: Callable[[], Any], *, timeout: float = 20.0, interval: float = 0.05) -> Any:
+def eventually(check: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.05) -> Any:
     """Poll until `check` returns a truthy value (journeys run on Step Functions' own threads)."""
     deadline = time.monotonic() + timeout
     while True:

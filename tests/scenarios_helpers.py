@@ -29,7 +29,7 @@ def journeys(api, email: str) -> list[dict]:
     return api.get(f"/contacts/{contact_id(api, email)}/journeys").data["items"]
 
 
-def journey(api, email: str, scenario: str, *, status: str | None = None, timeout: float = 30) -> dict:
+def journey(api, email: str, scenario: str, *, status: str | None = None, timeout: float = 60) -> dict:
     def check():
         found = [item for item in journeys(api, email) if item["scenario"] == scenario]
         if found and (status is None or found[0]["status"] == status):

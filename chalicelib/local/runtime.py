@@ -30,8 +30,12 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None) -> Ru
     from chalicelib import keys
     from chalicelib.config import settings
 
+    from chalicelib.scenarios import service as scenarios
+
+    scenarios.definition.cache_clear()  # a new stack holds new scenarios under the same ids
     for name in FUNCTIONS:
         stack.register(name, getattr(app_module, name))
+    stack.register_sns_handlers(app)  # SES feedback and inbound SMS, as SNS delivers them
     key = settings().admin_key
     generated = key is None
     if generated:
