@@ -5,6 +5,7 @@ from chalice import Response
 
 from chalicelib.api.auth import INGEST, READ, WRITE
 from chalicelib.api.http import (
+    BEACON_TYPES,
     PUBLIC_CORS,
     ApiError,
     decode_cursor,
@@ -36,7 +37,7 @@ def _conflict() -> ApiError:
     return ApiError(409, "conflict", f"Another contact already has this {settings().unique_key}.")
 
 
-@bp.route("/contacts", methods=["POST"], cors=PUBLIC_CORS, roles=INGEST)
+@bp.route("/contacts", methods=["POST"], cors=PUBLIC_CORS, content_types=BEACON_TYPES, roles=INGEST)
 def upsert_contact() -> Response:
     identity, change, problems = payload.parse_upsert(read_object(bp.current_request))
     if problems:

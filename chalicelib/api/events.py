@@ -4,7 +4,7 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api.auth import INGEST
-from chalicelib.api.http import PUBLIC_CORS, ApiError, invalid, read_json
+from chalicelib.api.http import BEACON_TYPES, PUBLIC_CORS, ApiError, invalid, read_json
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.config import settings
 from chalicelib.events import service
@@ -13,7 +13,7 @@ from chalicelib.problems import Problem
 bp = ApiBlueprint(__name__)
 
 
-@bp.route("/events", methods=["POST"], cors=PUBLIC_CORS, roles=INGEST)
+@bp.route("/events", methods=["POST"], cors=PUBLIC_CORS, content_types=BEACON_TYPES, roles=INGEST)
 def post_events() -> Response:
     principal = bp.current_request.principal
     body = read_json(bp.current_request)

@@ -14,6 +14,8 @@ from chalicelib.problems import Problem
 
 # Web frontends post events and contacts from the browser with the ingest key.
 PUBLIC_CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
+# navigator.sendBeacon and CORS "simple" requests post JSON as text/plain.
+BEACON_TYPES = ["application/json", "text/plain"]
 
 
 class ApiError(Exception):

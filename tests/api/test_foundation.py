@@ -231,3 +231,9 @@ def test_unknown_contact_id_in_event_is_reported(api):
     response = api.post("/events", {"type": "signup", "contact": {"contact_id": "missing"}})
     assert response.status_code == 422
     assert response.data["error"]["details"][0]["path"] == "contact.contact_id"
+
+
+def test_events_posted_as_text_plain_by_a_beacon_are_accepted(api):
+    response = api.post("/events", raw=json.dumps(signup()), headers={"Content-Type": "text/plain;charset=UTF-8"})
+    assert response.status_code == 202
+    assert response.data["accepted"] == 1
