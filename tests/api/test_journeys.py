@@ -139,3 +139,54 @@ def test_birthday_email_at_nine_local_time(api, runtime):
     assert [m["subject"] for m in messages] == ["Joyeux anniversaire Ana !"]
     assert datetime.fromisoformat(messages[0]["sent_at"].replace("Z", "+00:00")) >= nine.astimezone(
         ZoneInfo("UTC")) - timedelta(seconds=31)
+
+
+EVERY_STEP = {
+    "id": "every-step", "name": "Every step type", "trigger": {"event": "trial_started"},
+    "entry": {"reentry": "always"},
+    "steps": [
+        {"id": "tag", "type": "update_contact", "set": {"attributes.plan": "trial", "first_name": "Zed"}},
+        {"id": "join", "type": "add_to_list", "list": "trials"},
+        {"id": "ab", "type": "split", "branches": [
+            {"weight": 50, "steps": [{"id": "sms-a", "type": "sms", "text": "Hi {{ contact.first_name }} (A)"}]},
+            {"weight": 50, "steps": [{"id": "sms-b", "type": "sms", "text": "Hi {{ contact.first_name }} (B)"}]}]},
+        {"id": "morning", "type": "wait", "until": {"time": "09:00"}},
+        {"id": "before-end", "type": "wait", "until": {"date_field": "trial_ends_at", "offset": "-P2D"}},
+        {"id": "plan-check", "type": "if", "condition": {"field": "attributes.plan", "op": "eq", "value": "trial"},
+         "then": [{"id": "points", "type": "score", "points": 5}]},
+        {"id": "hook", "type": "webhook", "url": "https://crm.invalid/hook", "body": {"stage": "trial"}},
+        {"id": "leave", "type": "remove_from_list", "list": "trials"},
+        {"id": "bye", "type": "exit"},
+    ],
+}
+
+
+@pytest.mark.time_scale(DAY)
+def test_every_step_type_runs(api):
+    from datetime import timedelta
+
+    from chalicelib import clock
+
+    publish(api, EVERY_STEP)
+    ends = (clock.now() + timedelta(days=3)).isoformat()
+    response = api.post("/events", {"type": "trial_started", "contact": {"email": "zed@example.com"},
+                                    "traits": {"phone": "+33612345678", "attributes": {"trial_ends_at": ends}},
+                                    "consent": {"sms": True, "source": "trial form"}})
+    assert response.status_code == 202
+    done = journey(api, "zed@example.com", "every-step", status="exited")
+    branch = "sms-a" if "sms-a" in done["path"] else "sms-b"
+    assert done["path"] == ["tag", "join", branch, "morning", "before-end", "plan-check", "points", "hook",
+                            "leave", "bye"]
+    results = {step["step"]: step["result"] for step in done["steps"]}
+    assert results["hook"].startswith("refused")  # the host does not resolve to a public address
+    contact = api.get(f"/contacts/{contact_id(api, 'zed@example.com')}").data
+    assert contact["first_name"] == "Zed"
+    assert contact["attributes"]["plan"] == "trial"
+    assert contact["lists"] == []
+    assert contact["score"] == 5
+    messages = api.get(f"/contacts/{contact['id']}/messages").data["items"]
+    assert [(m["channel"], m["step"], m["status"], m["to"]) for m in messages] == [
+        ("sms", branch, "sent", "+33612345678")]
+    expected = {"list.joined", "list.left", "score.changed", "sms.sent", "journey.exited"}
+    eventually(lambda: expected <= {event["type"] for event in api.get(
+        f"/contacts/{contact['id']}/events").data["items"]})
