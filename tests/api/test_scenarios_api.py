@@ -213,3 +213,40 @@ def test_simulate_for_a_stored_contact(api):
     assert [entry["step"] for entry in result["path"]][-1] == "discover"
     assert result["messages"][0]["subject"] == "Bienvenue Ana !"
     assert sent_steps(api, "ana@example.com") == []
+
+
+@pytest.mark.slow
+@pytest.mark.time_scale(DAY)
+def test_throttled_starts_are_retried_from_the_queue_and_nothing_is_lost(api):
+    """Step Functions answers ThrottlingException (StartExecution refills at 25-200/s): the
+    automation batch goes back to SQS and is retried; every contact enters exactly once."""
+    from chalicelib.scenarios import deployer
+
+    publish(api, reference("welcome-series"))
+    refusals = {"left": 12}
+
+    def throttle(**kwargs):
+        if refusals["left"] > 0:
+            refusals["left"] -= 1
+            from botocore.awsrequest import AWSResponse
+
+            return AWSResponse("https://states", 400, {}, None), {
+                "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return None
+
+    client = deployer._sfn()
+    client.meta.events.register("before-call.states.StartExecution", throttle)
+    try:
+        emails = [f"burst{index}@example.com" for index in range(5)]
+        response = api.post("/events", {"events": [{"type": "signup", "contact": {"email": email},
+                                                    "consent": CONSENT} for email in emails]})
+        assert response.data["accepted"] == 5
+        for email in emails:
+            journey(api, email, "welcome-series", status="completed")
+        assert refusals["left"] == 0
+        for email in emails:
+            assert len(journeys(api, email)) == 1
+            assert sent_steps(api, email) == ["complete-profile", "welcome"]
+    finally:
+        client.meta.events.unregister("before-call.states.StartExecution", throttle)
