@@ -58,9 +58,9 @@ BUILTIN_FIELDS: frozenset[str] = frozenset({
 # Built-in contact fields holding a date (trigger dates, waits until a date).
 DATE_FIELDS: tuple[str, ...] = ("birthday", "created_at", "last_activity_at")
 # Built-in contact fields an update_contact step may set (besides attributes.NAME). The key,
-# consent, statuses, score and computed fields have their own paths (score step, imports...).
+# consent, statuses, score and computed fields (stage follows the score) have their own paths.
 SETTABLE_FIELDS: tuple[str, ...] = (
-    "first_name", "last_name", "birthday", "timezone", "language", "stage")
+    "first_name", "last_name", "birthday", "timezone", "language")
 
 # Step Functions limits (Standard workflows) and our own.
 MAX_STATES = 200
@@ -595,7 +595,7 @@ class _Checker:
             self.add(path, f"{field!r} cannot be set by a scenario; expected one of "
                      f"{', '.join(SETTABLE_FIELDS)} or attributes.NAME")
             return
-        if value is None and field != "stage":
+        if value is None:
             return
         if field == "timezone":
             self.timezone(value, path)

@@ -127,7 +127,7 @@ def test_every_step_kind_passes_statelint_scaled_or_not():
          "then": [{"id": "l1", "type": "add_to_list", "list": "buyers"}]},
         cond("c", [{"id": "sc", "type": "score", "points": 5}]),
         {"id": "ab", "type": "split", "branches": [
-            {"weight": 20, "steps": [{"id": "u", "type": "update_contact", "set": {"stage": "lead"}}]},
+            {"weight": 20, "steps": [{"id": "u", "type": "update_contact", "set": {"language": "fr"}}]},
             {"weight": 30, "steps": [{"id": "h", "type": "webhook", "url": "https://crm.example.com/x"}]},
             {"weight": 50, "steps": [{"id": "l2", "type": "remove_from_list", "list": "buyers"}]}]},
         {"id": "w3", "type": "wait", "duration": "PT5M"},

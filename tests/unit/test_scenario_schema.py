@@ -86,7 +86,7 @@ def test_every_step_type_in_one_valid_scenario():
             {"weight": 99, "steps": [{"id": "l2", "type": "remove_from_list", "list": "vip"}]}]},
         {"id": "sc", "type": "score", "points": -5},
         {"id": "up", "type": "update_contact", "set": {
-            "attributes.plan": "pro", "attributes.tags": ["a", 1], "stage": "MQL", "language": "fr",
+            "attributes.plan": "pro", "attributes.tags": ["a", 1], "language": "fr",
             "timezone": "Europe/Paris", "birthday": "1990-02-28", "first_name": None}},
         {"id": "hook", "type": "webhook", "url": "https://crm.example.com/hooks/parcours?x=1",
          "body": {"contact": "{{ contact.email }}"}},
