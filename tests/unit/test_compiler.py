@@ -431,3 +431,24 @@ def test_history_events_count_retries():
     asl = compile_steps(email("a")).asl
     # start/end 2 + a (5 + 3 x 6) + _record-failure (23) + _failed 2
     assert history_events(asl) == 2 + 23 + 23 + 2
+
+
+def test_quiet_hours_hold_each_send_until_the_window_ends():
+    definition = json.loads(SCENARIOS["welcome-series"].read_text())
+    definition["settings"] = {"quiet_hours": {"from": "21:00", "to": "08:00"}, "timezone": "Europe/Paris"}
+    asl = compile_scenario(definition, step_runner_arn=ARN).asl
+    assert asl["StartAt"] == "welcome:quiet"
+    quiet = asl["States"]["welcome:quiet"]
+    assert quiet["Parameters"]["Payload"] == {"action": "quiet_hours", "step": "welcome", "enrollment.$": "$.enrollment"}
+    assert quiet["Next"] == "welcome:hold"
+    assert asl["States"]["welcome:hold"] == {"Type": "Wait", "TimestampPath": "$.until.at", "Next": "welcome"}
+    assert asl["States"]["profile-done?"]["Choices"][0]["Next"] == "discover:quiet"
+    assert_well_formed(asl)
+    assert statelint(asl).returncode == 0
+
+
+def test_a_date_trigger_starts_with_a_wait_until_the_local_moment():
+    asl = compile_scenario(json.loads(SCENARIOS["birthday"].read_text()), step_runner_arn=ARN).asl
+    assert asl["StartAt"] == "_start"
+    assert asl["States"]["_start"] == {"Type": "Wait", "TimestampPath": "$.enrollment.start_at",
+                                       "Next": "birthday-mail"}
