@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,37 +30,60 @@ class IngestReport:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
+# Events of different contacts are stored concurrently (each costs a few DynamoDB round
+# trips); a contact's own events stay in order, on one worker.
+WORKERS = 8
+
+
 def ingest(raw_events: list[Any], *, allow_system: bool, paths: list[str] | None = None) -> IngestReport:
     """Store each valid event once; report the others by index with every problem."""
-    report = IngestReport()
     tolerance = timedelta(seconds=settings().future_tolerance_seconds)
-    stored: list[dict] = []
+    outcomes: dict[int, tuple[str, Any]] = {}
+    by_contact: dict[str, list[tuple[int, str, ValidEvent]]] = {}
     for index, raw in enumerate(raw_events):
         path = paths[index] if paths else f"events[{index}]"
         event, problems = validate_event(raw, path, allow_system=allow_system, future_tolerance=tolerance)
         if event is None:
-            report.rejected.append({"index": index, "errors": [p.as_dict() for p in problems]})
-            continue
-        if _seen(event.id):
+            outcomes[index] = ("rejected", problems)
+        else:
+            who = json.dumps(event.identity, sort_keys=True)
+            by_contact.setdefault(who, []).append((index, path, event))
+
+    def store_all(group: list[tuple[int, str, ValidEvent]]) -> None:
+        for index, path, event in group:
+            outcomes[index] = _store_one(event, path)
+
+    groups = list(by_contact.values())
+    if len(groups) > 1:
+        with ThreadPoolExecutor(max_workers=min(WORKERS, len(groups))) as pool:
+            list(pool.map(store_all, groups))
+    elif groups:
+        store_all(groups[0])
+    report = IngestReport()
+    stored: list[dict] = []
+    for index in sorted(outcomes):
+        kind, value = outcomes[index]
+        if kind == "rejected":
+            report.rejected.append({"index": index, "errors": [p.as_dict() for p in value]})
+        elif kind == "duplicate":
             report.duplicates += 1
-            continue
-        try:
-            new = _store_valid(event)
-        except contacts.ContactConflict:
-            report.rejected.append({"index": index, "errors": [Problem(
-                join(path, "traits"), f"this {settings().unique_key} belongs to another contact").as_dict()]})
-            continue
-        except UnknownContact:
-            report.rejected.append({"index": index, "errors": [Problem(
-                join(join(path, "contact"), "contact_id"), "no contact has this id").as_dict()]})
-            continue
-        if new is None:
-            report.duplicates += 1
-            continue
-        report.accepted += 1
-        stored.extend(new)
+        else:
+            report.accepted += 1
+            stored.extend(value)
     queue.enqueue(stored)
     return report
+
+
+def _store_one(event: ValidEvent, path: str) -> tuple[str, Any]:
+    if _seen(event.id):
+        return "duplicate", None
+    try:
+        new = _store_valid(event)
+    except contacts.ContactConflict:
+        return "rejected", [Problem(join(path, "traits"), f"this {settings().unique_key} belongs to another contact")]
+    except UnknownContact:
+        return "rejected", [Problem(join(join(path, "contact"), "contact_id"), "no contact has this id")]
+    return ("duplicate", None) if new is None else ("accepted", new)
 
 
 class UnknownContact(Exception):

@@ -59,6 +59,9 @@ def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | Non
         journeys.record(enrollment, step["id"], "exit_when", current=None)
         _end(enrollment, "exited")
         raise JourneyExited("exit_when met")
+    if step["type"] == "delete_contact":
+        # Erasure stops the contact's journeys and deletes their records, this one included.
+        return {"result": actions.perform(step, enrollment, body, contact)}
     if _already_done(enrollment, step["id"]):
         result = "done"
     else:
@@ -67,8 +70,6 @@ def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | Non
         journeys.record(enrollment, step["id"], result, current=current)
     if step["type"] == "exit":
         _end(enrollment, "exited")
-    elif step["type"] == "delete_contact":
-        journeys.finish(enrollment, "completed")  # the contact's events are gone with it
     elif last:
         _end(enrollment, "completed")
     return {"result": result}
@@ -118,7 +119,7 @@ def _quiet_hours(enrollment: Enrollment, body: dict) -> dict:
     window = body["settings"]["quiet_hours"]
     zone = local_time.zone_of(contact.timezone if contact else None, body)
     release = local_time.end_of_quiet_hours(now, window["from"], window["to"], zone)
-    return {"at": clock.iso(scaled(release, now) if release else now)}
+    return {"at": clock.iso(scaled(release or now, now))}  # wall-clock time, as Step Functions waits
 
 
 def scaled(target: datetime, now: datetime) -> datetime:
