@@ -261,3 +261,15 @@ def clean_traits(
         else:
             problems.append(Problem(where, f"unknown field {name!r}: custom fields go in attributes"))
     return cleaned, problems
+
+
+def clean_assignments(assignments: Mapping[str, Any], path: str) -> tuple[dict[str, Any], list[Problem]]:
+    """Field paths to values (`first_name`, `attributes.plan`), as an update_contact step sets
+    them, cleaned like traits."""
+    traits: dict[str, Any] = {}
+    for name, value in assignments.items():
+        if name.startswith("attributes."):
+            traits.setdefault("attributes", {})[name.split(".", 1)[1]] = value
+        else:
+            traits[name] = value
+    return clean_traits(traits, path)

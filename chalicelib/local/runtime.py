@@ -29,7 +29,6 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None) -> Ru
     from app import app  # imported once the environment points at the local stack
     from chalicelib import keys
     from chalicelib.config import settings
-
     from chalicelib.scenarios import service as scenarios
 
     scenarios.definition.cache_clear()  # a new stack holds new scenarios under the same ids

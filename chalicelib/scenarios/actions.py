@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalicelib.channels import messages, webhooks
 from chalicelib.contacts import service as contacts
-from chalicelib.contacts.fields import clean_traits
+from chalicelib.contacts.fields import clean_assignments
 from chalicelib.events import service as events
 from chalicelib.lists import membership
 from chalicelib.scoring import points
@@ -39,13 +39,7 @@ def perform(step: dict, enrollment: Enrollment, body: dict, contact: Contact) ->
 
 
 def _update_contact(step: dict, contact: Contact, origin: str) -> str:
-    traits: dict = {}
-    for path, value in step["set"].items():
-        if path.startswith("attributes."):
-            traits.setdefault("attributes", {})[path.split(".", 1)[1]] = value
-        else:
-            traits[path] = value
-    cleaned, problems = clean_traits(traits, "set")
+    cleaned, problems = clean_assignments(step["set"], "set")
     if problems:
         return "invalid:" + "; ".join(problem.message for problem in problems)
     attributes = cleaned.pop("attributes", None) or {}

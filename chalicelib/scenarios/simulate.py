@@ -43,7 +43,7 @@ from chalicelib import clock, criteria, durations
 from chalicelib.channels import gate, templates, tracking
 from chalicelib.channels.headers import clean_header_value
 from chalicelib.config import settings
-from chalicelib.contacts.fields import clean_traits
+from chalicelib.contacts.fields import clean_assignments
 from chalicelib.problems import Problem, join
 from chalicelib.scenarios import local_time
 from chalicelib.scenarios.compiler import scaled_seconds
@@ -433,13 +433,7 @@ class _Simulation:
 
     def _update(self, step: dict) -> str:
         """As the step runner: the same cleaning of the fields, then the change on the contact."""
-        traits: dict = {}
-        for path, value in (step.get("set") or {}).items():
-            if path.startswith("attributes."):
-                traits.setdefault("attributes", {})[path.split(".", 1)[1]] = value
-            else:
-                traits[path] = value
-        cleaned, problems = clean_traits(traits, "set")
+        cleaned, problems = clean_assignments(step.get("set") or {}, "set")
         if problems:
             return "invalid:" + "; ".join(problem.message for problem in problems)
         changed = False

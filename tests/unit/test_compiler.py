@@ -439,7 +439,8 @@ def test_quiet_hours_hold_each_send_until_the_window_ends():
     asl = compile_scenario(definition, step_runner_arn=ARN).asl
     assert asl["StartAt"] == "welcome:quiet"
     quiet = asl["States"]["welcome:quiet"]
-    assert quiet["Parameters"]["Payload"] == {"action": "quiet_hours", "step": "welcome", "enrollment.$": "$.enrollment"}
+    assert quiet["Parameters"]["Payload"] == {"action": "quiet_hours", "step": "welcome",
+                                              "enrollment.$": "$.enrollment"}
     assert quiet["Next"] == "welcome:hold"
     assert asl["States"]["welcome:hold"] == {"Type": "Wait", "TimestampPath": "$.until.at", "Next": "welcome"}
     assert asl["States"]["profile-done?"]["Choices"][0]["Next"] == "discover:quiet"
