@@ -17,9 +17,9 @@ from chalicelib.api.http import (
     read_object,
 )
 from chalicelib.api.routing import ApiBlueprint
+from chalicelib.channels import messages
 from chalicelib.config import settings
 from chalicelib.contacts import payload, service
-from chalicelib.channels import messages
 from chalicelib.events import service as events
 from chalicelib.scenarios import journeys
 
