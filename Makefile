@@ -29,3 +29,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Deploy to AWS (credentials and AWS_DEFAULT_REGION from the environment; the aws CLI installed):
+# the infra stack first, then the Chalice app with the stack's outputs filled into its config.
+# SENDER_EMAIL is required on the first deploy of a stage; later deploys keep the stack's value.
+STAGE ?= dev
+STACK ?= parcours-$(STAGE)
+SENDER_EMAIL ?=
+SES_CONFIGURATION_SET ?= parcours-$(STAGE)
+
+.PHONY: deploy
+deploy: $(STAMP)
+	aws cloudformation deploy --template-file infra/template.yaml --stack-name $(STACK) \
+	  --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
+	  --parameter-overrides Stage=$(STAGE) TablePrefix=parcours-$(STAGE)- \
+	  SesConfigurationSetName=$(SES_CONFIGURATION_SET) $(if $(SENDER_EMAIL),SenderEmail=$(SENDER_EMAIL))
+	$(PY) -m infra.deploy --stage $(STAGE) --stack $(STACK)

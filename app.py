@@ -3,9 +3,18 @@ from __future__ import annotations
 
 import json
 
-from chalice import Chalice, Cron
+from chalice import Chalice, Cron, Rate
 
 from chalicelib.api import contacts, events, health, keys, scenarios
+from chalicelib.api import gdpr as gdpr_api
+from chalicelib.api import imports as imports_api
+from chalicelib.api import lists as lists_api
+from chalicelib.api import outbox as outbox_api
+from chalicelib.api import segments as segments_api
+from chalicelib.api import settings as settings_api
+from chalicelib.api import templates as templates_api
+from chalicelib.api import tracking as tracking_api
+from chalicelib.channels import feedback
 from chalicelib.scenarios import automation as automation_service
 from chalicelib.scenarios import dates, runner
 
@@ -13,6 +22,12 @@ app = Chalice(app_name="parcours")
 
 for blueprint in (health, events, contacts, keys, scenarios):
     app.register_blueprint(blueprint.bp)
+for blueprint in (lists_api, segments_api, settings_api, imports_api, gdpr_api):  # audience
+    app.register_blueprint(blueprint.bp)
+for blueprint in (templates_api, tracking_api, outbox_api):  # channels
+    app.register_blueprint(blueprint.bp)
+# CSV imports arrive byte for byte (Latin-1 files included)
+app.api.binary_types.extend(kind for kind in imports_api.CSV_TYPES if kind not in app.api.binary_types)
 
 
 @app.lambda_function(name="step_runner")
@@ -28,7 +43,46 @@ def automation(event):  # noqa: ANN001, ANN201
         automation_service.handle(json.loads(record.body))
 
 
+@app.on_sns_message(topic="parcours-ses-events")
+def ses_events(event):  # noqa: ANN001, ANN201
+    """SES event publishing (bounce, complaint, delivery, open, click) through SNS."""
+    return feedback.handle_ses(event.message)
+
+
+@app.on_sns_message(topic="parcours-sms-inbound")
+def sms_inbound(event):  # noqa: ANN001, ANN201
+    """Replies to our SMS (SNS two-way SMS): STOP opts out."""
+    return feedback.handle_sms_inbound(event.message)
+
+
 @app.schedule(Cron(5, 0, "*", "*", "?", "*"))
 def date_triggers(event):  # noqa: ANN001, ANN201
     """Daily: enroll the contacts whose birthday (or other date trigger) is coming."""
     return dates.enroll_due()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def audience_jobs(event):  # noqa: ANN001, ANN201
+    """Every minute: background jobs (segment builds, activity ranks, rescoring, uploaded imports)."""
+    from chalicelib.audience import jobs
+
+    return {"parts": jobs.work(budget_seconds=45)}
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def segment_refresh(event):  # noqa: ANN001, ANN201
+    """Hourly: re-evaluate the contacts whose time-relative segment membership falls due."""
+    from chalicelib.segments import refresh
+
+    return refresh.run_due(budget_seconds=45)
+
+
+@app.schedule(Cron(30, 1, "*", "*", "?", "*"))
+def audience_daily(event):  # noqa: ANN001, ANN201
+    """Daily: the activity rank when due (7 days after install, then every 30 days); score decay."""
+    from chalicelib.activity import service as activity
+    from chalicelib.scoring import service as scoring
+
+    ranked = activity.tick()
+    decay = scoring.start_decay()
+    return {"activity_job": ranked.id if ranked else None, "decay_job": decay.id}

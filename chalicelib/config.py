@@ -33,6 +33,7 @@ class Settings:
     max_per_day: int  # marketing messages per contact per rolling day; 0: no cap
     max_per_week: int
     soft_bounce_limit: int  # soft bounces in a row that make an address undeliverable
+    imports_bucket: str  # where large CSV files are uploaded (the stack's imports bucket)
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -67,6 +68,7 @@ def settings() -> Settings:
         max_per_day=int(env.get("PARCOURS_MAX_PER_DAY", "0")),
         max_per_week=int(env.get("PARCOURS_MAX_PER_WEEK", "0")),
         soft_bounce_limit=int(env.get("PARCOURS_SOFT_BOUNCE_LIMIT", "3")),
+        imports_bucket=env.get("PARCOURS_IMPORTS_BUCKET", ""),
     )
 
 

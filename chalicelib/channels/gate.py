@@ -41,9 +41,13 @@ def refuse(channel: str, contact: dict, *, transactional: bool = False, suppress
                 return "unsubscribed"
             if not consent or consent.get("granted") is not True:
                 return "no_consent"
-    if not transactional:
-        if caps.per_day is not None and sent_last_day >= caps.per_day:
-            return "capped"
-        if caps.per_week is not None and sent_last_week >= caps.per_week:
-            return "capped"
+    if not transactional and capped(sent_last_day, sent_last_week, caps):
+        return "capped"
     return None
+
+
+def capped(sent_last_day: int, sent_last_week: int, caps: Caps) -> bool:
+    """Whether one more marketing message would exceed a cap (transactional ones are not counted)."""
+    if caps.per_day is not None and sent_last_day >= caps.per_day:
+        return True
+    return caps.per_week is not None and sent_last_week >= caps.per_week

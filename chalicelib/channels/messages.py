@@ -1,21 +1,24 @@
 """Sending a scenario's email or SMS step: claim, gate, render, track, send, record.
 
 The message id is fixed by enrollment and step, and the message item is claimed with a
-condition before anything is sent, so a retried step never sends twice.
+condition before anything is sent, so a retried step never sends twice. When the provider
+refuses or throttles (nothing went out), the claim and the frequency-cap reservation are
+given back so that the retry sends; once the provider has accepted, the claim stays.
+A template that fails to render marks the message `failed` and fails the step.
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib import clock
-from chalicelib.channels import gate, providers, templates, tracking
-from chalicelib.channels.headers import clean_header_value, list_unsubscribe_headers
+from chalicelib.channels import caps, feedback, gate, providers, templates, tracking
+from chalicelib.channels.headers import clean_header_value, format_address, list_unsubscribe_headers
 from chalicelib.channels.sms_text import segments
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
+from chalicelib.logs import logger
+from chalicelib.scenarios.errors import Throttled
 from chalicelib.store.models import Contact, Enrollment, Message, Template
 
 
@@ -32,53 +35,84 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
     try:
         record.save(condition=Message.id.does_not_exist())
     except PutError:  # a retry of this step: report what the first attempt did
-        done = Message.get(contact.id, record.id)
+        done = Message.get(contact.id, record.id, consistent_read=True)
         return done.status if done.status != "skipped" else f"skipped:{done.reason}"
     data = contacts.to_api(contact)
-    reason = refusal(channel, data, transactional=transactional)
-    if reason:
-        record.update(actions=[Message.status.set("skipped"), Message.reason.set(reason),
-                               Message.sent_at.set(clock.iso(clock.now()))])
-        return f"skipped:{reason}"
-    content = step_content(step)
-    variables = {"contact": data, "event": (enrollment.trigger or {}).get("properties") or {},
-                 "scenario": {"id": body["id"], "name": body.get("name")}}
-    if channel == "email":
-        to, subject, provider_id = _send_email(content, variables, contact, record, transactional)
-    else:
-        to, subject = contact.phone, None
-        text = templates.render(content.get("text") or "", variables, autoescape=False)
-        provider_id = providers.send_sms(contact.phone, text, transactional=transactional)
+    try:
+        reason = refusal(channel, data, transactional=transactional, message_id=record.id)
+        if reason:
+            record.update(actions=[Message.status.set("skipped"), Message.reason.set(reason),
+                                   Message.sent_at.set(clock.iso(clock.now()))])
+            return f"skipped:{reason}"
+        content = step_content(step)
+        variables = {"contact": data, "event": (enrollment.trigger or {}).get("properties") or {},
+                     "scenario": {"id": body["id"], "name": body.get("name")}}
+        if channel == "email":
+            to, subject, provider_id = _send_email(content, variables, contact, record, transactional)
+        else:
+            to, subject = contact.phone, None
+            text = templates.render(content.get("text") or "", variables, autoescape=False)
+            provider_id = providers.send_sms(contact.phone, text, transactional=transactional)
+    except Throttled:  # nothing went out and the state machine retries: let the retry send
+        _give_back(record)
+        raise
+    except templates.TemplateError as error:
+        _give_back(record, failed=f"template: {error}")
+        raise
+    except Exception as error:  # refused by the provider, or misconfigured: not retried
+        _give_back(record, failed=f"{type(error).__name__}: {error}")
+        raise
     now = clock.iso(clock.now())
-    record.update(actions=[Message.status.set("sent"), Message.to.set(to), Message.provider_id.set(provider_id),
-                           Message.sent_at.set(now), Message.events.set([{"type": "sent", "at": now}])]
-                  + ([Message.subject.set(subject)] if subject else []))
+    details = [Message.to.set(to), Message.provider_id.set(provider_id), Message.sent_at.set(now),
+               Message.events.set((Message.events | []).prepend([{"type": "sent", "at": now}]))]
+    details += [Message.subject.set(subject)] if subject else []
+    try:
+        record.update(actions=[Message.status.set("sent"), *details], condition=Message.status == "sending")
+    except UpdateError:  # feedback (a delivery, an open) came first and moved the status on: keep it
+        record.update(actions=details)
     events.record_and_dispatch(contact.id, f"{channel}.sent",
                                {"scenario": body["id"], "step": step["id"], "message_id": record.id},
                                event_id=f"{record.id}/sent")
     return "sent"
 
 
-def refusal(channel: str, data: dict, *, transactional: bool) -> str | None:
-    """Why this contact may not be sent this channel now (the send gate), or None."""
-    suppressed = channel == "email" and bool(data.get("email")) and providers.on_suppression_list(data["email"])
-    day, week = _recent_counts(data["id"]) if not transactional else (0, 0)
-    caps = gate.Caps(settings().max_per_day or None, settings().max_per_week or None)
-    return gate.refuse(channel, data, transactional=transactional, suppressed=suppressed,
-                       sent_last_day=day, sent_last_week=week, caps=caps)
+def _give_back(record: Message, *, failed: str | None = None) -> None:
+    """The send did not go out: release the cap reservation; drop the claim (so a retry sends)
+    or, for a failure a retry cannot fix, keep the message as `failed` with the reason."""
+    if not record.transactional:
+        caps.release(record.contact_id, record.id)
+    try:
+        if failed:
+            record.update(actions=[Message.status.set("failed"), Message.reason.set(failed[:500]),
+                                   Message.sent_at.set(clock.iso(clock.now()))])
+        else:
+            record.delete(condition=Message.status == "sending")
+    except Exception:  # best effort: the original error is the one to report
+        logger.exception("could not record the failed send", extra={"message": record.id})
 
 
-def _recent_counts(contact_id: str) -> tuple[int, int]:
-    if not (settings().max_per_day or settings().max_per_week):
-        return 0, 0
-    now = clock.now()
-    day_ago, week_ago = clock.iso(now - timedelta(days=1)), clock.iso(now - timedelta(days=7))
-    day = week = 0
-    for message in Message.query(contact_id, filter_condition=(Message.sent_at >= week_ago)
-                                 & (Message.status != "skipped") & (Message.transactional == False)):  # noqa: E712
-        week += 1
-        day += message.sent_at >= day_ago
-    return day, week
+def refusal(channel: str, data: dict, *, transactional: bool, message_id: str | None = None) -> str | None:
+    """Why this contact may not be sent this channel now (the send gate), or None.
+
+    Consent, unsubscription and suppression first (our records, then SES's account
+    suppression list or the SNS opt-out list when reachable); then the frequency cap, which
+    reserves the send in the contact's ledger when it passes (marketing messages only)."""
+    reason = gate.refuse(channel, data, transactional=transactional)
+    if reason:
+        return reason
+    if channel == "email":
+        try:
+            format_address(None, data["email"])
+        except ValueError:
+            return "invalid_address"
+        if providers.on_suppression_list(data["email"]):
+            return "suppressed"
+    if channel == "sms" and providers.phone_opted_out(data["phone"]):
+        feedback.opt_out_sms(data["id"], source="sns opt-out list")
+        return "unsubscribed"
+    if not transactional and not caps.reserve(data["id"], message_id or "", caps.configured()):
+        return "capped"
+    return None
 
 
 def template_content(template_id: str) -> dict | None:
@@ -116,9 +150,11 @@ def _send_email(content: dict, variables: dict, contact: Contact, record: Messag
     if not transactional:
         html, text = tracking.ensure_unsubscribe_link(html, text, unsubscribe_url)
         headers.update(list_unsubscribe_headers(unsubscribe_url))
-    html = tracking.add_open_pixel(html, f"{base}/t/o/" + tracking.make_open_token(secret, record.id, contact.id))
-    message = providers.build_email(contact.email, subject, html, text, headers)
-    return contact.email, subject, providers.send_email(message)
+    html = tracking.add_open_pixel(html, f"{base}/t/o/" + tracking.make_open_token(
+        secret, record.id, contact.id, record.scenario, record.step))
+    name = " ".join(part for part in (contact.first_name, contact.last_name) if part)
+    message = providers.build_email(format_address(name, contact.email), subject, html, text, headers)
+    return contact.email, subject, providers.send_email(message, to=contact.email)
 
 
 def sms_length(text: str) -> dict:
@@ -128,7 +164,7 @@ def sms_length(text: str) -> dict:
 def to_api(message: Message) -> dict:
     return {"id": message.id, "channel": message.channel, "scenario": message.scenario, "step": message.step,
             "to": message.to, "subject": message.subject, "status": message.status, "reason": message.reason,
-            "sent_at": message.sent_at, "events": [dict(item) for item in message.events or []]}
+            "sent_at": message.sent_at, "events": [contacts.plain(dict(item)) for item in message.events or []]}
 
 
 def of_contact(contact_id: str) -> list[Message]:

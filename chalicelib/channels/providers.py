@@ -1,11 +1,15 @@
 """SES v2 and SNS: the only code that hands messages to AWS."""
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
 from functools import lru_cache
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.config import settings
@@ -25,8 +29,14 @@ def _sns():
     return boto3.client("sns", region_name=settings().region)
 
 
+# SMTP line endings; headers folded only past RFC 5322's hard limit of 998 characters (the default
+# policy folds at 78 and turns a long List-Unsubscribe URL into RFC 2047 encoded words, which
+# mailbox providers cannot read); bodies 7-bit clean (quoted-printable or base64 when needed).
+EMAIL_POLICY = policy.SMTP.clone(max_line_length=998, cte_type="7bit")
+
+
 def build_email(to: str, subject: str, html: str, text: str, headers: dict[str, str]) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=EMAIL_POLICY)
     message["From"] = settings().email_from
     message["To"] = to
     message["Subject"] = subject
@@ -38,9 +48,11 @@ def build_email(to: str, subject: str, html: str, text: str, headers: dict[str, 
     return message
 
 
-def send_email(message: EmailMessage) -> str:
-    """Send a built message through SES v2 (raw, so our headers go out as built); SES's id."""
-    kwargs = {"FromEmailAddress": message["From"], "Destination": {"ToAddresses": [message["To"]]},
+def send_email(message: EmailMessage, to: str | None = None) -> str:
+    """Send a built message through SES v2 (raw, so our headers go out as built); SES's id.
+
+    `to` is the envelope recipient (the bare address); the To header may carry a display name."""
+    kwargs = {"FromEmailAddress": message["From"], "Destination": {"ToAddresses": [to or message["To"]]},
               "Content": {"Raw": {"Data": message.as_bytes()}}}
     if settings().ses_configuration_set and not settings().local:
         kwargs["ConfigurationSetName"] = settings().ses_configuration_set
@@ -63,12 +75,59 @@ def send_sms(phone: str, text: str, *, transactional: bool) -> str:
         raise
 
 
+# The look-ups below are a courtesy (SES drops a send to a suppressed address and reports it as
+# a bounce; SNS drops an SMS to an opted-out number): they must never slow sending down. One
+# attempt each, short timeouts; a check found unavailable (not implemented, not allowed) is not
+# tried again by this process, and a throttled one rests for a minute.
+_UNREACHABLE: set[str] = set()
+_RESTING: dict[str, float] = {}
+_NOT_AVAILABLE = {"AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "NotImplemented",
+                  "AuthorizationError"}
+REST_SECONDS = 60.0
+
+
+@lru_cache(maxsize=2)
+def _lookup_client(service: str):
+    config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=2)
+    return boto3.client(service, region_name=settings().region, config=config)
+
+
+def _check(name: str, call: Callable[[], bool]) -> bool:
+    if name in _UNREACHABLE or time.monotonic() < _RESTING.get(name, 0.0):
+        return False
+    try:
+        return call()
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in _NOT_AVAILABLE:
+            _UNREACHABLE.add(name)
+        elif code in THROTTLING:
+            _RESTING[name] = time.monotonic() + REST_SECONDS
+        return False
+    except NotImplementedError:  # the local stack (moto) does not have it
+        _UNREACHABLE.add(name)
+        return False
+    except Exception:  # not reachable: our own records decide
+        return False
+
+
 def on_suppression_list(email: str) -> bool:
     """Whether SES's account-level suppression list holds the address (when reachable)."""
-    try:
-        _ses().get_suppressed_destination(EmailAddress=email)
+    def call() -> bool:
+        try:
+            _lookup_client("sesv2").get_suppressed_destination(EmailAddress=email)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "NotFoundException":
+                return False
+            raise
         return True
-    except ClientError:
-        return False
-    except Exception:  # not reachable (e.g. not implemented locally): our own records decide
-        return False
+
+    return _check("ses-suppression", call)
+
+
+def phone_opted_out(phone: str) -> bool:
+    """Whether the number is on the SNS account's SMS opt-out list (when reachable).
+
+    The local stack (moto) answers True for every number ending in 99."""
+    return _check("sns-opt-out", lambda: bool(
+        _lookup_client("sns").check_if_phone_number_is_opted_out(phoneNumber=phone).get("isOptedOut")))

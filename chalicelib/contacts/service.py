@@ -135,6 +135,9 @@ def _create(identity: Identity, change: Change) -> Upserted:
     for name in IDENTIFIERS:
         if identity.value(name):
             setattr(contact, name, identity.value(name))
+    from chalicelib.contacts import erase  # an erased address is not re-subscribed by consent from a file
+
+    change = erase.screen(contact, change)
     _apply(contact, change, now)
     unique_value = getattr(contact, settings().unique_key)
     with transaction() as write:

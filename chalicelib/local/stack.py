@@ -22,6 +22,7 @@ ACCOUNT = "123456789012"
 APP_NAME = "parcours"
 STAGE = "local"
 FUNCTIONS = ("step_runner",)  # the app's @app.lambda_function handlers
+TOPICS = ("parcours-ses-events", "parcours-sms-inbound")  # the app's @app.on_sns_message topics
 
 Handler = Callable[[dict, Any], Any]
 
@@ -42,6 +43,24 @@ class _Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 60_000
+
+
+def sns_event(topic_arn: str, message_id: str, message: str, subject: str | None = None,
+              attributes: dict[str, Any] | None = None) -> dict:
+    """The event SNS sends a subscribed Lambda function (documented shape, one record)."""
+    from chalicelib import clock
+
+    return {"Records": [{
+        "EventVersion": "1.0", "EventSource": "aws:sns",
+        "EventSubscriptionArn": f"{topic_arn}:{secrets.token_hex(8)}",
+        "Sns": {
+            "Type": "Notification", "MessageId": message_id, "TopicArn": topic_arn, "Subject": subject,
+            "Message": message, "Timestamp": clock.iso(clock.now()), "SignatureVersion": "1",
+            "Signature": "local", "SigningCertUrl": "https://sns.local/cert.pem",
+            "UnsubscribeUrl": "https://sns.local/unsubscribe",
+            "MessageAttributes": {name: {"Type": value.get("Type", "String"), "Value": value.get("Value")}
+                                  for name, value in (attributes or {}).items()},
+        }}]}
 
 
 def _start_executions_on_aliases() -> None:
@@ -99,8 +118,10 @@ class LocalStack:
         self.admin_key = admin_key
         self.table_prefix = table_prefix
         self.handlers: dict[str, Handler] = {}
+        self.topic_handlers: dict[str, Handler] = {}
         self._mock = None
         self._original_invoke = None
+        self._original_topic_publish = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> LocalStack:
@@ -110,7 +131,11 @@ class LocalStack:
         self._mock = mock_aws(config=MOTO_CONFIG)
         self._mock.start()
         self._route_lambda_to_handlers()
+        self._route_topics_to_handlers()
         _start_executions_on_aliases()
+        from chalicelib.local import outbox
+
+        outbox.install()
         self._create_resources()
         return self
 
@@ -120,6 +145,14 @@ class LocalStack:
 
             LambdaSimpleBackend.invoke = self._original_invoke
             self._original_invoke = None
+        if self._original_topic_publish is not None:
+            from moto.sns.models import Topic
+
+            Topic.publish = self._original_topic_publish
+            self._original_topic_publish = None
+        from chalicelib.local import outbox
+
+        outbox.uninstall()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -133,6 +166,18 @@ class LocalStack:
     def register(self, name: str, handler: Handler) -> None:
         """Route invocations of the Lambda function `name` (short Chalice name) to `handler`."""
         self.handlers[function_name(name)] = handler
+
+    def register_topic(self, topic: str, handler: Handler) -> None:
+        """Deliver what is published to SNS topic `topic` to `handler`, as SNS calls a Lambda."""
+        self.topic_handlers[topic] = handler
+
+    def register_sns_handlers(self, app: Any) -> None:
+        """Subscribe each `@app.on_sns_message(topic=...)` handler of a Chalice app to its topic."""
+        from chalice.app import SNSEventConfig
+
+        for source in app.event_sources:
+            if isinstance(source, SNSEventConfig):
+                self.register_topic(source.topic, app.handler_map[source.name])
 
     # -- set-up ----------------------------------------------------------------------------
     def _configure_environment(self) -> None:
@@ -182,13 +227,42 @@ class LocalStack:
 
         LambdaSimpleBackend.invoke = invoke
 
+    def _route_topics_to_handlers(self) -> None:
+        """SNS -> Lambda, in-process: a publish to a topic with a registered handler calls it with
+        the event SNS sends a subscribed Lambda function (one record), synchronously. As with
+        Lambda's asynchronous invocation, a failing handler does not fail the publisher."""
+        from moto.sns.models import Topic
+
+        from chalicelib.logs import logger
+
+        stack = self
+        original = self._original_topic_publish = Topic.publish
+
+        def publish(topic, message, subject=None, message_attributes=None, *args, **kwargs):  # noqa: ANN001, ANN202
+            message_id = original(topic, message, subject, message_attributes, *args, **kwargs)
+            handler = stack.topic_handlers.get(topic.name)
+            if handler is not None:
+                body = message
+                if kwargs.get("message_structure") == "json":
+                    parsed = json.loads(message)
+                    body = parsed.get("lambda", parsed.get("default", message))
+                try:
+                    handler(sns_event(topic.arn, message_id, body, subject, message_attributes),
+                            _Context(f"{APP_NAME}-{STAGE}-{topic.name}"))
+                except Exception:
+                    logger.exception("local SNS handler failed", extra={"topic": topic.name})
+            return message_id
+
+        Topic.publish = publish
+
     def _create_resources(self) -> None:
         import boto3
 
         from chalicelib.store.audience import AUDIENCE_MODELS
+        from chalicelib.store.channels import CHANNEL_MODELS
         from chalicelib.store.models import MODELS
 
-        for model in MODELS + AUDIENCE_MODELS:
+        for model in MODELS + AUDIENCE_MODELS + CHANNEL_MODELS:
             if not model.exists():
                 model.create_table(wait=False)
         iam = boto3.client("iam", region_name=self.region)
@@ -205,6 +279,9 @@ class LocalStack:
         # A short visibility timeout: a failed batch comes back quickly on a laptop.
         boto3.client("sqs", region_name=self.region).create_queue(
             QueueName="parcours-automation", Attributes={"VisibilityTimeout": "2"})
+        sns = boto3.client("sns", region_name=self.region)
+        for topic in TOPICS:
+            sns.create_topic(Name=topic)
         from chalicelib.config import settings
 
         sender = settings().email_from.rsplit("<", 1)[-1].strip(">").strip()

@@ -1,26 +1,13 @@
-"""Adding score points to a contact exactly once per reason (a retried step adds nothing)."""
-from __future__ import annotations
+"""Adding score points to a contact exactly once per reason (a retried step adds nothing).
 
-from chalicelib import clock
-from chalicelib.events import service as events
-from chalicelib.store.models import Contact, Event, EventId, transaction
+Step points go through the same state as event points (scoring.service): they decay with the
+half-life, move the stage, and record score.changed (and stage.changed) in one transaction.
+"""
+from __future__ import annotations
 
 
 def add(contact_id: str, points: int, *, reason: dict, event_id: str) -> bool:
-    """Add the points and record score.changed in one transaction; False if done before."""
-    now = clock.now()
-    stored = Event(contact_id, f"{clock.iso(now)}#{event_id}", id=event_id, type="score.changed",
-                   properties={"points": points, **reason}, received_at=clock.iso(now))
-    try:
-        with transaction() as write:
-            write.save(EventId(event_id, contact_id=contact_id), condition=EventId.id.does_not_exist())
-            write.save(stored)
-            # PynamoDB bumps the version, so a concurrent full write of the contact retries instead of undoing this.
-            write.update(Contact(contact_id), actions=[Contact.score.add(points)],
-                         condition=Contact.id.exists(), add_version_condition=False)
-    except Exception as error:  # TransactWriteError: the event id was used, or the contact is gone
-        if "ConditionalCheckFailed" in str(getattr(error, "cancellation_reasons", "")) or "Conditional" in str(error):
-            return False
-        raise
-    events.queue.enqueue([events.to_api(stored)])
-    return True
+    """Add the points and record score.changed; False if done before (or the contact is gone)."""
+    from chalicelib.scoring import service
+
+    return service.add(contact_id, points, reason=reason, event_id=event_id)

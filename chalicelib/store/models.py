@@ -280,6 +280,15 @@ MODELS: list[type[Model]] = [Template, Contact, ContactKey, Event, EventId, ApiK
                              Message]
 
 
+_connection: Connection | None = None
+
+
 def transaction() -> TransactWrite:
-    """A write transaction (all items or none) in the app's region."""
-    return TransactWrite(connection=Connection(region=_settings.region))
+    """A write transaction (all items or none) in the app's region.
+
+    The connection (and its botocore client) is made once: building a client loads the
+    DynamoDB service model, which costs far more than the transaction itself."""
+    global _connection
+    if _connection is None:
+        _connection = Connection(region=_settings.region)
+    return TransactWrite(connection=_connection)

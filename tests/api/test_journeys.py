@@ -111,6 +111,15 @@ def test_zero_waste_click_keeps_the_contact(api):
     assert api.get(f"/contacts/{contact_id(api, 'ana@example.com')}").status_code == 200
 
 
+@pytest.mark.time_scale(10 * DAY)
+def test_zero_waste_no_reaction_deletes_the_contact(api):
+    publish(api, reference("zero-waste"))
+    post(api, "segment.entered", "bob@example.com", consent=CONSENT, properties={"segment": "inactive-6-months"})
+    bob = contact_id(api, "bob@example.com")
+    eventually(lambda: api.get(f"/contacts/{bob}").status_code == 404, timeout=30)
+    assert api.get("/contacts?email=bob@example.com").data["items"] == []
+
+
 @pytest.mark.time_scale(DAY)
 def test_birthday_email_at_nine_local_time(api, runtime):
     from datetime import datetime, timedelta

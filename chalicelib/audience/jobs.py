@@ -1,0 +1,408 @@
+"""Background jobs: full segment builds, activity ranks, rescoring, large imports, group removal.
+
+Never inside an API request. A job is a head item and, per phase, N parts; a part is one
+segment of a DynamoDB parallel scan (or one uploaded file). A worker claims a part with a
+lease, does one step at a time (one scan page, a few hundred rows) and checkpoints the cursor
+and counters after each step, so a part whose worker crashed or timed out is taken over from
+its last checkpoint by the next worker. Steps are idempotent: a page done twice changes
+nothing twice.
+
+On AWS the `audience_jobs` schedule runs `work()` every minute, its parts in parallel threads;
+on the local stack `kick()` also runs it at once in a background thread, so jobs start without
+waiting for a schedule.
+
+A kind is registered with `register(name, kind)`; it answers:
+    parts(head, phase) -> int              parts of a phase (0: nothing to scan)
+    step(head, part, index) -> Step        one unit of work of part `index`
+    phase_done(head, phase, parts) -> (int, dict | None)
+                                           parts of the next phase (0: the job is done) and
+                                           data to keep on the head (pure, may run twice)
+    finished(head) / failed(head, error)   once, by the worker that ends the job
+    poll(head) -> bool                     (optional) an `awaiting_upload` job may start
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib import clock
+from chalicelib.config import settings
+from chalicelib.logs import logger
+from chalicelib.store.audience import Job
+
+HEAD = "head"
+LEASE_SECONDS = 120
+MAX_ATTEMPTS = 3
+KEEP_DAYS = 30
+ACTIVE = ("awaiting_upload", "pending", "running")
+
+
+@dataclass
+class Step:
+    cursor: Any  # where the part goes on from; None when the part is done
+    counters: dict[str, int] = field(default_factory=dict)
+    data: dict | None = None  # replaces the part's data (a part's partial result)
+
+
+class Kind(Protocol):
+    def parts(self, head: Job, phase: int) -> int: ...
+
+    def step(self, head: Job, part: Job, index: int) -> Step: ...
+
+    def phase_done(self, head: Job, phase: int, parts: list[Job]) -> tuple[int, dict | None]: ...
+
+    def finished(self, head: Job) -> None: ...
+
+    def failed(self, head: Job, error: str) -> None: ...
+
+
+_KINDS: dict[str, Kind] = {}
+_LOADERS = ("chalicelib.segments.build", "chalicelib.activity.service", "chalicelib.scoring.service",
+            "chalicelib.imports.service", "chalicelib.lists.service")
+
+
+def register(name: str, kind: Kind) -> None:
+    _KINDS[name] = kind
+
+
+def _kind(name: str) -> Kind:
+    if name not in _KINDS:
+        import importlib
+
+        for module in _LOADERS:
+            importlib.import_module(module)
+    return _KINDS[name]
+
+
+def _part_key(phase: int, index: int) -> str:
+    return f"p:{phase}:{index:04d}"
+
+
+def _expiry() -> Any:
+    return clock.now() + timedelta(days=KEEP_DAYS)
+
+
+# -- starting and reading jobs --------------------------------------------------------------
+
+
+def new_id(kind: str) -> str:
+    """A job id, for owners that record it before the job starts (so its end finds it there)."""
+    return f"{kind.replace('_', '-')}-{uuid.uuid4().hex[:12]}"
+
+
+def start(kind: str, params: dict, *, status: str = "pending", job_id: str | None = None) -> Job:
+    """Create a job (its first phase's parts included) and wake a worker."""
+    now = clock.iso(clock.now())
+    head = Job(job_id or new_id(kind), HEAD, kind=kind, params=params,
+               status=status, active="1", phase=0, parts=0, parts_done=0, counters={}, created_at=now,
+               updated_at=now, expires_at=_expiry())
+    count = _kind(kind).parts(head, 0) if status != "awaiting_upload" else 0
+    head.parts = count
+    head.save(condition=Job.id.does_not_exist())
+    _create_parts(head.id, 0, count)
+    if status != "awaiting_upload":
+        kick()
+    return head
+
+
+def _create_parts(job_id: str, phase: int, count: int) -> None:
+    now = clock.iso(clock.now())
+    with Job.batch_write() as batch:
+        for index in range(count):
+            batch.save(Job(job_id, _part_key(phase, index), status="pending", phase=phase, counters={},
+                           attempts=0, created_at=now, updated_at=now, expires_at=_expiry()))
+
+
+def get(job_id: str) -> Job | None:
+    try:
+        return Job.get(job_id, HEAD, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def parts_of(job_id: str, phase: int | None = None) -> list[Job]:
+    prefix = "p:" if phase is None else f"p:{phase}:"
+    return list(Job.query(job_id, Job.part.startswith(prefix), consistent_read=True))
+
+
+def summary(head: Job | None) -> dict | None:
+    """What the API shows of a job: status, progress counters (summed over parts), timing."""
+    if head is None:
+        return None
+    totals: dict[str, int] = dict(head.counters or {})
+    parts = parts_of(head.id)
+    for part in parts:
+        for name, value in (part.counters or {}).items():
+            totals[name] = totals.get(name, 0) + int(value)
+    current = [part for part in parts if int(part.phase or 0) == int(head.phase or 0)]
+    return {"id": head.id, "kind": head.kind, "status": head.status, "phase": int(head.phase or 0),
+            "parts": int(head.parts or 0), "parts_done": sum(1 for part in current if part.status == "done"),
+            "progress": totals, "error": head.error, "created_at": head.created_at,
+            "updated_at": head.updated_at, "finished_at": head.finished_at}
+
+
+def cancel(job_id: str, reason: str = "cancelled") -> bool:
+    head = get(job_id)
+    if head is None or head.status not in ACTIVE:
+        return False
+    try:
+        head.update(actions=[Job.status.set("cancelled"), Job.active.remove(), Job.error.set(reason),
+                             Job.finished_at.set(clock.iso(clock.now()))],
+                    condition=Job.status.is_in(*ACTIVE))
+        return True
+    except UpdateError:
+        return False
+
+
+def set_status(head: Job, status: str, **fields: Any) -> bool:
+    """Move a head from `awaiting_upload` on (used by kinds' poll)."""
+    actions = [Job.status.set(status), Job.updated_at.set(clock.iso(clock.now()))]
+    for name, value in fields.items():
+        actions.append(getattr(Job, name).set(value))
+    try:
+        head.update(actions=actions, condition=Job.status == head.status)
+        return True
+    except UpdateError:
+        return False
+
+
+def begin(head: Job) -> None:
+    """An `awaiting_upload` job whose file arrived: create its parts and wake a worker."""
+    count = _kind(head.kind).parts(head, 0)
+    if set_status(head, "pending", parts=count, parts_done=0):
+        _create_parts(head.id, 0, count)
+        kick()
+
+
+def fail(head: Job, error: str) -> None:
+    """End a job as failed (once), telling its kind."""
+    try:
+        head.update(actions=[Job.status.set("failed"), Job.active.remove(), Job.error.set(error[:1000]),
+                             Job.finished_at.set(clock.iso(clock.now()))],
+                    condition=Job.status.is_in(*ACTIVE))
+    except UpdateError:
+        return
+    try:
+        _kind(head.kind).failed(head, error)
+    except Exception:  # noqa: BLE001 - the job is failed already; the hook is best effort
+        logger.exception("job failure hook failed", extra={"job": head.id})
+
+
+# -- the worker -----------------------------------------------------------------------------
+
+
+def work(budget_seconds: float = 50.0, parallel: int = 8, alive: Callable[[], bool] = lambda: True) -> int:
+    """Claim and run parts of unfinished jobs, `parallel` at a time, until the budget is spent
+    or nothing is left to do. Returns how many parts were run."""
+    deadline = time.monotonic() + budget_seconds
+    ran = 0
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="audience-job") as pool:
+        running: dict[Any, tuple[str, str]] = {}
+        while time.monotonic() < deadline and alive():
+            if len(running) < parallel:
+                busy = set(running.values())
+                for part in _claim(parallel - len(running), busy):
+                    running[pool.submit(_run_part, part, deadline, alive)] = (part.id, part.part)
+            if not running:
+                break
+            done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in done:
+                running.pop(future)
+                ran += 1
+                if future.exception() is not None:
+                    logger.error("job part crashed", exc_info=future.exception())
+    return ran
+
+
+def _active_heads() -> list[Job]:
+    heads = []
+    for hit in Job.by_active.query("1"):
+        head = get(hit.id)
+        if head is not None and head.status in ACTIVE:
+            heads.append(head)
+    return heads
+
+
+def _claim(room: int, busy: set[tuple[str, str]]) -> list[Job]:
+    claimed: list[Job] = []
+    for head in _active_heads():
+        if len(claimed) >= room:
+            break
+        kind = _kind(head.kind)
+        if head.status == "awaiting_upload":
+            poll: Callable[[Job], bool] | None = getattr(kind, "poll", None)
+            if poll is not None:
+                try:
+                    poll(head)
+                except Exception as error:  # noqa: BLE001
+                    fail(head, f"could not start: {error}")
+            continue
+        if int(head.parts_done or 0) >= int(head.parts or 0):
+            _advance(head)
+            head = get(head.id)
+            if head is None or head.status not in ACTIVE:
+                continue
+        now = time.time()
+        for part in parts_of(head.id, int(head.phase or 0)):
+            if len(claimed) >= room:
+                break
+            if (part.id, part.part) in busy or part.status == "done":
+                continue
+            if part.status == "running" and float(part.lease_until or 0) > now:
+                continue
+            owner = uuid.uuid4().hex
+            try:
+                part.update(actions=[Job.status.set("running"), Job.owner.set(owner),
+                                     Job.lease_until.set(now + LEASE_SECONDS)],
+                            condition=(Job.status == "pending") | ((Job.status == "running")
+                                                                   & (Job.lease_until < now)))
+            except UpdateError:
+                continue  # another worker took it
+            if head.status == "pending":
+                try:
+                    head.update(actions=[Job.status.set("running")], condition=Job.status == "pending")
+                except UpdateError:
+                    pass
+            claimed.append(part)
+    return claimed
+
+
+def _run_part(part: Job, deadline: float, alive: Callable[[], bool] = lambda: True) -> None:
+    index = int(part.part.rsplit(":", 1)[1])
+    while time.monotonic() < deadline:
+        if not alive():
+            return
+        head = get(part.id)
+        if head is None or head.status not in ACTIVE:
+            return
+        try:
+            step = _kind(head.kind).step(head, part, index)
+        except Exception as error:  # noqa: BLE001 - recorded on the part, retried, then the job fails
+            logger.exception("job step failed", extra={"job": part.id, "part": part.part})
+            _release_after_error(head, part, f"{type(error).__name__}: {error}")
+            return
+        counters = dict(part.counters or {})
+        for name, value in step.counters.items():
+            counters[name] = int(counters.get(name, 0)) + int(value)
+        actions = [Job.counters.set(counters), Job.updated_at.set(clock.iso(clock.now())),
+                   Job.lease_until.set(time.time() + LEASE_SECONDS)]
+        actions.append(Job.cursor.set(step.cursor) if step.cursor is not None else Job.cursor.remove())
+        if step.data is not None:
+            actions.append(Job.data.set(step.data))
+        if step.cursor is None:
+            actions.append(Job.status.set("done"))
+        try:
+            part.update(actions=actions, condition=Job.owner == part.owner)
+        except UpdateError:
+            return  # the lease was lost to another worker: it goes on from our last checkpoint
+        if step.cursor is None:
+            _part_done(head, part)
+            return
+    try:  # out of time: hand the part back at once rather than after the lease
+        part.update(actions=[Job.status.set("pending"), Job.lease_until.set(0)], condition=Job.owner == part.owner)
+    except UpdateError:
+        pass
+
+
+def _release_after_error(head: Job, part: Job, error: str) -> None:
+    attempts = int(part.attempts or 0) + 1
+    try:
+        part.update(actions=[Job.status.set("pending"), Job.lease_until.set(0), Job.attempts.set(attempts),
+                             Job.error.set(error[:1000])], condition=Job.owner == part.owner)
+    except UpdateError:
+        return
+    if attempts >= MAX_ATTEMPTS:
+        fail(head, error)
+
+
+def _part_done(head: Job, part: Job) -> None:
+    try:
+        head.update(actions=[Job.parts_done.add(1), Job.updated_at.set(clock.iso(clock.now()))],
+                    condition=Job.phase == part.phase)
+    except UpdateError:
+        return
+    if int(head.parts_done or 0) >= int(head.parts or 0):
+        _advance(head)
+
+
+def _advance(head: Job) -> None:
+    """All parts of the head's phase are done: start the next phase, or finish the job.
+    Several workers may get here; the conditional update lets one of them through."""
+    phase = int(head.phase or 0)
+    kind = _kind(head.kind)
+    try:
+        following, data = kind.phase_done(head, phase, parts_of(head.id, phase))
+    except Exception as error:  # noqa: BLE001
+        logger.exception("job phase end failed", extra={"job": head.id})
+        fail(head, f"{type(error).__name__}: {error}")
+        return
+    now = clock.iso(clock.now())
+    actions = [Job.updated_at.set(now)]
+    if data is not None:
+        actions.append(Job.data.set(data))
+    if following:
+        actions += [Job.phase.set(phase + 1), Job.parts.set(following), Job.parts_done.set(0)]
+    else:
+        actions += [Job.status.set("done"), Job.active.remove(), Job.finished_at.set(now)]
+    try:
+        head.update(actions=actions, condition=(Job.phase == phase) & Job.status.is_in(*ACTIVE))
+    except UpdateError:
+        return
+    if following:
+        _create_parts(head.id, phase + 1, following)
+        return
+    try:
+        kind.finished(head)
+    except Exception:  # noqa: BLE001
+        logger.exception("job completion hook failed", extra={"job": head.id})
+
+
+# -- waking a worker --------------------------------------------------------------------------
+
+_lock = threading.Lock()
+_wanted = threading.Event()
+_thread: threading.Thread | None = None
+
+
+def kick() -> None:
+    """Run the worker now in a background thread (local stack); on AWS the schedule runs it."""
+    global _thread
+    if not settings().local:
+        return
+    with _lock:
+        _wanted.set()
+        if _thread is not None and _thread.is_alive():
+            return
+        _thread = threading.Thread(target=_local_worker, name="audience-jobs", daemon=True)
+        _thread.start()
+
+
+def _local_worker() -> None:
+    while True:
+        with _lock:
+            if not _wanted.is_set():
+                return
+            _wanted.clear()
+        try:
+            while _stack_running() and work(budget_seconds=60.0, parallel=2, alive=_stack_running):
+                pass
+        except Exception as error:  # noqa: BLE001 - logged, not fatal: the schedule or the next kick goes on
+            if _stack_running():
+                logger.warning("local job worker stopped", extra={"error": f"{type(error).__name__}: {error}"})
+
+
+def _stack_running() -> bool:
+    """Whether the embedded AWS is still up (a stopped stack's jobs are abandoned with it)."""
+    try:
+        from moto.core.models import botocore_stubber
+    except ImportError:  # pragma: no cover - moto is a dev dependency
+        return True
+    return bool(botocore_stubber.enabled)

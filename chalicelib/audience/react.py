@@ -1,0 +1,76 @@
+"""What one stored event does to the audience: score and stage, then segment memberships.
+
+`on_event` runs first for every event the automation queue delivers (chalicelib.scenarios.
+automation.handle), so a stage change or a segment entry it causes is itself an event that
+can start scenarios. Redelivery is harmless: scoring is idempotent per event id, membership
+changes are conditional, and the events they record have ids derived from the cause.
+
+Cost of one event (see README, Audience): one Query of the dependency index per key (the
+event type, each changed field), one consistent read of the contact when a segment or a
+criteria scoring rule may care, and the event reads and writes of the segments it affects.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.contacts import service as contacts
+from chalicelib.events.validate import is_system_type
+
+
+def on_event(event: dict[str, Any]) -> None:
+    from chalicelib.scoring import service as scoring
+    from chalicelib.segments import engine
+
+    event_type = event["type"]
+    if event_type == "contact.deleted":
+        return
+    properties = event.get("properties") or {}
+    changed: set[str] = set()
+    if event_type == "contact.updated":
+        changed.update(name for name in properties.get("changed") or () if isinstance(name, str))
+    if not is_system_type(event_type):
+        changed.add("last_activity_at")
+    read: list = []
+
+    def load():  # noqa: ANN202 - the contact, read once and only if a rule or a segment needs it
+        if not read:
+            read.append(contacts.get(event["contact_id"]))
+        return read[0]
+
+    scored = scoring.score_event(event, load)
+    changed |= scored.changed
+    definitions = engine.definitions_for(engine.keys_for(event_type, properties, changed))
+    if not definitions:
+        return
+    contact = load()
+    if contact is None:  # erased since
+        return
+    if scored.changed:
+        contact.score, contact.stage = scored.score, scored.stage
+    engine.evaluate(contact.id, only=definitions, cause=event["id"], source=f"event:{event_type}", contact=contact)
+
+
+def fields_changed(contact_id: str, fields: Iterable[str], *, cause: str, score: bool = True,
+                   settings: dict | None = None) -> None:
+    """Fields of a contact changed outside an event (activity rank, decayed score, step points):
+    re-score the profile (when criteria rules exist and the score itself did not change) and
+    re-evaluate the segments reading those fields. `settings`: the scoring settings, when the
+    caller (a batch job) has them already."""
+    from chalicelib.scoring import service as scoring
+    from chalicelib.segments import engine
+
+    changed = set(fields)
+    settings = settings if settings is not None else (scoring.current() if score else None)
+    if score and any("criteria" in rule for rule in settings["rules"]):
+        contact = contacts.get(contact_id)
+        if contact is None:
+            return
+        result = scoring.apply(contact_id, settings, points=0, at=clock.now(),
+                               fields=scoring.field_points(settings, contact), cause=f"{cause}/fields",
+                               reason={"reason": "profile"})
+        changed |= result.changed
+    if changed:
+        engine.evaluate(contact_id, [f"field:{name}" for name in sorted(changed)], cause=cause, source="fields")
+

@@ -1,0 +1,1 @@
+"""Dynamic segments: definitions, incremental membership, time-relative refresh and full builds."""

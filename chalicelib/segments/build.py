@@ -1,0 +1,110 @@
+"""Background jobs of segments and lists: a full build (parallel scan of the base), a removal.
+
+A build evaluates every contact against one segment: each part of the job is one segment of a
+DynamoDB parallel scan of the contacts table, a page of 100 contacts per step. Events and field
+changes keep the segment current meanwhile (an evaluation is idempotent, whoever runs it).
+"""
+from __future__ import annotations
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib import clock, criteria
+from chalicelib.audience import jobs, members
+from chalicelib.audience.jobs import Step
+from chalicelib.store.audience import AudienceList, Job, Member, Segment
+from chalicelib.store.models import Contact
+
+PAGE = 100
+
+
+def _segment(head: Job) -> Segment | None:
+    try:
+        segment = Segment.get(head.params["segment"], consistent_read=True)
+    except DoesNotExist:
+        return None
+    if segment.status == "deleting" or int(segment.generation) != int(head.params["generation"]):
+        return None
+    return segment
+
+
+class SegmentBuild:
+    def parts(self, head: Job, phase: int) -> int:
+        return int(head.params["total"])
+
+    def step(self, head: Job, part: Job, index: int) -> Step:
+        from chalicelib.segments import engine
+
+        segment = _segment(head)
+        if segment is None:  # deleted or redefined: a newer build (if any) takes over
+            jobs.cancel(head.id, "the segment changed")
+            return Step(None)
+        definition = engine.Definition(segment.id, segment.criteria,
+                                       criteria.dependencies(segment.criteria).time_relative,
+                                       int(segment.generation))
+        result = Contact.scan(segment=index, total_segments=int(head.params["total"]), limit=PAGE,
+                              last_evaluated_key=part.cursor)
+        evaluated = entered = left = 0
+        for contact in result:
+            evaluated += 1
+            changes = engine.evaluate_loaded(engine.Loaded(contact, consistent=False), {segment.id: definition},
+                                             cause=f"build:{head.id}:{contact.id}", source="build")
+            for segment_id, inside in changes:
+                if segment_id == segment.id:
+                    entered += inside
+                    left += not inside
+        return Step(result.last_evaluated_key, {"evaluated": evaluated, "entered": entered, "left": left})
+
+    def phase_done(self, head: Job, phase: int, parts: list[Job]) -> tuple[int, dict | None]:
+        return 0, None
+
+    def finished(self, head: Job) -> None:
+        now = clock.iso(clock.now())
+        try:
+            Segment(head.params["segment"]).update(
+                actions=[Segment.status.set("ready"), Segment.built_at.set(now)],
+                condition=(Segment.generation == int(head.params["generation"])) & (Segment.job_id == head.id))
+        except UpdateError:
+            pass  # redefined meanwhile: its own build will say when it is ready
+
+    def failed(self, head: Job, error: str) -> None:
+        try:
+            Segment(head.params["segment"]).update(actions=[Segment.status.set("failed")],
+                                                   condition=Segment.job_id == head.id)
+        except UpdateError:
+            pass
+
+
+class GroupDelete:
+    """Remove every member of a deleted list or segment (no list.left / segment.left: the group
+    is gone, not the contacts), then the group itself."""
+
+    def parts(self, head: Job, phase: int) -> int:
+        return 1
+
+    def step(self, head: Job, part: Job, index: int) -> Step:
+        kind, group_id = head.params["kind"], head.params["id"]
+        items, cursor = members.page(kind, group_id, PAGE, part.cursor)
+        for item in items:
+            outcome = members.change(kind, group_id, item.member, joining=False)
+            if not outcome.changed:  # the contact is gone, or was out already: the member item goes anyway
+                Member(item.group, item.member).delete()
+        return Step(cursor, {"removed": len(items)})
+
+    def phase_done(self, head: Job, phase: int, parts: list[Job]) -> tuple[int, dict | None]:
+        return 0, None
+
+    def finished(self, head: Job) -> None:
+        kind, group_id = head.params["kind"], head.params["id"]
+        members.drop_counters(kind, group_id)
+        model = AudienceList if kind == "list" else Segment
+        try:
+            model(group_id).delete(condition=model.job_id == head.id)
+        except Exception:  # noqa: BLE001 - recreated meanwhile under a new job: keep it
+            pass
+
+    def failed(self, head: Job, error: str) -> None:
+        pass
+
+
+jobs.register("segment_build", SegmentBuild())
+jobs.register("group_delete", GroupDelete())

@@ -1,0 +1,1 @@
+"""Deployment to AWS: the CloudFormation template, its generator and the deploy script."""

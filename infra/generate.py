@@ -1,0 +1,234 @@
+"""Keep infra/template.yaml in step with the PynamoDB models.
+
+The DynamoDB tables of the template, and the DynamoDB statements of the app's IAM role, are
+derived from the PynamoDB models of chalicelib/store/ (every module: models.py, audience.py,
+channels.py, ...): the same schema PynamoDB sends to CreateTable on the local stack, so the
+tables on AWS can never drift from the ones the tests run against.
+
+    python -m infra.generate           rewrite the generated blocks of infra/template.yaml
+    python -m infra.generate --check   exit 1 (and show a diff) when the template is stale
+
+Everything else in the template is written by hand; the generated blocks sit between
+`# >>> generated: NAME` and `# <<< generated: NAME` marker lines and are replaced whole.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parent / "template.yaml"
+BEGIN = "# >>> generated: {name} (python -m infra.generate; do not edit by hand)"
+END = "# <<< generated: {name}"
+
+# What the app does to its tables (PynamoDB: get, batch_get, query, scan, count, save, update,
+# delete, batch_write, TransactWrite with condition checks; DescribeTable for table metadata).
+TABLE_ACTIONS = (
+    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan",
+    "dynamodb:UpdateItem",
+)
+INDEX_ACTIONS = ("dynamodb:Query", "dynamodb:Scan")
+
+
+@dataclass
+class Index:
+    name: str
+    keys: list[tuple[str, str]]  # (attribute, HASH | RANGE)
+    projection: str  # KEYS_ONLY | ALL | INCLUDE
+    non_key_attributes: list[str] = field(default_factory=list)
+    local: bool = False
+
+
+@dataclass
+class Table:
+    suffix: str  # the table name without the prefix: "contacts", "contact-keys", ...
+    attributes: list[tuple[str, str]]  # (attribute, S | N | B): every key attribute of table and indexes
+    keys: list[tuple[str, str]]
+    indexes: list[Index]
+    ttl: str | None
+
+    @property
+    def logical_id(self) -> str:
+        return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", self.suffix) if part) + "Table"
+
+
+def models() -> list[type]:
+    """Every PynamoDB model with a table, defined in a module of chalicelib.store."""
+    import importlib
+    import pkgutil
+
+    from pynamodb.models import Model
+
+    import chalicelib.store as store
+
+    found = []
+    for info in sorted(pkgutil.iter_modules(store.__path__), key=lambda info: info.name):
+        module = importlib.import_module(f"{store.__name__}.{info.name}")
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, Model) and value is not Model
+                    and value.__module__ == module.__name__
+                    and getattr(getattr(value, "Meta", None), "table_name", None)):
+                found.append(value)
+    return found
+
+
+def tables() -> list[Table]:
+    """The tables of the app, from its PynamoDB models, sorted by name."""
+    from pynamodb.attributes import TTLAttribute
+
+    from chalicelib.store import models as store_models
+
+    prefix = store_models._settings.table_prefix  # the prefix the models' table names were built with
+    found: dict[str, Table] = {}
+    for model in models():
+        name = model.Meta.table_name
+        if not name.startswith(prefix):
+            raise ValueError(f"{model.__name__}: table {name!r} does not start with the prefix {prefix!r}")
+        suffix = name[len(prefix):]
+        if suffix in found:
+            raise ValueError(f"two models use the table {suffix!r}")
+        schema = model._get_schema()  # exactly what PynamoDB sends to CreateTable
+        attributes = {item["AttributeName"]: item["AttributeType"] for item in schema["attribute_definitions"]}
+        indexes = []
+        for kind, local in (("global_secondary_indexes", False), ("local_secondary_indexes", True)):
+            for index in schema.get(kind) or []:
+                for item in index.get("attribute_definitions") or []:
+                    attributes.setdefault(item["AttributeName"], item["AttributeType"])
+                projection = index["projection"]
+                indexes.append(Index(
+                    name=index["index_name"],
+                    keys=_keys(index["key_schema"]),
+                    projection=projection["ProjectionType"],
+                    non_key_attributes=sorted(projection.get("NonKeyAttributes") or []),
+                    local=local))
+        ttls = [attr.attr_name for attr in model.get_attributes().values() if isinstance(attr, TTLAttribute)]
+        if len(ttls) > 1:
+            raise ValueError(f"{model.__name__}: DynamoDB allows one TTL attribute per table, not {ttls}")
+        found[suffix] = Table(
+            suffix=suffix,
+            attributes=sorted(attributes.items()),
+            keys=_keys(schema["key_schema"]),
+            indexes=sorted(indexes, key=lambda index: index.name),
+            ttl=ttls[0] if ttls else None)
+    return [found[name] for name in sorted(found)]
+
+
+def _keys(key_schema: list[dict]) -> list[tuple[str, str]]:
+    order = {"HASH": 0, "RANGE": 1}
+    return sorted(((item["AttributeName"], item["KeyType"]) for item in key_schema), key=lambda key: order[key[1]])
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def _key_lines(keys: list[tuple[str, str]], indent: str) -> list[str]:
+    return [f"{indent}- {{AttributeName: {name}, KeyType: {kind}}}" for name, kind in keys]
+
+
+def render_tables(items: list[Table]) -> list[str]:
+    lines: list[str] = []
+    for table in items:
+        lines += [
+            f"{table.logical_id}:",
+            "  Type: AWS::DynamoDB::Table",
+            "  DeletionPolicy: Retain",
+            "  UpdateReplacePolicy: Retain",
+            "  Properties:",
+            f"    TableName: !Sub \"${{TablePrefix}}{table.suffix}\"",
+            "    BillingMode: PAY_PER_REQUEST",
+            "    AttributeDefinitions:",
+            *[f"      - {{AttributeName: {name}, AttributeType: {kind}}}" for name, kind in table.attributes],
+            "    KeySchema:",
+            *_key_lines(table.keys, "      "),
+        ]
+        for kind, local in (("GlobalSecondaryIndexes", False), ("LocalSecondaryIndexes", True)):
+            chosen = [index for index in table.indexes if index.local is local]
+            if not chosen:
+                continue
+            lines.append(f"    {kind}:")
+            for index in chosen:
+                lines += [f"      - IndexName: {index.name}", "        KeySchema:",
+                          *_key_lines(index.keys, "          ")]
+                if index.non_key_attributes:
+                    lines += ["        Projection:", f"          ProjectionType: {index.projection}",
+                              f"          NonKeyAttributes: [{', '.join(index.non_key_attributes)}]"]
+                else:
+                    lines.append(f"        Projection: {{ProjectionType: {index.projection}}}")
+        if table.ttl:
+            lines.append(f"    TimeToLiveSpecification: {{AttributeName: {table.ttl}, Enabled: true}}")
+        lines += [
+            "    PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}",
+            "    Tags:",
+            "      - {Key: \"parcours:stage\", Value: !Ref Stage}",
+        ]
+    return lines
+
+
+def render_table_statements(items: list[Table]) -> list[str]:
+    """The app role's DynamoDB statements: its tables, and the indexes of those that have some."""
+    lines = [
+        "- Sid: AppTables",
+        "  Effect: Allow",
+        "  Action:",
+        *[f"    - {action}" for action in TABLE_ACTIONS],
+        "  Resource:",
+        *[f"    - !GetAtt {table.logical_id}.Arn" for table in items],
+    ]
+    indexed = [table for table in items if table.indexes]
+    if indexed:
+        lines += [
+            "- Sid: AppIndexes",
+            "  Effect: Allow",
+            "  Action:",
+            *[f"    - {action}" for action in INDEX_ACTIONS],
+            "  Resource:",
+            *[f"    - !Sub \"${{{table.logical_id}.Arn}}/index/*\"" for table in indexed],
+        ]
+    return lines
+
+
+BLOCKS = {"tables": render_tables, "table-statements": render_table_statements}
+
+
+def render(text: str, items: list[Table] | None = None) -> str:
+    """`text` (the template) with every generated block rendered afresh."""
+    items = tables() if items is None else items
+    for name, renderer in BLOCKS.items():
+        begin, end = re.escape(BEGIN.format(name=name)), re.escape(END.format(name=name))
+        pattern = re.compile(rf"^(?P<indent>[ ]*){begin}\n.*?^(?P=indent){end}\n", re.MULTILINE | re.DOTALL)
+        match = pattern.search(text)
+        if match is None:
+            raise ValueError(f"infra/template.yaml has no generated block {name!r} (markers missing)")
+        indent = match.group("indent")
+        body = "".join(f"{indent}{line}\n" if line else "\n" for line in renderer(items))
+        block = f"{indent}{BEGIN.format(name=name)}\n{body}{indent}{END.format(name=name)}\n"
+        text = text[:match.start()] + block + text[match.end():]
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.generate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="do not write; exit 1 when the template is stale")
+    parser.add_argument("--template", type=Path, default=TEMPLATE)
+    args = parser.parse_args(argv)
+    current = args.template.read_text()
+    fresh = render(current)
+    if args.check:
+        if fresh != current:
+            sys.stdout.writelines(difflib.unified_diff(current.splitlines(True), fresh.splitlines(True),
+                                                       "template.yaml (committed)", "template.yaml (generated)"))
+            print("\ninfra/template.yaml is stale: run `python -m infra.generate`", file=sys.stderr)
+            return 1
+        return 0
+    if fresh != current:
+        args.template.write_text(fresh)
+        print(f"updated {args.template}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
