@@ -34,6 +34,7 @@ class Settings:
     max_per_week: int
     soft_bounce_limit: int  # soft bounces in a row that make an address undeliverable
     imports_bucket: str  # where large CSV files are uploaded (the stack's imports bucket)
+    ingest_workers: int  # contacts of one batch stored concurrently
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -69,6 +70,7 @@ def settings() -> Settings:
         max_per_week=int(env.get("PARCOURS_MAX_PER_WEEK", "0")),
         soft_bounce_limit=int(env.get("PARCOURS_SOFT_BOUNCE_LIMIT", "3")),
         imports_bucket=env.get("PARCOURS_IMPORTS_BUCKET", ""),
+        ingest_workers=max(1, int(env.get("PARCOURS_INGEST_WORKERS", "8"))),
     )
 
 

@@ -30,11 +30,6 @@ class IngestReport:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
-# Events of different contacts are stored concurrently (each costs a few DynamoDB round
-# trips); a contact's own events stay in order, on one worker.
-WORKERS = 8
-
-
 def ingest(raw_events: list[Any], *, allow_system: bool, paths: list[str] | None = None) -> IngestReport:
     """Store each valid event once; report the others by index with every problem."""
     tolerance = timedelta(seconds=settings().future_tolerance_seconds)
@@ -53,12 +48,16 @@ def ingest(raw_events: list[Any], *, allow_system: bool, paths: list[str] | None
         for index, path, event in group:
             outcomes[index] = _store_one(event, path)
 
+    # Contacts are stored concurrently (each event costs a few DynamoDB round trips); a
+    # contact's own events stay in order, on one worker.
     groups = list(by_contact.values())
-    if len(groups) > 1:
-        with ThreadPoolExecutor(max_workers=min(WORKERS, len(groups))) as pool:
+    workers = min(settings().ingest_workers, len(groups))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(store_all, groups))
-    elif groups:
-        store_all(groups[0])
+    else:
+        for group in groups:
+            store_all(group)
     report = IngestReport()
     stored: list[dict] = []
     for index in sorted(outcomes):

@@ -140,6 +140,7 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        self._stop_executions()
         if self._original_invoke is not None:
             from moto.awslambda_simple.models import LambdaSimpleBackend
 
@@ -156,6 +157,21 @@ class LocalStack:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+
+    def _stop_executions(self) -> None:
+        """End the running executions, whose threads would otherwise outlive this stack."""
+        if self._mock is None:
+            return
+        import boto3
+
+        sfn = boto3.client("stepfunctions", region_name=self.region)
+        try:
+            for machine in sfn.list_state_machines()["stateMachines"]:
+                for execution in sfn.list_executions(stateMachineArn=machine["stateMachineArn"],
+                                                     statusFilter="RUNNING")["executions"]:
+                    sfn.stop_execution(executionArn=execution["executionArn"], cause="local stack stopping")
+        except Exception:  # best effort: moto is going away anyway
+            pass
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -193,6 +209,8 @@ class LocalStack:
         if self.admin_key is not None:
             env["PARCOURS_ADMIN_KEY"] = self.admin_key
         env.setdefault("PARCOURS_TOKEN_SECRET", secrets.token_urlsafe(32))
+        # moto's TransactWriteItems is not safe under concurrent callers; DynamoDB is.
+        env["PARCOURS_INGEST_WORKERS"] = "1"
         env["PARCOURS_STEP_RUNNER_ARN"] = (
             f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{function_name('step_runner')}")
         env["PARCOURS_STATE_MACHINE_ROLE_ARN"] = f"arn:aws:iam::{ACCOUNT}:role/parcours-state-machine"
