@@ -98,6 +98,26 @@ def _start_executions_on_aliases() -> None:
     StepFunctionBackend.describe_state_machine = describe_state_machine
 
 
+def _serialize_dynamodb() -> None:
+    """DynamoDB applies each request atomically; moto does not when threads call it at once
+    (Step Functions runs executions, hence the step runner, on threads). One request at a time."""
+    import threading
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "serialized", False):
+        return
+    original = DynamoHandler.call_action
+    lock = threading.RLock()
+
+    def call_action(handler):  # noqa: ANN001, ANN202
+        with lock:
+            return original(handler)
+
+    call_action.serialized = True
+    DynamoHandler.call_action = call_action
+
+
 def _empty_zip() -> bytes:
     import io
     import zipfile
@@ -133,6 +153,7 @@ class LocalStack:
         self._route_lambda_to_handlers()
         self._route_topics_to_handlers()
         _start_executions_on_aliases()
+        _serialize_dynamodb()
         from chalicelib.local import outbox
 
         outbox.install()
