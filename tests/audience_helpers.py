@@ -1,7 +1,6 @@
 """Helpers for the audience tests (lists, segments, scoring, activity, imports, GDPR)."""
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import pytest
@@ -14,53 +13,11 @@ SCHEDULED_EVENT = {"version": "0", "account": "123456789012", "region": "eu-west
 
 
 @pytest.fixture(autouse=True)
-def audience_consumer(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until the automation consumer calls audience.react.on_event itself, call it first here.
-
-    Checks the real consumer's source: once it calls react.on_event, this does nothing."""
-    from chalicelib.audience import react
-    from chalicelib.scenarios import automation
-
-    if "react.on_event" in inspect.getsource(automation):
-        return
-    original = automation.handle
-
-    def handle(event: dict) -> None:
-        react.on_event(event)
-        original(event)
-
-    monkeypatch.setattr(automation, "handle", handle)
-
-
-@pytest.fixture(autouse=True)
-def serialized_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto's DynamoDB is not thread-safe (a transaction deep-copies whole tables while other
-    threads write them: "dictionary changed size during iteration"); the pump, Step Functions
-    and job threads all write. One request at a time, as the real service would appear.
-    (To move into chalicelib/local/stack.py for `make run` too.)"""
-    import threading
-
-    from moto.dynamodb.responses import DynamoHandler
-
-    if getattr(DynamoHandler.call_action, "serialized", False):
-        return
-    lock = threading.RLock()
-    original = DynamoHandler.call_action
-
-    def call_action(self):  # noqa: ANN001, ANN202
-        with lock:
-            return original(self)
-
-    call_action.serialized = True
-    monkeypatch.setattr(DynamoHandler, "call_action", call_action)
-
-
-@pytest.fixture(autouse=True)
 def fast_transactions(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto snapshots every table a transaction touches (a deep copy, once per item) to roll
     back: each transaction costs as much as the tables are large. Check every condition
     first, then write, restoring only the touched items if a write fails: same outcome.
-    (To move into chalicelib/local/stack.py with serialized_dynamodb.)"""
+    (To move into chalicelib/local/stack.py, next to _serialize_dynamodb.)"""
     from moto.dynamodb.comparisons import get_filter_expression
     from moto.dynamodb.exceptions import (
         MultipleTransactionsException,

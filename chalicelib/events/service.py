@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -182,5 +181,5 @@ def events_of(contact_id: str) -> Iterable[dict]:
 
 
 def _dynamo_safe(value: Any) -> Any:
-    """DynamoDB stores numbers as Decimal and refuses floats; keep JSON values otherwise."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
+    """Plain JSON values (a MapAttribute stores int and float as DynamoDB numbers)."""
+    return json.loads(json.dumps(value, default=str))

@@ -210,8 +210,8 @@ def _identity(values: Mapping[str, Any]) -> contacts.Identity:
 def _upsert(import_id: str, options: Options, row: Row, change: contacts.Change, batch: _Batch,
             note: str | None = None) -> dict:
     identity = _identity(row.values)
-    existing = contacts.find(identity)
     result: dict[str, Any] = {"line": row.line}
+    existing = contacts.find(identity) if options.mode == "insert_only" or options.dry_run else None
     if existing is not None and options.mode == "insert_only":
         return {**result, "outcome": "skipped", "contact_id": existing.id, "reason": "already exists (insert_only)"}
     if options.dry_run:

@@ -20,6 +20,9 @@ from chalicelib.store.models import Wait
 
 
 def handle(event: dict) -> None:
+    from chalicelib.audience import react  # score, stage and segments first: triggers may read them
+
+    react.on_event(event)
     contact_id = event["contact_id"]
     converted = _meet_goals(contact_id, event)
     _resume_waits(contact_id, event, skip=converted)

@@ -9,11 +9,9 @@ from chalicelib import clock
 from chalicelib.activity import rank
 from chalicelib.activity.service import ranks_by_count
 from tests.audience_helpers import (  # noqa: F401
-    audience_consumer,
     error_paths,
     fast_transactions,
     run_schedule,
-    serialized_dynamodb,
 )
 from tests.conftest import eventually
 

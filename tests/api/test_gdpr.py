@@ -4,14 +4,12 @@ from __future__ import annotations
 import pytest
 
 from tests.audience_helpers import (  # noqa: F401
-    audience_consumer,
     contact,
     error_paths,
     events_of,
     fast_transactions,
     post,
     segment_ready,
-    serialized_dynamodb,
     wait_event,
 )
 from tests.conftest import eventually

@@ -4,12 +4,10 @@ from __future__ import annotations
 import requests
 
 from tests.audience_helpers import (  # noqa: F401
-    audience_consumer,
     error_paths,
     events_of,
     fast_transactions,
     run_schedule,
-    serialized_dynamodb,
 )
 from tests.conftest import eventually
 

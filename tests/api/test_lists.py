@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 from tests.audience_helpers import (  # noqa: F401
-    audience_consumer,
     contact,
     error_paths,
     events_of,
     fast_transactions,
-    serialized_dynamodb,
     wait_event,
 )
 from tests.conftest import eventually

@@ -8,14 +8,12 @@ import pytest
 from chalicelib import clock
 from chalicelib.scoring import rules
 from tests.audience_helpers import (  # noqa: F401
-    audience_consumer,
     contact,
     error_paths,
     events_of,
     fast_transactions,
     post,
     run_schedule,
-    serialized_dynamodb,
     wait_event,
 )
 from tests.conftest import eventually

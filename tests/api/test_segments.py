@@ -7,7 +7,6 @@ import pytest
 
 from chalicelib import clock
 from tests.audience_helpers import (  # noqa: F401
-    audience_consumer,
     contact,
     error_paths,
     events_of,
@@ -16,7 +15,6 @@ from tests.audience_helpers import (  # noqa: F401
     post,
     run_schedule,
     segment_ready,
-    serialized_dynamodb,
     wait_event,
 )
 from tests.conftest import eventually
