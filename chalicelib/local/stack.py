@@ -118,6 +118,76 @@ def _serialize_dynamodb() -> None:
     DynamoHandler.call_action = call_action
 
 
+def _fast_transactions() -> None:
+    """moto snapshots every table a transaction touches (a deep copy, once per item) to roll
+    back: each transaction costs as much as the tables are large. Check every condition
+    first, then write, restoring only the touched items if a write fails: same outcome.
+    """
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import (
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+    )
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend.transact_write_items, "fast", False):
+        return
+
+    def transact_write_items(self, transact_items):  # noqa: ANN001, ANN202
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        seen, planned, errors, failed = set(), [], [], False
+        for entry in transact_items:
+            op_type, op = next(iter(entry.items()))
+            table = self.get_table(op["TableName"])
+            if op_type == "Put":
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            else:
+                key = op["Key"]
+            unique = (op["TableName"], str(sorted(key.items())))
+            if unique in seen:
+                raise MultipleTransactionsException()
+            seen.add(unique)
+            current = self.get_item(op["TableName"], key)
+            condition = op.get("ConditionExpression")
+            if condition is not None and not get_filter_expression(
+                    condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")).expr(current):
+                item = current.to_json()["Attributes"] if current is not None and op.get(
+                    "ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None
+                errors.append(("ConditionalCheckFailed", "The conditional request failed", item))
+                failed = True
+                continue
+            errors.append((None, None, None))
+            planned.append((op_type, op, key, None if current is None else current.to_json()["Attributes"]))
+        if failed:
+            raise TransactionCanceledException(errors)
+        done = []
+        try:
+            for op_type, op, key, before in planned:
+                names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+                if op_type == "Put":
+                    self.put_item(op["TableName"], op["Item"])
+                elif op_type == "Delete":
+                    self.delete_item(op["TableName"], key)
+                elif op_type == "Update":
+                    self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"],
+                                     expression_attribute_names=names, expression_attribute_values=values)
+                done.append((op["TableName"], key, before))
+        except Exception:
+            for table_name, key, before in reversed(done):
+                if before is None:
+                    self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, before)
+            raise
+
+    transact_write_items.fast = True
+    DynamoDBBackend.transact_write_items = transact_write_items
+
+
 def _empty_zip() -> bytes:
     import io
     import zipfile
@@ -154,6 +224,7 @@ class LocalStack:
         self._route_topics_to_handlers()
         _start_executions_on_aliases()
         _serialize_dynamodb()
+        _fast_transactions()
         from chalicelib.local import outbox
 
         outbox.install()

@@ -10,7 +10,6 @@ from chalicelib.activity import rank
 from chalicelib.activity.service import ranks_by_count
 from tests.audience_helpers import (  # noqa: F401
     error_paths,
-    fast_transactions,
     run_schedule,
 )
 from tests.conftest import eventually

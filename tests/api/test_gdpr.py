@@ -7,7 +7,6 @@ from tests.audience_helpers import (  # noqa: F401
     contact,
     error_paths,
     events_of,
-    fast_transactions,
     post,
     segment_ready,
     wait_event,

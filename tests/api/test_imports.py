@@ -6,7 +6,6 @@ import requests
 from tests.audience_helpers import (  # noqa: F401
     error_paths,
     events_of,
-    fast_transactions,
     run_schedule,
 )
 from tests.conftest import eventually

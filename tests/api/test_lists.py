@@ -5,7 +5,6 @@ from tests.audience_helpers import (  # noqa: F401
     contact,
     error_paths,
     events_of,
-    fast_transactions,
     wait_event,
 )
 from tests.conftest import eventually

@@ -11,7 +11,6 @@ from tests.audience_helpers import (  # noqa: F401
     contact,
     error_paths,
     events_of,
-    fast_transactions,
     post,
     run_schedule,
     wait_event,

@@ -10,7 +10,6 @@ from tests.audience_helpers import (  # noqa: F401
     contact,
     error_paths,
     events_of,
-    fast_transactions,
     member_ids,
     post,
     run_schedule,
