@@ -144,8 +144,14 @@ def _wait_for(enrollment: Enrollment, step: dict, token: str) -> dict:
     wait.save()
     journeys.record(enrollment, step["id"], "waiting", current=step["id"])
     recent, _ = events.history(enrollment.contact_id, since=clock.parse_iso(began), event_type=step["event"])
-    if any(criteria.matches_properties(step.get("where"), event["properties"]) for event in recent):
-        automation.resume_wait(wait, reason="look-back")
+    goals = scenarios.definition(enrollment.scenario_id, int(enrollment.version)).get("goals") or []
+    for event in recent:
+        if any(goal["event"] == event["type"] and criteria.matches_properties(goal.get("where"), event["properties"])
+               for goal in goals):
+            continue  # a goal event converts the journey when the queue delivers it: the goal wins
+        if criteria.matches_properties(step.get("where"), event["properties"]):
+            automation.resume_wait(wait, reason="look-back")
+            break
     return {}
 
 
