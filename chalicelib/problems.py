@@ -20,3 +20,11 @@ def join(path: str, key: str | int) -> str:
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else key
+
+
+class Invalid(Exception):
+    """Input refused with every problem found; the API answers 422 with them as details."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{problem.path}: {problem.message}" for problem in problems[:5]))
+        self.problems = problems

@@ -32,7 +32,7 @@ from chalicelib.events import service as events
 from chalicelib.imports import csv_parse
 from chalicelib.imports.csv_parse import ImportFileError, ParsedImport, Refusal, Row
 from chalicelib.lists import membership
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 from chalicelib.store import audience as store
 from chalicelib.store import queue
 from chalicelib.store.audience import Job, contact_ref
@@ -46,12 +46,6 @@ UPLOAD_SECONDS = 3600
 CHUNK = 200
 INLINE_LINES = 5000  # GET /imports/{id} lists every line up to this; beyond, /imports/{id}/lines pages them
 _REGION = re.compile(r"^[A-Za-z]{2}$")
-
-
-class Invalid(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("invalid import")
-        self.problems = problems
 
 
 class FileRefused(Exception):

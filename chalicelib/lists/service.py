@@ -15,19 +15,13 @@ from chalicelib import clock
 from chalicelib.audience import jobs, members
 from chalicelib.contacts import service as contacts
 from chalicelib.lists import membership
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 from chalicelib.store.audience import AudienceList
 from chalicelib.store.models import Contact
 
 ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 KEYS = ("id", "name", "description")
 MAX_NAME = 200
-
-
-class Invalid(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("invalid list")
-        self.problems = problems
 
 
 class Exists(Exception):

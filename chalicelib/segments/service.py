@@ -18,7 +18,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib import clock, criteria
 from chalicelib.audience import jobs, members
 from chalicelib.contacts import service as contacts
-from chalicelib.problems import Problem, join
+from chalicelib.problems import Invalid, Problem, join
 from chalicelib.segments import refresh
 from chalicelib.store.audience import Segment, SegmentDep, estimated_items
 from chalicelib.store.models import Contact
@@ -35,12 +35,6 @@ BUILTIN: dict[str, dict[str, Any]] = {
 PREVIEW_CONTACTS = 2000  # contacts a preview evaluates at most (a sample beyond that)
 PREVIEW_SECONDS = 5.0
 PREVIEW_SAMPLE = 10
-
-
-class Invalid(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("invalid segment")
-        self.problems = problems
 
 
 class Exists(Exception):
