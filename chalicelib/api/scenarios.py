@@ -7,7 +7,6 @@ from chalicelib import clock
 from chalicelib.api.auth import READ, WRITE
 from chalicelib.api.http import ApiError, invalid, not_found, read_json, read_object
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.channels import messages
 from chalicelib.contacts import service as contacts
 from chalicelib.problems import Problem
 from chalicelib.scenarios import deployer, diagram, simulate
@@ -120,8 +119,7 @@ def scenario_diagram(scenario_id: str) -> dict:
 def simulate_scenario(scenario_id: str) -> dict:
     scenario = _scenario_or_404(scenario_id)
     contact, timeline, options = _simulation_input(read_object(bp.current_request))
-    return simulate.simulate(scenarios.definition(scenario_id, _version(scenario)), contact, timeline,
-                             template=messages.template_content, **options)
+    return scenarios.simulation(scenario_id, _version(scenario), contact, timeline, **options)
 
 
 def _simulation_input(body: dict) -> tuple[dict, list, dict]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib import clock
-from chalicelib.channels import caps, feedback, gate, providers, templates, tracking
-from chalicelib.channels.headers import clean_header_value, format_address, list_unsubscribe_headers
+from chalicelib.channels import caps, feedback, gate, providers, render, templates, tracking
+from chalicelib.channels.headers import format_address, list_unsubscribe_headers
 from chalicelib.channels.sms_text import segments
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
@@ -45,14 +45,14 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
                                    Message.sent_at.set(clock.iso(clock.now()))])
             return f"skipped:{reason}"
         content = step_content(step)
-        variables = {"contact": data, "event": (enrollment.trigger or {}).get("properties") or {},
-                     "scenario": {"id": body["id"], "name": body.get("name")}}
+        links = _links(contact, record)
+        values = render.variables(data, (enrollment.trigger or {}).get("properties") or {},
+                                  {"id": body["id"], "name": body.get("name")}, links)
         if channel == "email":
-            to, subject, provider_id = _send_email(content, variables, contact, record, transactional)
+            to, subject, provider_id = _send_email(content, values, links, contact, transactional)
         else:
             to, subject = contact.phone, None
-            text = templates.render(content.get("text") or "", variables, autoescape=False)
-            provider_id = providers.send_sms(contact.phone, text, transactional=transactional)
+            provider_id = providers.send_sms(contact.phone, render.sms(content, values), transactional=transactional)
     except Throttled:  # nothing went out and the state machine retries: let the retry send
         _give_back(record)
         raise
@@ -124,37 +124,29 @@ def template_content(template_id: str) -> dict | None:
 
 
 def step_content(step: dict) -> dict:
-    """Subject, html and text of a step: inline, or from the template it names."""
-    if step.get("template"):
-        content = template_content(step["template"])
-        if content is None:
-            raise templates.TemplateError(f"template '{step['template']}' does not exist")
-        return content
-    return {"subject": step.get("subject"), "html": step.get("html"), "text": step.get("text")}
+    """Subject, html and text of a step: inline, or from the stored template it names."""
+    return render.content_of(step, template_content)
 
 
-def _send_email(content: dict, variables: dict, contact: Contact, record: Message,
-                transactional: bool) -> tuple[str, str, str]:
+def _links(contact: Contact, record: Message) -> render.Links:
+    """The message's unsubscribe link, tracked clicks and open pixel (signed tokens)."""
     secret, base = settings().token_secret, settings().public_base_url
-    unsubscribe_url = f"{base}/u/{tracking.make_unsubscribe_token(secret, contact.id, record.id)}"
-    variables = {**variables, "unsubscribe_url": unsubscribe_url}
-    subject = clean_header_value(templates.render(content.get("subject") or "", variables, autoescape=False))
-    html = templates.render(content.get("html") or "", variables, autoescape=True) if content.get("html") else ""
-    text = templates.render(content["text"], variables, autoescape=False) if content.get("text") else \
-        templates.html_to_text(html)
-    if not html:
-        html = "<p>" + templates.render("{{ t }}", {"t": text}, autoescape=True).replace("\n", "<br>") + "</p>"
-    html = tracking.rewrite_links(html, lambda url: f"{base}/t/c/" + tracking.make_click_token(
-        secret, record.id, url, contact.id, record.scenario, record.step), unsubscribe_url=unsubscribe_url)
-    headers: dict[str, str] = {}
-    if not transactional:
-        html, text = tracking.ensure_unsubscribe_link(html, text, unsubscribe_url)
-        headers.update(list_unsubscribe_headers(unsubscribe_url))
-    html = tracking.add_open_pixel(html, f"{base}/t/o/" + tracking.make_open_token(
-        secret, record.id, contact.id, record.scenario, record.step))
+    return render.Links(
+        unsubscribe_url=f"{base}/u/{tracking.make_unsubscribe_token(secret, contact.id, record.id)}",
+        click=lambda url: f"{base}/t/c/" + tracking.make_click_token(
+            secret, record.id, url, contact.id, record.scenario, record.step),
+        open_pixel=f"{base}/t/o/" + tracking.make_open_token(secret, record.id, contact.id, record.scenario,
+                                                            record.step))
+
+
+def _send_email(content: dict, values: dict, links: render.Links, contact: Contact,
+                transactional: bool) -> tuple[str, str, str]:
+    rendered = render.email(content, values, links, transactional=transactional)
+    headers = {} if transactional else list_unsubscribe_headers(links.unsubscribe_url)
     name = " ".join(part for part in (contact.first_name, contact.last_name) if part)
-    message = providers.build_email(format_address(name, contact.email), subject, html, text, headers)
-    return contact.email, subject, providers.send_email(message, to=contact.email)
+    message = providers.build_email(format_address(name, contact.email), rendered["subject"], rendered["html"],
+                                    rendered["text"], headers)
+    return contact.email, rendered["subject"], providers.send_email(message, to=contact.email)
 
 
 def sms_length(text: str) -> dict:

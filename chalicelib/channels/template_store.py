@@ -16,8 +16,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import clock
-from chalicelib.channels import templates, tracking
-from chalicelib.channels.headers import clean_header_value
+from chalicelib.channels import render, templates
 from chalicelib.channels.sms_text import segments
 from chalicelib.contacts import service as contacts
 from chalicelib.problems import Problem
@@ -195,29 +194,21 @@ def preview(item: Template, variables: dict[str, Any]) -> tuple[dict[str, Any] |
     """The rendered template as the sender renders it (minus link tracking and the open pixel,
     with a placeholder unsubscribe URL); problems carry the part and line that failed."""
     rendered: dict[str, Any] = {"channel": item.channel}
-    problems: list[Problem] = []
-
-    def render(part: str, source: str | None, autoescape: bool) -> str:
-        if not source:
-            return ""
-        try:
-            return templates.render(source, variables, autoescape=autoescape)
-        except templates.TemplateError as error:
-            problems.append(Problem(part, str(error)))
-            return ""
-
+    content = {"subject": item.subject, "html": item.html, "text": item.text}
+    errors: list[render.PartError] = []
     if item.channel == "sms":
-        rendered["text"] = render("text", item.text, False)
-        rendered["length"] = segments(rendered["text"]).as_dict()
+        try:
+            rendered["text"] = render.sms(content, variables)
+        except render.PartError as error:
+            errors.append(error)
+        else:
+            rendered["length"] = segments(rendered["text"]).as_dict()
     else:
-        rendered["subject"] = clean_header_value(render("subject", item.subject, False))
-        html = render("html", item.html, True)
-        text = render("text", item.text, False) if item.text else templates.html_to_text(html)
-        if not html:  # as the sender does: an HTML part from the text
-            html = "<p>" + templates.render("{{ t }}", {"t": text}, autoescape=True).replace("\n", "<br>") + "</p>"
-        html, text = tracking.ensure_unsubscribe_link(html, text, PREVIEW_UNSUBSCRIBE_URL)
-        rendered.update({"html": html, "text": text})
-    return (None, problems) if problems else (rendered, [])
+        rendered.update(render.email(content, variables, render.Links(PREVIEW_UNSUBSCRIBE_URL),
+                                     transactional=False, errors=errors))
+    if errors:
+        return None, [Problem(error.part, str(error)) for error in errors]
+    return rendered, []
 
 
 def used_by(template_id: str) -> list[str]:

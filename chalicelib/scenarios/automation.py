@@ -14,7 +14,7 @@ from chalicelib import clock, criteria
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.logs import logger
-from chalicelib.scenarios import deployer, journeys
+from chalicelib.scenarios import deployer, journeys, semantics
 from chalicelib.scenarios import service as scenarios
 from chalicelib.store.models import Wait
 
@@ -36,16 +36,16 @@ def _meet_goals(contact_id: str, event: dict) -> set[str]:
         if enrollment.status != journeys.RUNNING:
             continue
         body = scenarios.definition(enrollment.scenario_id, int(enrollment.version))
-        for goal in body.get("goals") or []:
-            if goal["event"] == event["type"] and criteria.matches_properties(goal.get("where"), event["properties"]):
-                if journeys.finish(enrollment, "converted"):
-                    if enrollment.execution_arn:
-                        deployer.stop(enrollment.execution_arn, "goal met")
-                    events.record_and_dispatch(contact_id, "journey.converted", {
-                        "scenario": enrollment.scenario_id, "goal": goal["event"], "by": event["id"]},
-                        event_id=f"{enrollment.id}/converted")
-                converted.add(enrollment.key)
-                break
+        goal = semantics.goal_met(body, event["type"], event["properties"])
+        if goal is None:
+            continue
+        if journeys.finish(enrollment, "converted"):
+            if enrollment.execution_arn:
+                deployer.stop(enrollment.execution_arn, "goal met")
+            events.record_and_dispatch(contact_id, "journey.converted", {
+                "scenario": enrollment.scenario_id, "goal": goal["event"], "by": event["id"]},
+                event_id=f"{enrollment.id}/converted")
+        converted.add(enrollment.key)
     return converted
 
 
@@ -54,7 +54,7 @@ def _resume_waits(contact_id: str, event: dict, *, skip: set[str]) -> None:
         if wait.enrollment_key in skip:
             wait.delete()
             continue
-        if criteria.matches_properties(wait.where, event["properties"]):
+        if semantics.awaited(wait.where, event["type"], wait.key.split("#", 1)[0], event["properties"]):
             resume_wait(wait, reason=event["id"])
 
 
@@ -75,7 +75,7 @@ def _start_journeys(contact_id: str, event: dict) -> None:
         if head is None or head.status != "live":
             continue
         body = scenarios.definition(head.id, int(head.live_version))
-        if not criteria.matches_properties(body["trigger"].get("where"), event["properties"]):
+        if not semantics.triggered(body, event["type"], event["properties"]):
             continue
         enroll(contact_id, head, body, event, at=clock.parse_iso(event["timestamp"]))
 

@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import durations
 from chalicelib.problems import Problem
+from chalicelib.scenarios import semantics
 from chalicelib.scenarios.schema import ACTION_TYPES, TERMINAL_TYPES
 
 INVOKE = "arn:aws:states:::lambda:invoke"
@@ -87,7 +87,7 @@ def build_asl(definition: dict, *, step_runner_arn: str, time_scale: float = 1.0
 
 def scaled_seconds(duration: str, time_scale: float = 1.0) -> int:
     """Whole seconds of a duration divided by the clock scale, at least 1."""
-    return max(1, math.ceil(durations.seconds(duration) / time_scale))
+    return max(1, math.ceil(semantics.wait_seconds(duration) / time_scale))
 
 
 class _Builder:
@@ -129,7 +129,7 @@ class _Builder:
                 key = f"t{len(self.timeout_keys)}"
                 self.timeout_keys[step["id"]] = key
                 self.timeouts[key] = scaled_seconds(step["timeout"], self.time_scale)
-            for child in _children(step):
+            for child in semantics.children(step):
                 self._number_timeouts(child)
 
     def _steps(self, steps: list[dict], follow: str | None) -> str | None:
@@ -194,10 +194,8 @@ class _Builder:
             }
         elif kind == "split":
             targets = [self._target(self._steps(branch["steps"], follow)) for branch in step["branches"]]
-            choices, bound = [], 0
-            for branch, target in zip(step["branches"][:-1], targets[:-1], strict=True):
-                bound += branch["weight"]
-                choices.append({"Variable": "$.enrollment.bucket", "NumericLessThan": bound, "Next": target})
+            choices = [{"Variable": "$.enrollment.bucket", "NumericLessThan": bound, "Next": target}
+                       for bound, target in zip(semantics.split_bounds(step), targets[:-1], strict=True)]
             self.states[sid] = {"Type": "Choice", "Choices": choices,
                                 "Default": targets[-1] if targets else self._target(follow)}
         else:  # pragma: no cover - the validator refuses unknown types
@@ -238,12 +236,6 @@ class _Builder:
         if start == COMPLETE:
             body = []
         return {name: self.states[name] for name in body + shared}
-
-
-def _children(step: dict) -> list[list[dict]]:
-    if step["type"] == "split":
-        return [branch["steps"] for branch in step["branches"]]
-    return [step[key] for key in ("then", "else") if key in step]
 
 
 def _successors(state: dict) -> list[str]:

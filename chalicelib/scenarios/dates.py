@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib import clock
+from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
-from chalicelib.scenarios import automation, local_time
+from chalicelib.scenarios import automation, semantics
 from chalicelib.scenarios import service as scenarios
 from chalicelib.scenarios.runner import scaled
 from chalicelib.store.models import Contact
@@ -27,14 +28,14 @@ def enroll_due(now: datetime | None = None) -> int:
         if head is None or head.status != "live":
             continue
         body = scenarios.definition(head.id, int(head.live_version))
-        at = body["trigger"]["date"].get("at", "09:00")
         for month_day in sorted({(now + timedelta(days=offset)).strftime("%m-%d") for offset in (-1, 0, 1, 2)}):
             for hit in Contact.by_birthday.query(month_day):
                 contact = contacts.get(hit.id)
                 if contact is None or not contact.birthday:
                     continue
-                zone = local_time.zone_of(contact.timezone, body)
-                moment = local_time.next_anniversary(contact.birthday, at, zone, now)
+                data = contacts.to_api(contact)
+                zone = semantics.zone_of(data, body, settings().default_timezone)
+                moment = semantics.date_trigger_moment(body["trigger"]["date"], data, zone, now)
                 if moment is None or moment - now > HORIZON:
                     continue
                 trigger_event = {"id": f"birthday-{moment.year}", "entry_key": str(moment.year),

@@ -6,35 +6,18 @@ derived from contact, scenario and entry key, so a retried trigger starts nothin
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib import clock, durations
+from chalicelib.scenarios import semantics
 from chalicelib.store.models import Enrollment, Scenario
 
 RUNNING = "running"
 ENDED = ("completed", "converted", "exited", "failed", "stopped")
 FOREVER = "9999-12-31T00:00:00.000Z"
-
-
-def execution_name(contact_id: str, scenario_id: str, entry_key: str) -> str:
-    digest = hashlib.sha256(f"{contact_id}|{scenario_id}|{entry_key}".encode()).hexdigest()[:32]
-    return f"{scenario_id[:40]}-{digest}"
-
-
-def bucket_of(name: str) -> int:
-    """The A/B bucket (0-99), fixed at entry."""
-    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 100
-
-
-def entry_key(definition: dict, trigger: dict) -> str:
-    reentry = (definition.get("entry") or {}).get("reentry", "never")
-    if reentry == "never":
-        return "once"
-    return trigger.get("entry_key") or trigger["id"]
 
 
 def get(contact_id: str, key: str) -> Enrollment | None:
@@ -49,15 +32,16 @@ def admit(contact_id: str, head: Scenario, definition: dict, trigger: dict, at: 
 
     Idempotent: called again for the same trigger, it returns the same enrollment."""
     scenario_id = head.id
-    key = f"{scenario_id}#{entry_key(definition, trigger)}"
+    key = f"{scenario_id}#{semantics.entry_key(definition, trigger)}"
     existing = get(contact_id, key)
     if existing is not None:
         return existing if existing.execution_arn is None else None
     if not _pass_guard(contact_id, scenario_id, definition, at) or not _take_place(head, definition):
         return None
-    name = execution_name(contact_id, scenario_id, key)
+    name = semantics.execution_name(contact_id, scenario_id, key)
     enrollment = Enrollment(contact_id, key, id=name, scenario_id=scenario_id, version=head.live_version,
-                            status=RUNNING, path=[], bucket=bucket_of(name), entered_at=clock.iso(clock.now()),
+                            status=RUNNING, path=[], bucket=semantics.bucket_of(name),
+                            entered_at=clock.iso(clock.now()),
                             trigger={k: trigger.get(k) for k in ("id", "type", "properties")})
     try:
         enrollment.save(condition=Enrollment.key.does_not_exist())

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from chalicelib import clock, criteria, durations
+from chalicelib import clock, durations
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
-from chalicelib.scenarios import actions, automation, journeys, local_time
+from chalicelib.scenarios import automation, journeys, semantics
 from chalicelib.scenarios import service as scenarios
 from chalicelib.scenarios.errors import JourneyExited
+from chalicelib.scenarios.stored_world import StoredWorld
 from chalicelib.store.models import Enrollment, Wait
 
 
@@ -30,7 +32,7 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
         _end(enrollment, "completed")
         return {}
     body = scenarios.definition(enrollment.scenario_id, int(enrollment.version))
-    step = find_step(body["steps"], payload["step"])
+    step = semantics.find_step(body["steps"], payload["step"])
     if action == "evaluate":
         return _evaluate(enrollment, step)
     if action == "wait_until":
@@ -55,23 +57,23 @@ def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | Non
         _end(enrollment, "exited")
         raise JourneyExited("the contact was deleted")
     contact, subject = loaded
-    if body.get("exit_when") and criteria.matches(body["exit_when"], subject):
+    if semantics.exit_met(body, subject):
         journeys.record(enrollment, step["id"], "exit_when", current=None)
         _end(enrollment, "exited")
         raise JourneyExited("exit_when met")
+    world = StoredWorld(enrollment, body, contact, step["id"])
     if step["type"] == "delete_contact":
         # Erasure stops the contact's journeys and deletes their records, this one included.
-        return {"result": actions.perform(step, enrollment, body, contact)}
+        return {"result": semantics.perform(step, body, world)}
     if _already_done(enrollment, step["id"]):
         result = "done"
     else:
-        result = actions.perform(step, enrollment, body, contact)
+        result = semantics.perform(step, body, world)
         current = next_step.split(":", 1)[0] if next_step and not last else None  # "x:quiet" is step x
         journeys.record(enrollment, step["id"], result, current=current)
-    if step["type"] == "exit":
-        _end(enrollment, "exited")
-    elif last:
-        _end(enrollment, "completed")
+    ending = semantics.ends_journey(step)
+    if ending or last:
+        _end(enrollment, ending or "completed")
     return {"result": result}
 
 
@@ -81,7 +83,7 @@ def _already_done(enrollment: Enrollment, step_id: str) -> bool:
 
 def _evaluate(enrollment: Enrollment, step: dict) -> dict:
     loaded = automation.load_contact(enrollment.contact_id)
-    matched = bool(loaded is not None and criteria.matches(step["condition"], loaded[1]))
+    matched = bool(loaded is not None and semantics.condition_met(step, loaded[1]))
     if not _already_done(enrollment, step["id"]):
         journeys.record(enrollment, step["id"], "then" if matched else "else", current=None)
     return {"matched": matched}
@@ -92,34 +94,23 @@ def _wait_until(enrollment: Enrollment, body: dict, step: dict) -> dict:
     if contact is None:
         _end(enrollment, "exited")
         raise JourneyExited("the contact was deleted")
-    zone = local_time.zone_of(contact.timezone, body)
+    data = contacts.to_api(contact)
     now = clock.now()
-    until = step["until"]
-    if "time" in until:
-        target = local_time.next_time_of_day(now, until["time"], zone)
-    else:
-        target = local_time.date_field_moment(date_value(contact, until["date_field"]), until.get("offset"),
-                                              zone) or now
+    target = semantics.wait_until(step, data, _zone(data, body), now)
     journeys.record(enrollment, step["id"], "waiting", current=step["id"])
     return {"at": clock.iso(scaled(target, now))}
-
-
-def date_value(contact: contacts.Contact, field: str) -> str | None:
-    """A built-in date field, or a custom attribute (`attributes.trial_ends_at` or bare `trial_ends_at`)."""
-    data = contacts.to_api(contact)
-    if field in data and field != "attributes":
-        return data[field]
-    return data["attributes"].get(field.removeprefix("attributes."))
 
 
 def _quiet_hours(enrollment: Enrollment, body: dict) -> dict:
     """When the next send may go: now, or the end of the contact's quiet hours."""
     contact = contacts.get(enrollment.contact_id)
     now = clock.now()
-    window = body["settings"]["quiet_hours"]
-    zone = local_time.zone_of(contact.timezone if contact else None, body)
-    release = local_time.end_of_quiet_hours(now, window["from"], window["to"], zone)
+    release = semantics.quiet_release(body, _zone(contacts.to_api(contact) if contact else {}, body), now)
     return {"at": clock.iso(scaled(release or now, now))}  # wall-clock time, as Step Functions waits
+
+
+def _zone(contact: dict, body: dict) -> ZoneInfo:
+    return semantics.zone_of(contact, body, settings().default_timezone)
 
 
 def scaled(target: datetime, now: datetime) -> datetime:
@@ -144,12 +135,11 @@ def _wait_for(enrollment: Enrollment, step: dict, token: str) -> dict:
     wait.save()
     journeys.record(enrollment, step["id"], "waiting", current=step["id"])
     recent, _ = events.history(enrollment.contact_id, since=clock.parse_iso(began), event_type=step["event"])
-    goals = scenarios.definition(enrollment.scenario_id, int(enrollment.version)).get("goals") or []
+    body = scenarios.definition(enrollment.scenario_id, int(enrollment.version))
     for event in recent:
-        if any(goal["event"] == event["type"] and criteria.matches_properties(goal.get("where"), event["properties"])
-               for goal in goals):
+        if semantics.goal_met(body, event["type"], event["properties"]):
             continue  # a goal event converts the journey when the queue delivers it: the goal wins
-        if criteria.matches_properties(step.get("where"), event["properties"]):
+        if semantics.awaited(step.get("where"), event["type"], step["event"], event["properties"]):
             automation.resume_wait(wait, reason="look-back")
             break
     return {}
@@ -160,21 +150,3 @@ def _end(enrollment: Enrollment, status: str, properties: dict | None = None) ->
         events.record_and_dispatch(enrollment.contact_id, f"journey.{status}",
                                    {"scenario": enrollment.scenario_id, **(properties or {})},
                                    event_id=f"{enrollment.id}/{status}")
-
-
-def find_step(steps: list[dict], step_id: str) -> dict:
-    for step in steps:
-        if step["id"] == step_id:
-            return step
-        for branch in _branches(step):
-            try:
-                return find_step(branch, step_id)
-            except KeyError:
-                pass
-    raise KeyError(step_id)
-
-
-def _branches(step: dict) -> list[list[dict]]:
-    found = [step.get("then") or [], step.get("else") or []]
-    found += [branch.get("steps") or [] for branch in step.get("branches") or []]
-    return found

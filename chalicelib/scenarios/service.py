@@ -1,13 +1,17 @@
 """Scenarios: every accepted version kept; publish compiles and deploys; pause, resume, archive."""
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import clock
+from chalicelib.channels import caps, messages
+from chalicelib.config import settings
 from chalicelib.problems import Problem
-from chalicelib.scenarios import deployer, journeys, schema
+from chalicelib.scenarios import deployer, journeys, schema, simulate
+from chalicelib.scoring import service as scoring
 from chalicelib.store.models import Scenario, Trigger
 
 HEAD = Scenario.HEAD
@@ -159,3 +163,13 @@ def to_api(scenario: Scenario, *, version: int | None = None) -> dict:
             "live_version": int(scenario.live_version) if scenario.live_version else None,
             "entered": int(scenario.entered or 0), "created_at": scenario.created_at,
             "updated_at": scenario.updated_at, "definition": definition(scenario.id, shown)}
+
+
+def simulation(scenario_id: str, version: int, contact: dict, timeline: list[dict], *,
+               start: datetime | None = None, bucket: int | None = None) -> dict:
+    """A dry run of this version for a contact and a timeline, with this installation's settings:
+    default time zone, frequency caps, scoring rules and stored templates."""
+    installation = simulate.Installation(default_timezone=settings().default_timezone, caps=caps.configured(),
+                                         scoring=scoring.current(), template=messages.template_content)
+    return simulate.simulate(definition(scenario_id, version), contact, timeline, start=start, bucket=bucket,
+                             installation=installation)

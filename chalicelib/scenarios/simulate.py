@@ -20,37 +20,40 @@ Steps mean what the compiled state machine and the step runner make them mean:
   the history before it and the events the journey produced (email.sent, sms.sent,
   list.joined, list.left);
 - sends go through the send gate (the cap counts only this simulation's messages; the
-  suppression list is not consulted), then the template is rendered as the sender renders it,
-  minus link tracking and the open pixel. A missing template is `skipped:template_missing`
-  and a template error `failed:<message>`, and the simulation goes on (the real step would
-  fail the journey); webhooks are not called (`not_called`);
-- a split records `branch:N` (0-based), chosen by the bucket over cumulative weights; a
-  criterion that cannot be evaluated fails the journey (status `failed`), as a failing Task does.
+  suppression list is not consulted), then the message is rendered by the sender's renderer,
+  minus link tracking and the open pixel. A missing template or a template error fails the
+  journey, as it fails the real step; webhooks are not called (`not_called`);
+- score points decay with the scoring settings' half-life and move the stage, as stored points do;
+- a split records `branch:N` (0-based): the bucket is the one the stack gives this contact for
+  this entry (from its id, the scenario and the entry key: the trigger event's `id` when the
+  scenario can be re-entered); a criterion that cannot be evaluated fails the journey (status
+  `failed`), as a failing Task does.
+
+The meaning of each step is chalicelib.scenarios.semantics, the module the compiler, the step
+runner and the automation consumer use; this module only keeps the virtual clock and the
+in-memory world.
 """
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib import clock, criteria, durations
-from chalicelib.channels import gate, templates, tracking
-from chalicelib.channels.headers import clean_header_value
-from chalicelib.config import settings
+from chalicelib.channels import gate, render, templates
 from chalicelib.contacts.fields import clean_assignments
 from chalicelib.problems import Problem, join
-from chalicelib.scenarios import local_time
-from chalicelib.scenarios.compiler import scaled_seconds
+from chalicelib.scenarios import semantics
+from chalicelib.scoring import rules as scoring_rules
 
 UNSUBSCRIBE_PLACEHOLDER = "(unsubscribe link)"
 MAX_TIMELINE_EVENTS = 1000
-TIMELINE_KEYS = ("type", "properties", "at")
+TIMELINE_KEYS = ("id", "type", "properties", "at")
 _EVENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")  # as scenarios.schema
 _AFTER_EVERYTHING = 1 << 40  # sequence numbers of events the journey produces
 
@@ -88,6 +91,9 @@ def validate_timeline(timeline: Any) -> list[Problem]:
         elif not isinstance(event["type"], str) or not _EVENT_TYPE.fullmatch(event["type"]):
             problems.append(Problem(join(path, "type"), "an event type is a name such as purchase or "
                                     f"email.clicked (letters, digits, _ . : -), not {event['type']!r}"))
+        if "id" in event and not (isinstance(event["id"], str) and 0 < len(event["id"]) <= 128):
+            problems.append(Problem(join(path, "id"), "id is the event's id, as posted to /events: "
+                                    "a string of 1 to 128 characters"))
         if "properties" in event and event["properties"] is not None and not isinstance(event["properties"], dict):
             problems.append(Problem(join(path, "properties"), "properties must be an object"))
         if "at" not in event:
@@ -128,6 +134,7 @@ class _Event:
     seq: int  # order among events at the same moment
     type: str
     properties: dict
+    id: str | None = None
 
     @property
     def key(self) -> tuple[datetime, int]:
@@ -141,12 +148,21 @@ class _End(Exception):
         self.at = at
 
 
+@dataclass(frozen=True)
+class Installation:
+    """What the stack reads from its configuration and stored settings, given to a simulation."""
+
+    default_timezone: str = "UTC"
+    caps: gate.Caps = field(default_factory=lambda: gate.Caps(None, None))
+    scoring: Mapping[str, Any] | None = None
+    template: Callable[[str], dict | None] = lambda template_id: None
+
+
 # -- the simulation ------------------------------------------------------------------------
 
 
 def simulate(definition: dict, contact: dict, timeline: list[dict], *, start: datetime | None = None,
-             template: Callable[[str], dict | None] = lambda template_id: None,
-             bucket: int | None = None) -> dict:
+             installation: Installation | None = None, bucket: int | None = None) -> dict:
     """The journey `contact` would take through the scenario given the events of `timeline`.
 
     Answers {"status", "entered_at", "ended_at", "path": [{"step", "type", "at", "result"(, "until")}],
@@ -162,28 +178,28 @@ def simulate(definition: dict, contact: dict, timeline: list[dict], *, start: da
     anchor = start or clock.now()
     if anchor.tzinfo is None:
         anchor = anchor.replace(tzinfo=timezone.utc)
-    return _Simulation(definition, contact, timeline, anchor, template, bucket).run()
+    return _Simulation(definition, contact, timeline, anchor, installation or Installation(), bucket).run()
 
 
 class _Simulation:
     def __init__(self, definition: dict, contact: dict, timeline: list[dict], start: datetime,
-                 template: Callable[[str], dict | None], bucket: int | None) -> None:
+                 installation: Installation, bucket: int | None) -> None:
         self.body = definition
         self.contact = _contact_copy(contact)
         self.start = start
-        self.template = template
+        self.installation = installation
         self.bucket = bucket
-        moments = [(_resolve_at(item["at"], start), index) for index, item in enumerate(timeline)]
-        moments.sort()
-        self.events = [_Event(moment, seq, timeline[index]["type"], dict(timeline[index].get("properties") or {}))
+        moments = sorted((_resolve_at(item["at"], start), index) for index, item in enumerate(timeline))
+        self.events = [_Event(moment, seq, timeline[index]["type"], dict(timeline[index].get("properties") or {}),
+                              timeline[index].get("id"))
                        for seq, (moment, index) in enumerate(moments)]
         self.produced = 0
         self.now = start
+        self.entered_by: dict = {"id": "simulated"}  # the trigger as the stack records it: its id, entry key
         self.entry_key: tuple[datetime, int] = (start, -1)
         self.trigger: dict = {}
         self.path: list[dict] = []
-        self.messages: list[dict] = []
-        self.sent: list[tuple[datetime, bool]] = []  # for the frequency caps
+        self.world = _MemoryWorld(self)
         self.notes: list[str] = []
 
     # -- running -------------------------------------------------------------------------------
@@ -197,53 +213,36 @@ class _Simulation:
         except _End as end:
             status, ended = end.status, end.at
         return {"status": status, "entered_at": clock.iso(entered), "ended_at": clock.iso(ended),
-                "path": self.path, "messages": self.messages, "notes": self.notes, "contact": self.contact}
+                "path": self.path, "messages": self.world.messages, "notes": self.notes, "contact": self.contact}
 
     def _enter(self) -> None:
         trigger = self.body.get("trigger") or {}
         if "event" in trigger:
-            matching = [event for event in self.events if event.type == trigger["event"]
-                        and self._properties_match(trigger.get("where"), event)]
+            matching = [event for event in self.events if self._guarded(
+                lambda event=event: semantics.triggered(self.body, event.type, event.properties, now=event.moment))]
             chosen = next((event for event in matching if event.moment >= self.start), None)
             chosen = chosen or (matching[0] if matching else None)
             if chosen is not None:
                 self.now, self.entry_key = chosen.moment, chosen.key
+                self.entered_by = {"id": chosen.id or "simulated"}
                 self.trigger = chosen.properties
                 return
             self.notes.append(f"no {trigger['event']} event in the timeline matches the trigger: simulated from "
                               f"{clock.iso(self.start)} with an empty trigger")
             return
         if "date" in trigger:
-            moment = self._date_entry(trigger["date"])
-            if moment is not None:
-                self.now = moment
-                self.entry_key = (moment, -1)
-                self.trigger = {"date": moment.date().isoformat()}  # the local date, as the job sets it
-                self.notes.append(f"date trigger: enters on {trigger['date'].get('field')} at {clock.iso(moment)}")
+            moment = semantics.date_trigger_moment(trigger["date"], self.contact, self._zone(), self.start)
+            if moment is None:
+                self.notes.append(f"the contact has no usable {trigger['date'].get('field') or 'birthday'}: the "
+                                  f"date trigger would never enter it; simulated from {clock.iso(self.start)}")
+                return
+            self.now = moment
+            self.entry_key = (moment, -1)
+            self.entered_by = {"id": f"birthday-{moment.year}", "entry_key": str(moment.year)}  # as the daily job
+            self.trigger = {"date": moment.date().isoformat()}  # the local date, as the job sets it
+            self.notes.append(f"date trigger: enters on {trigger['date'].get('field')} at {clock.iso(moment)}")
             return
         self.notes.append(f"the scenario has no trigger: simulated from {clock.iso(self.start)}")
-
-    def _date_entry(self, spec: dict) -> datetime | None:
-        field = spec.get("field") or "birthday"
-        value = _date_value(self.contact, field)
-        at = spec.get("at") or "09:00"  # as the date-trigger job
-        zone = self._zone()
-        moment = None
-        if isinstance(value, str) and value:
-            try:
-                if spec.get("annual"):
-                    moment = local_time.next_anniversary(value, at, zone, self.start)
-                else:
-                    day = local_time.date_field_moment(value, None, zone)
-                    if day is not None:
-                        local = day.astimezone(zone)
-                        moment = datetime.combine(local.date(), local_time.parse_hhmm(at), tzinfo=zone)
-            except (ValueError, TypeError):
-                moment = None
-        if moment is None:
-            self.notes.append(f"the contact has no usable {field}: the date trigger would never enter it; "
-                              f"simulated from {clock.iso(self.start)}")
-        return moment
 
     def _steps(self, steps: list[dict]) -> None:
         for step in steps:
@@ -257,11 +256,13 @@ class _Simulation:
         elif kind == "wait_for":
             self._wait_for(step)
         elif kind == "if":
-            matched = self._matches(step["condition"], step)
+            matched = self._criteria(step, lambda subject: semantics.condition_met(step, subject, now=self.now))
             self._record(step, "then" if matched else "else")
             self._steps(step["then"] if matched else step.get("else") or [])
         elif kind == "split":
-            self._split(step)
+            chosen = semantics.branch_of(step, self._bucket())
+            self._record(step, f"branch:{chosen}")
+            self._steps(step["branches"][chosen]["steps"])
         else:
             self._action(step)
 
@@ -270,35 +271,24 @@ class _Simulation:
     def _wait(self, step: dict) -> None:
         began = self.now
         if "duration" in step:
-            target = began + timedelta(seconds=scaled_seconds(step["duration"]))
+            target = began + timedelta(seconds=semantics.wait_seconds(step["duration"]))
         else:
-            until = step.get("until") or {}
-            zone = self._zone()
-            if "time" in until:
-                target = local_time.next_time_of_day(began, until["time"], zone)
-            else:
-                field = until.get("date_field") or ""
-                value = _date_value(self.contact, field)
-                target = None
-                if isinstance(value, str):
-                    try:
-                        target = local_time.date_field_moment(value, until.get("offset"), zone)
-                    except (ValueError, TypeError, OverflowError):
-                        target = None
-                if target is None:
-                    self.notes.append(f"{step['id']}: the contact has no usable {field}: the wait ends at once")
-                    target = began
-                elif target < began:
-                    self.notes.append(f"{step['id']}: {clock.iso(target)} has passed: the wait ends at once")
-            target = max(target, began)
+            target = semantics.wait_until(step, self.contact, self._zone(), began)
+            field_ = step["until"].get("date_field")
+            if field_ and target == began:
+                usable = isinstance(semantics.date_value(self.contact, field_), str)
+                self.notes.append(f"{step['id']}: " + (f"{field_} has passed: the wait ends at once" if usable else
+                                                       f"the contact has no usable {field_}: the wait ends at once"))
         self._until(step, began, target, "waited")
 
     def _wait_for(self, step: dict) -> None:
         began = self.now
-        deadline = began + timedelta(seconds=scaled_seconds(step["timeout"]))
+        deadline = began + timedelta(seconds=semantics.wait_seconds(step["timeout"]))
         caught = next((event for event in self._all_events()
                        if event.key > self.entry_key and began <= event.moment < deadline
-                       and event.type == step["event"] and self._properties_match(step.get("where"), event)), None)
+                       and self._guarded(lambda event=event: semantics.awaited(
+                           step.get("where"), event.type, step["event"], event.properties, now=event.moment))),
+                      None)
         end = caught.moment if caught else deadline
         self._until(step, began, end, "then" if caught else "timeout")
         self._steps((step.get("then") if caught else step.get("else")) or [])
@@ -312,127 +302,185 @@ class _Simulation:
         self._record(step, result, at=began, until=end)
         self.now = end
 
-    def _split(self, step: dict) -> None:
-        bucket = self._bucket()
-        branches = step.get("branches") or []
-        bound, chosen = 0, len(branches) - 1
-        for index, branch in enumerate(branches[:-1]):
-            bound += branch["weight"]
-            if bucket < bound:
-                chosen = index
-                break
-        self._record(step, f"branch:{chosen}")
-        if branches:
-            self._steps(branches[chosen]["steps"])
-
     def _bucket(self) -> int:
         if self.bucket is None:
-            who = self.contact.get("id") or self.contact.get("email") or self.contact.get("phone") or ""
-            seed = f"{self.body.get('id')}|{who}".encode()
-            self.bucket = int(hashlib.sha256(seed).hexdigest()[:8], 16) % 100
-            self.notes.append(f"A/B bucket {self.bucket} (derived from the contact)")
+            who = str(self.contact.get("id") or "simulated")
+            key = f"{self.body.get('id')}#{semantics.entry_key(self.body, self.entered_by)}"
+            self.bucket = semantics.bucket_of(semantics.execution_name(who, str(self.body.get("id")), key))
+            self.notes.append(f"A/B bucket {self.bucket} (this contact's bucket for this entry)")
         return self.bucket
 
     # -- actions ---------------------------------------------------------------------------------
 
     def _action(self, step: dict) -> None:
-        kind = step["type"]
-        quiet = (self.body.get("settings") or {}).get("quiet_hours")
-        if kind in ("email", "sms") and quiet:
-            release = local_time.end_of_quiet_hours(self.now, quiet["from"], quiet["to"], self._zone())
+        if step["type"] in semantics.SENDS:
+            release = semantics.quiet_release(self.body, self._zone(), self.now)
             if release is not None:
                 self._reach(release)
                 self.notes.append(f"{step['id']}: held by quiet hours until {clock.iso(release)}")
                 self.now = release
-        exit_when = self.body.get("exit_when")
-        if exit_when and self._matches(exit_when, step):
+        if self._criteria(step, lambda subject: semantics.exit_met(self.body, subject, now=self.now)):
             self._record(step, "exit_when")
             self.notes.append(f"exit_when met before {step['id']}")
             raise _End("exited", self.now)
-        if kind in ("email", "sms"):
-            self._record(step, self._send(step))
-        elif kind in ("add_to_list", "remove_from_list"):
-            self._record(step, self._list(step))
-        elif kind == "score":
-            points = int(step["points"])
-            score = self.contact.get("score")
-            self.contact["score"] = (score if _is_number(score) else 0) + points
-            self._record(step, f"{points:+d}")
-        elif kind == "update_contact":
-            self._record(step, self._update(step))
-        elif kind == "webhook":
-            self._record(step, "not_called")
+        try:
+            result = semantics.perform(step, self.body, self.world)
+        except templates.TemplateError as error:  # the real step fails, and its journey with it
+            self._record(step, f"failed:{error}")
+            raise _End("failed", self.now) from None
+        self._record(step, result)
+        if step["type"] == "webhook":
             self.notes.append(f"{step['id']}: would POST to {step.get('url')} (not called in a simulation)")
-        elif kind == "delete_contact":
-            self._record(step, "deleted")
+        elif step["type"] == "delete_contact":
             self.notes.append(f"{step['id']}: the contact would be erased")
-            raise _End("completed", self.now)  # as the step runner ends it
-        else:  # exit
-            self._record(step, "exit")
-            raise _End("exited", self.now)
+        ending = semantics.ends_journey(step)
+        if ending:
+            raise _End(ending, self.now)
 
-    def _send(self, step: dict) -> str:
-        channel = step["type"]
+    # -- events, goals, criteria -----------------------------------------------------------------
+
+    def _all_events(self) -> list[_Event]:
+        return sorted(self.events, key=lambda event: event.key)
+
+    def produce(self, event_type: str, properties: dict) -> None:
+        self.produced += 1
+        self.events.append(_Event(self.now, _AFTER_EVERYTHING + self.produced, event_type, properties))
+
+    @staticmethod
+    def _guarded(test: Callable[[], bool]) -> bool:
+        """A trigger, goal or wait filter that cannot be evaluated on an event does not match it."""
+        try:
+            return test()
+        except (ValueError, TypeError):
+            return False
+
+    def _goal_by(self, moment: datetime) -> _Event | None:
+        """The first goal event after the entry and at or before `moment`."""
+        if not self.body.get("goals"):
+            return None
+        for event in self._all_events():
+            if event.moment > moment:
+                break
+            if event.key > self.entry_key and self._guarded(
+                    lambda event=event: semantics.goal_met(self.body, event.type, event.properties,
+                                                           now=event.moment) is not None):
+                return event
+        return None
+
+    def _reach(self, moment: datetime) -> None:
+        goal = self._goal_by(moment)
+        if goal is not None:
+            self._convert(goal)
+
+    def _convert(self, goal: _Event) -> None:
+        self.notes.append(f"converted: goal {goal.type} at {clock.iso(goal.moment)}")
+        raise _End("converted", goal.moment)
+
+    def _criteria(self, step: dict, test: Callable[[criteria.Subject], bool]) -> bool:
+        """Criteria on the contact as the journey left it and the events up to now; one that cannot be
+        evaluated fails the journey, as a failing Task does."""
+        now = self.now
+
+        def history(event_type: str, since: datetime | None) -> list[dict]:
+            return [{"type": event.type, "properties": event.properties, "timestamp": event.moment}
+                    for event in self._all_events()
+                    if event.type == event_type and event.moment <= now and (since is None or event.moment >= since)]
+
+        subject = criteria.ContactSubject(self.contact, events=history, lists=self.contact["lists"],
+                                          segments=self.contact.get("segments") or ())
+        try:
+            return test(subject)
+        except (ValueError, TypeError, ArithmeticError) as error:
+            self._record(step, f"failed:{error}")
+            raise _End("failed", now) from None
+
+    # -- small things ----------------------------------------------------------------------------
+
+    def _record(self, step: dict, result: str, *, at: datetime | None = None, until: datetime | None = None) -> None:
+        entry = {"step": step["id"], "type": step["type"], "at": clock.iso(at or self.now), "result": result}
+        if until is not None:
+            entry["until"] = clock.iso(until)
+        self.path.append(entry)
+
+    def _zone(self) -> ZoneInfo:
+        return semantics.zone_of(self.contact, self.body, self.installation.default_timezone)
+
+
+class _MemoryWorld:
+    """semantics.World on the simulated contact: nothing stored, nothing sent."""
+
+    def __init__(self, simulation: _Simulation) -> None:
+        self.simulation = simulation
+        self.contact = simulation.contact
+        self.messages: list[dict] = []
+        self.sent: list[tuple[datetime, bool]] = []  # for the frequency caps
+        score = self.contact.get("score")
+        self.points = float(score) if _is_number(score) else 0.0  # decayed to `scored_at`, as the stored state
+        self.scored_at = simulation.start
+
+    def send(self, step: Mapping[str, Any]) -> str:
+        simulation, channel = self.simulation, step["type"]
         transactional = bool(step.get("transactional"))
-        day, week = self._recent_sends()
-        caps = gate.Caps(settings().max_per_day or None, settings().max_per_week or None)
-        reason = gate.refuse(channel, self.contact, transactional=transactional,
-                             sent_last_day=day, sent_last_week=week, caps=caps)
+        day, week = self._recent_sends(simulation.now)
+        reason = gate.refuse(channel, self.contact, transactional=transactional, sent_last_day=day,
+                             sent_last_week=week, caps=simulation.installation.caps)
         if reason:
             return f"skipped:{reason}"
-        if step.get("template"):
-            content = self.template(step["template"])
-            if content is None:
-                return "skipped:template_missing"
+        content = render.content_of(step, simulation.installation.template)
+        links = render.Links(UNSUBSCRIBE_PLACEHOLDER)
+        values = render.variables(self.contact, simulation.trigger,
+                                  {"id": simulation.body.get("id"), "name": simulation.body.get("name")}, links)
+        message: dict[str, Any] = {"step": step["id"], "channel": channel, "at": clock.iso(simulation.now)}
+        if channel == "email":
+            message.update(to=self.contact.get("email"),
+                           **render.email(content, values, links, transactional=transactional))
         else:
-            content = {"subject": step.get("subject"), "html": step.get("html"), "text": step.get("text")}
-        variables = {"contact": self.contact, "event": self.trigger,
-                     "scenario": {"id": self.body.get("id"), "name": self.body.get("name")},
-                     "unsubscribe_url": UNSUBSCRIBE_PLACEHOLDER}
-        try:
-            if channel == "email":
-                message = {"step": step["id"], "channel": "email", "at": clock.iso(self.now),
-                           "to": self.contact.get("email"), **_render_email(content, variables, transactional)}
-            else:
-                text = templates.render(content.get("text") or "", variables, autoescape=False)
-                message = {"step": step["id"], "channel": "sms", "at": clock.iso(self.now),
-                           "to": self.contact.get("phone"), "text": text}
-        except templates.TemplateError as error:
-            return f"failed:{error}"
+            message.update(to=self.contact.get("phone"), text=render.sms(content, values))
         self.messages.append(message)
-        self.sent.append((self.now, transactional))
-        self._produce(f"{channel}.sent", {"scenario": self.body.get("id"), "step": step["id"],
-                                          "message_id": f"simulation.{step['id']}"})
+        self.sent.append((simulation.now, transactional))
+        simulation.produce(f"{channel}.sent", {"scenario": simulation.body.get("id"), "step": step["id"],
+                                               "message_id": f"simulation.{step['id']}"})
         return "sent"
 
-    def _recent_sends(self) -> tuple[int, int]:
+    def _recent_sends(self, now: datetime) -> tuple[int, int]:
         day = week = 0
         for moment, transactional in self.sent:
-            if transactional:
-                continue
-            age = self.now - moment
-            week += age < timedelta(days=7)
-            day += age < timedelta(days=1)
+            if not transactional:
+                week += now - moment < timedelta(days=7)
+                day += now - moment < timedelta(days=1)
         return day, week
 
-    def _list(self, step: dict) -> str:
+    def join_list(self, list_id: str, source: str) -> bool:
         lists: list = self.contact["lists"]
-        list_id = step["list"]
-        if step["type"] == "add_to_list":
-            if list_id in lists:
-                return "member"
-            lists.append(list_id)
-            lists.sort()
-            self._produce("list.joined", {"list": list_id, "source": f"scenario:{self.body.get('id')}"})
-            return "joined"
-        if list_id not in lists:
-            return "absent"
-        lists.remove(list_id)
-        self._produce("list.left", {"list": list_id, "source": f"scenario:{self.body.get('id')}"})
-        return "left"
+        if list_id in lists:
+            return False
+        lists.append(list_id)
+        lists.sort()
+        self.simulation.produce("list.joined", {"list": list_id, "source": source})
+        return True
 
-    def _update(self, step: dict) -> str:
-        """As the step runner: the same cleaning of the fields, then the change on the contact."""
+    def leave_list(self, list_id: str, source: str) -> bool:
+        lists: list = self.contact["lists"]
+        if list_id not in lists:
+            return False
+        lists.remove(list_id)
+        self.simulation.produce("list.left", {"list": list_id, "source": source})
+        return True
+
+    def add_points(self, points: int, reason: Mapping[str, Any]) -> bool:
+        now, settings = self.simulation.now, self.simulation.installation.scoring
+        score = scoring_rules.score(settings, [(self.scored_at, self.points), (now, points)], 0, now=now)
+        self.points, self.scored_at = score, now
+        previous = self.contact.get("stage")
+        self.contact["score"] = score
+        self.contact["stage"] = scoring_rules.stage_for(settings, score)
+        self.simulation.produce("score.changed", {"points": points, "score": score, **reason})
+        if self.contact["stage"] != previous:
+            self.simulation.produce("stage.changed", {"stage": self.contact["stage"], "previous": previous,
+                                                      "score": score})
+        return True
+
+    def update_contact(self, step: Mapping[str, Any]) -> str:
         cleaned, problems = clean_assignments(step.get("set") or {}, "set")
         if problems:
             return "invalid:" + "; ".join(problem.message for problem in problems)
@@ -450,72 +498,11 @@ class _Simulation:
                 changed = True
         return "updated" if changed else "unchanged"
 
-    # -- events, goals, criteria -----------------------------------------------------------------
+    def call_webhook(self, step: Mapping[str, Any]) -> str:
+        return "not_called"
 
-    def _all_events(self) -> list[_Event]:
-        return sorted(self.events, key=lambda event: event.key)
-
-    def _produce(self, event_type: str, properties: dict) -> None:
-        self.produced += 1
-        self.events.append(_Event(self.now, _AFTER_EVERYTHING + self.produced, event_type, properties))
-
-    def _properties_match(self, where: Any, event: _Event) -> bool:
-        try:
-            return criteria.matches_properties(where, event.properties, now=event.moment)
-        except (ValueError, TypeError):
-            return False
-
-    def _goal_by(self, moment: datetime) -> _Event | None:
-        """The first goal event after the entry and at or before `moment`."""
-        goals = self.body.get("goals") or []
-        if not goals:
-            return None
-        for event in self._all_events():
-            if event.moment > moment:
-                break
-            if event.key <= self.entry_key:
-                continue
-            if any(goal.get("event") == event.type and self._properties_match(goal.get("where"), event)
-                   for goal in goals):
-                return event
-        return None
-
-    def _reach(self, moment: datetime) -> None:
-        goal = self._goal_by(moment)
-        if goal is not None:
-            self._convert(goal)
-
-    def _convert(self, goal: _Event) -> None:
-        self.notes.append(f"converted: goal {goal.type} at {clock.iso(goal.moment)}")
-        raise _End("converted", goal.moment)
-
-    def _matches(self, node: Mapping, step: dict) -> bool:
-        now = self.now
-
-        def history(event_type: str, since: datetime | None) -> list[dict]:
-            return [{"type": event.type, "properties": event.properties, "timestamp": event.moment}
-                    for event in self._all_events()
-                    if event.type == event_type and event.moment <= now and (since is None or event.moment >= since)]
-
-        subject = criteria.ContactSubject(self.contact, events=history, lists=self.contact["lists"],
-                                          segments=self.contact.get("segments") or ())
-        try:
-            return criteria.matches(node, subject, now=now)
-        except (ValueError, TypeError, ArithmeticError) as error:  # a Task error fails the journey
-            self._record(step, f"failed:{error}")
-            raise _End("failed", now) from None
-
-    # -- small things ----------------------------------------------------------------------------
-
-    def _record(self, step: dict, result: str, *, at: datetime | None = None, until: datetime | None = None) -> None:
-        entry = {"step": step["id"], "type": step["type"], "at": clock.iso(at or self.now), "result": result}
-        if until is not None:
-            entry["until"] = clock.iso(until)
-        self.path.append(entry)
-
-    def _zone(self) -> ZoneInfo:
-        timezone_name = self.contact.get("timezone")
-        return local_time.zone_of(timezone_name if isinstance(timezone_name, str) else None, self.body)
+    def delete_contact(self, reason: str) -> None:
+        """The contact is erased when the real step runs; the simulation keeps it to report it."""
 
 
 def _contact_copy(contact: Mapping) -> dict:
@@ -534,25 +521,4 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
-def _date_value(contact: dict, field: str) -> Any:
-    """A built-in date field, or a custom attribute (`attributes.trial_ends_at` or bare `trial_ends_at`),
-    as the step runner reads it."""
-    if field in contact and field != "attributes":
-        return contact[field]
-    return contact["attributes"].get(field.removeprefix("attributes."))
-
-
-def _render_email(content: Mapping, variables: dict, transactional: bool) -> dict:
-    """Subject, html and text as the sender renders them (without link tracking or open pixel)."""
-    subject = clean_header_value(templates.render(content.get("subject") or "", variables, autoescape=False))
-    html = templates.render(content["html"], variables, autoescape=True) if content.get("html") else ""
-    text = templates.render(content["text"], variables, autoescape=False) if content.get("text") else \
-        templates.html_to_text(html)
-    if not html:
-        html = "<p>" + templates.render("{{ t }}", {"t": text}, autoescape=True).replace("\n", "<br>") + "</p>"
-    if not transactional:
-        html, text = tracking.ensure_unsubscribe_link(html, text, UNSUBSCRIBE_PLACEHOLDER)
-    return {"subject": subject, "html": html, "text": text}
-
-
-__all__ = ["InvalidTimeline", "simulate", "validate_timeline"]
+__all__ = ["Installation", "InvalidTimeline", "simulate", "validate_timeline"]

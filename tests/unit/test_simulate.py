@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.scenarios.simulate import InvalidTimeline, simulate, validate_timeline
+from chalicelib.scenarios.simulate import Installation, InvalidTimeline, simulate, validate_timeline
 
 SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
 START = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday, 11:00 in Paris
@@ -232,25 +232,30 @@ def test_transactional_email_needs_no_consent_and_has_no_unsubscribe_footer():
     assert message["html"] == "<p>Merci</p>" and message["text"] == "Merci"
 
 
-def test_template_lookup_missing_template_and_template_error():
+def test_template_lookup_missing_template_and_template_error_fail_the_journey_as_the_step_does():
     library = {
         "hello": {"subject": "Hi {{ contact.first_name }}", "html": "<p>Order {{ event.order }}</p>", "text": None},
         "broken": {"subject": "Oops {{ contact.first_name", "html": "<p>x</p>", "text": None},
     }
-    definition = scenario([
+    signup = [{"type": "signup", "properties": {"order": "o-9"}, "at": "+PT0S"}]
+    steps_ = [
         {"id": "one", "type": "email", "template": "hello"},
-        {"id": "two", "type": "email", "template": "gone"},
-        {"id": "three", "type": "email", "template": "broken"},
         {"id": "four", "type": "email", "subject": "Scenario {{ scenario.name }}", "text": "a\nb"},
-    ])
-    result = run(definition, [{"type": "signup", "properties": {"order": "o-9"}, "at": "+PT0S"}],
-                 template=library.get)
-    outcome = dict(steps(result))
-    assert outcome["one"] == "sent" and outcome["two"] == "skipped:template_missing"
-    assert outcome["three"].startswith("failed:") and outcome["four"] == "sent"
+    ]
+    result = run(scenario(steps_), signup, installation=Installation(template=library.get))
+    assert steps(result) == [("one", "sent"), ("four", "sent")]
     one, four = result["messages"]
     assert one["subject"] == "Hi Ana" and "Order o-9" in one["html"] and one["text"].startswith("Order o-9")
     assert four["subject"] == "Scenario Custom" and four["html"].startswith("<p>a<br>b</p>")
+
+    missing = run(scenario([steps_[0], {"id": "two", "type": "email", "template": "gone"}, steps_[1]]), signup,
+                  installation=Installation(template=library.get))
+    assert missing["status"] == "failed"
+    assert steps(missing) == [("one", "sent"), ("two", "failed:template 'gone' does not exist")]
+    broken = run(scenario([{"id": "three", "type": "email", "template": "broken"}, steps_[1]]), signup,
+                 installation=Installation(template=library.get))
+    assert broken["status"] == "failed" and steps(broken)[0][1].startswith("failed:")
+    assert broken["messages"] == []
 
 
 def test_sms_is_rendered_without_escaping():
