@@ -1,12 +1,13 @@
 """What each action step does to a contact. Each is idempotent per enrollment and step."""
 from __future__ import annotations
 
+from chalicelib.audience import react
 from chalicelib.channels import messages, webhooks
 from chalicelib.contacts import service as contacts
 from chalicelib.contacts.fields import clean_assignments
 from chalicelib.events import service as events
+from chalicelib.gdpr import erase
 from chalicelib.lists import membership
-from chalicelib.scoring import points
 from chalicelib.store.models import Contact, Enrollment
 
 
@@ -24,15 +25,13 @@ def perform(step: dict, enrollment: Enrollment, body: dict, contact: Contact) ->
         return "left" if membership.leave(contact.id, step["list"], source=source, event_id=origin) else "absent"
     if kind == "score":
         reason = {"scenario": body["id"], "step": step["id"]}
-        added = points.add(contact.id, int(step["points"]), reason=reason, event_id=origin)
+        added = react.add_points(contact.id, int(step["points"]), reason=reason, event_id=origin)
         return f"{int(step['points']):+d}" if added else "done"
     if kind == "update_contact":
         return _update_contact(step, contact, origin)
     if kind == "webhook":
         return webhooks.call_step(step, contact, body)
     if kind == "delete_contact":
-        from chalicelib.contacts import erase
-
         erase.erase(contact.id, reason=f"scenario:{body['id']}")
         return "deleted"
     return "exit"

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -39,28 +38,26 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import clock, criteria, durations
+from chalicelib import clock, criteria, durations, vocabulary
 from chalicelib.channels import gate, templates, tracking
 from chalicelib.channels.headers import clean_header_value
 from chalicelib.config import settings
 from chalicelib.contacts.fields import clean_assignments
-from chalicelib.problems import Problem, join
+from chalicelib.problems import Invalid, Problem, join
 from chalicelib.scenarios import local_time
 from chalicelib.scenarios.compiler import scaled_seconds
 
 UNSUBSCRIBE_PLACEHOLDER = "(unsubscribe link)"
 MAX_TIMELINE_EVENTS = 1000
 TIMELINE_KEYS = ("type", "properties", "at")
-_EVENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")  # as scenarios.schema
 _AFTER_EVERYTHING = 1 << 40  # sequence numbers of events the journey produces
 
 
-class InvalidTimeline(ValueError):
+class InvalidTimeline(Invalid):
     """simulate() was given a timeline that validate_timeline() refuses."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems[:5]))
+        super().__init__(problems, "The timeline is not valid.")
 
 
 # -- the timeline --------------------------------------------------------------------------
@@ -85,9 +82,9 @@ def validate_timeline(timeline: Any) -> list[Problem]:
                                         f"expected {', '.join(TIMELINE_KEYS)}"))
         if "type" not in event:
             problems.append(Problem(join(path, "type"), "type is required: the event type, such as purchase"))
-        elif not isinstance(event["type"], str) or not _EVENT_TYPE.fullmatch(event["type"]):
+        elif not vocabulary.is_event_type(event["type"]):
             problems.append(Problem(join(path, "type"), "an event type is a name such as purchase or "
-                                    f"email.clicked (letters, digits, _ . : -), not {event['type']!r}"))
+                                    f"email.clicked ({vocabulary.EVENT_TYPE_RULE}), not {event['type']!r}"))
         if "properties" in event and event["properties"] is not None and not isinstance(event["properties"], dict):
             problems.append(Problem(join(path, "properties"), "properties must be an object"))
         if "at" not in event:
