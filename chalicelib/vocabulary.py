@@ -32,8 +32,6 @@ ACTION_TYPES: frozenset[str] = frozenset({
     "delete_contact", "exit"})
 # Steps that end the journey: nothing may follow them in their list.
 TERMINAL_TYPES: frozenset[str] = frozenset({"exit", "delete_contact"})
-# Steps whose nested step lists are the journey's branches.
-BRANCHING_TYPES: frozenset[str] = frozenset({"wait_for", "if", "split"})
 
 # -- event types (DESIGN.md section 4) -----------------------------------------------------
 
@@ -45,12 +43,6 @@ EVENT_TYPE_RULE = "a letter, then letters, digits or _ . : -, at most 100 charac
 # (to import history), never a web frontend's ingest key.
 SYSTEM_PREFIXES: tuple[str, ...] = (
     "contact.", "list.", "segment.", "score.", "stage.", "email.", "sms.", "journey.")
-SYSTEM_EVENT_TYPES: tuple[str, ...] = (
-    "contact.created", "contact.updated", "contact.deleted", "list.joined", "list.left",
-    "segment.entered", "segment.left", "score.changed", "stage.changed", "email.sent",
-    "email.delivered", "email.opened", "email.clicked", "email.bounced", "email.complained",
-    "email.unsubscribed", "sms.sent", "sms.opted_out", "journey.entered", "journey.completed",
-    "journey.converted", "journey.failed")
 
 
 def is_event_type(value: object) -> bool:
