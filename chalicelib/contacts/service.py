@@ -109,15 +109,14 @@ def upsert(identity: Identity, change: Change) -> Upserted:
 
 
 def patch(contact: Contact, change: Change) -> Upserted:
-    current = [contact]
-
     def attempt() -> Upserted | None:
-        updated = _update(current[0], Identity(), change)
+        nonlocal contact
+        updated = _update(contact, Identity(), change)
         if updated is None:
             fresh = get(contact.id)
             if fresh is None:
                 raise RuntimeError(f"contact {contact.id} was erased while being patched")
-            current[0] = fresh
+            contact = fresh
         return updated
 
     return retry.until_settled(attempt, limit=5, what="contact patch")
