@@ -5,6 +5,7 @@ import json
 
 from chalice import Chalice, Cron, Rate
 
+from chalicelib.activity import service as activity
 from chalicelib.api import contacts, events, health, keys, scenarios
 from chalicelib.api import gdpr as gdpr_api
 from chalicelib.api import imports as imports_api
@@ -14,11 +15,16 @@ from chalicelib.api import segments as segments_api
 from chalicelib.api import settings as settings_api
 from chalicelib.api import templates as templates_api
 from chalicelib.api import tracking as tracking_api
+from chalicelib.audience import jobs
+from chalicelib.audience import kinds as job_kinds
 from chalicelib.channels import feedback
 from chalicelib.scenarios import automation as automation_service
 from chalicelib.scenarios import dates, runner
+from chalicelib.scoring import service as scoring
+from chalicelib.segments import refresh
 
 app = Chalice(app_name="parcours")
+job_kinds.register_all()
 
 for blueprint in (health, events, contacts, keys, scenarios):
     app.register_blueprint(blueprint.bp)
@@ -64,25 +70,18 @@ def date_triggers(event):  # noqa: ANN001, ANN201
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def audience_jobs(event):  # noqa: ANN001, ANN201
     """Every minute: background jobs (segment builds, activity ranks, rescoring, uploaded imports)."""
-    from chalicelib.audience import jobs
-
     return {"parts": jobs.work(budget_seconds=45)}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
 def segment_refresh(event):  # noqa: ANN001, ANN201
     """Hourly: re-evaluate the contacts whose time-relative segment membership falls due."""
-    from chalicelib.segments import refresh
-
     return refresh.run_due(budget_seconds=45)
 
 
 @app.schedule(Cron(30, 1, "*", "*", "?", "*"))
 def audience_daily(event):  # noqa: ANN001, ANN201
     """Daily: the activity rank when due (7 days after install, then every 30 days); score decay."""
-    from chalicelib.activity import service as activity
-    from chalicelib.scoring import service as scoring
-
     ranked = activity.tick()
     decay = scoring.start_decay()
     return {"activity_job": ranked.id if ranked else None, "decay_job": decay.id}

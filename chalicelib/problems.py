@@ -23,8 +23,10 @@ def join(path: str, key: str | int) -> str:
 
 
 class Invalid(Exception):
-    """Input refused with every problem found; the API answers 422 with them as details."""
+    """Input refused with every problem found. The API blueprint answers it, once for every
+    route, with 422 {"error": {"code": "invalid", "message", "details": problems}}."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], message: str = "The request is not valid.") -> None:
         super().__init__("; ".join(f"{problem.path}: {problem.message}" for problem in problems[:5]))
         self.problems = problems
+        self.message = message

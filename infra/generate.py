@@ -80,9 +80,9 @@ def tables() -> list[Table]:
     """The tables of the app, from its PynamoDB models, sorted by name."""
     from pynamodb.attributes import TTLAttribute
 
-    from chalicelib.store import models as store_models
+    from chalicelib.config import settings
 
-    prefix = store_models._settings.table_prefix  # the prefix the models' table names were built with
+    prefix = settings().table_prefix  # the prefix the models' table names are built with
     found: dict[str, Table] = {}
     for model in models():
         name = model.Meta.table_name

@@ -44,6 +44,7 @@ def test_committed_template_matches_the_generator():
 
 
 def _models():
+    from chalicelib.config import settings
     from chalicelib.store import models
     from chalicelib.store.audience import AUDIENCE_MODELS
     from infra.generate import models as discovered
@@ -51,7 +52,7 @@ def _models():
     found = discovered()
     # Every registry the local stack creates tables from is covered by the discovery.
     assert set(models.MODELS) | set(AUDIENCE_MODELS) <= set(found)
-    return found, models._settings.table_prefix
+    return found, settings().table_prefix
 
 
 def _tables(template: dict) -> dict[str, tuple[str, dict]]:

@@ -18,12 +18,11 @@ Settings (GET/PUT /settings/activity): {"window": "P60D", "count": [event types]
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from chalicelib import durations
+from chalicelib import durations, vocabulary
 from chalicelib.problems import Problem, join
 
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -35,7 +34,6 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 MIN_EVERY_SECONDS = 86400  # a recompute reads every contact's window: at most daily
 MAX_WINDOW_SECONDS = 2 * durations.ONE_YEAR_SECONDS
 MAX_TYPES = 100
-_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,99}$")
 
 
 def with_defaults(settings: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -113,8 +111,9 @@ def _count(types: Any) -> list[Problem]:
     seen: set[str] = set()
     for index, event_type in enumerate(types):
         path = join("count", index)
-        if not isinstance(event_type, str) or not _EVENT_TYPE.match(event_type):
-            problems.append(Problem(path, "must be an event type such as page_view or email.clicked"))
+        if not vocabulary.is_event_type(event_type):
+            problems.append(Problem(path, f"must be an event type such as page_view or email.clicked "
+                                    f"({vocabulary.EVENT_TYPE_RULE})"))
         elif event_type in seen:
             problems.append(Problem(path, f"{event_type} is listed twice"))
         else:

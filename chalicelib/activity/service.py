@@ -19,10 +19,12 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock, durations
 from chalicelib.activity import rank as ranking
-from chalicelib.audience import jobs
+from chalicelib.audience import jobs, react
 from chalicelib.audience import settings as stored
 from chalicelib.audience.jobs import Step
 from chalicelib.problems import Problem
+from chalicelib.scoring import service as scoring
+from chalicelib.segments import service as segments
 from chalicelib.store.audience import ActivityCount, Job, contact_ref
 from chalicelib.store.models import Contact, Event
 
@@ -91,8 +93,6 @@ def recompute() -> tuple[Job, bool]:
 
 def tick() -> Job | None:
     """The schedule: start a recomputation when one is due."""
-    from chalicelib.segments import service as segments
-
     segments.ensure_builtins()
     state = _state()
     if clock.now() < next_run(state, current()) or running_job() is not None:
@@ -147,9 +147,6 @@ class ActivityRank:
         return Step(result.last_evaluated_key, {"counted": seen, "active": active}, {"histogram": histogram})
 
     def _assign(self, head: Job, part: Job, index: int) -> Step:
-        from chalicelib.audience import react
-        from chalicelib.scoring import service as scoring
-
         scoring_settings = scoring.current()
         ranks = {int(count): rank for count, rank in (head.data or {}).get("ranks", {}).items()}
         result = ActivityCount.scan(ActivityCount.job_id == head.id, segment=index,
@@ -187,6 +184,3 @@ class ActivityRank:
 
     def failed(self, head: Job, error: str) -> None:
         pass
-
-
-jobs.register("activity_rank", ActivityRank())

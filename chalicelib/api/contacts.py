@@ -9,7 +9,6 @@ from chalicelib.api.http import (
     PUBLIC_CORS,
     ApiError,
     decode_cursor,
-    invalid,
     not_found,
     page,
     page_limit,
@@ -21,6 +20,7 @@ from chalicelib.channels import messages
 from chalicelib.config import settings
 from chalicelib.contacts import payload, service
 from chalicelib.events import service as events
+from chalicelib.problems import Invalid
 from chalicelib.scenarios import journeys
 
 bp = ApiBlueprint(__name__)
@@ -41,7 +41,7 @@ def _conflict() -> ApiError:
 def upsert_contact() -> Response:
     identity, change, problems = payload.parse_upsert(read_object(bp.current_request))
     if problems:
-        raise invalid(problems)
+        raise Invalid(problems)
     try:
         upserted = service.upsert(identity, change)
     except service.ContactConflict:
@@ -57,7 +57,7 @@ def list_contacts() -> dict:
     if lookup:
         contact, problems = payload.find_one(lookup)
         if problems:
-            raise invalid(problems)
+            raise Invalid(problems)
         return page([service.to_api(contact)] if contact else [], None)
     items, next_key = service.list_page(page_limit(bp.current_request), decode_cursor(bp.current_request))
     return page([service.to_api(item) for item in items], next_key)
@@ -73,7 +73,7 @@ def patch_contact(contact_id: str) -> dict:
     contact = _contact_or_404(contact_id)
     change, problems = payload.parse_patch(read_object(bp.current_request))
     if problems:
-        raise invalid(problems)
+        raise Invalid(problems)
     try:
         upserted = service.patch(contact, change)
     except service.ContactConflict:

@@ -4,11 +4,11 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api.auth import INGEST
-from chalicelib.api.http import BEACON_TYPES, PUBLIC_CORS, ApiError, invalid, read_json
+from chalicelib.api.http import BEACON_TYPES, PUBLIC_CORS, ApiError, read_json
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.config import settings
 from chalicelib.events import service
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 
 bp = ApiBlueprint(__name__)
 
@@ -21,7 +21,7 @@ def post_events() -> Response:
     if batch:
         events = body["events"]
         if not isinstance(events, list) or not events:
-            raise invalid([Problem("events", "events must be a non-empty list")])
+            raise Invalid([Problem("events", "events must be a non-empty list")])
         if len(events) > settings().max_batch:
             raise ApiError(413, "too_large", f"A batch holds at most {settings().max_batch} events;"
                            f" this one has {len(events)}.")
@@ -31,5 +31,5 @@ def post_events() -> Response:
                             paths=None if batch else [""])
     if not report.accepted and not report.duplicates:
         details = [Problem(**error) for rejected in report.rejected for error in rejected["errors"]]
-        raise invalid(details, "No event was accepted.")
+        raise Invalid(details, "No event was accepted.")
     return Response(report.as_dict(), status_code=202)

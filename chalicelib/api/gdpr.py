@@ -5,8 +5,8 @@ from chalicelib import clock
 from chalicelib.api.auth import READ, WRITE
 from chalicelib.api.http import not_found
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.contacts import erase, export
 from chalicelib.contacts import service as contacts
+from chalicelib.gdpr import erase, export
 
 bp = ApiBlueprint(__name__)
 

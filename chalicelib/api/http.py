@@ -10,7 +10,7 @@ from chalice import CORSConfig, Response
 from chalice.app import Request
 
 from chalicelib.config import settings
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 
 # Web frontends post events and contacts from the browser with the ingest key.
 PUBLIC_CORS = CORSConfig(allow_origin="*", allow_headers=["Authorization", "Content-Type"], max_age=600)
@@ -35,10 +35,6 @@ class ApiError(Exception):
         return Response({"error": body}, status_code=self.status)
 
 
-def invalid(problems: list[Problem], message: str = "The request is not valid.") -> ApiError:
-    return ApiError(422, "invalid", message, problems)
-
-
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} was not found.")
 
@@ -60,7 +56,7 @@ def read_json(request: Request, *, max_bytes: int | None = None) -> Any:
 def read_object(request: Request, **kwargs: Any) -> dict[str, Any]:
     body = read_json(request, **kwargs)
     if not isinstance(body, dict):
-        raise invalid([Problem("", "a JSON object is expected")])
+        raise Invalid([Problem("", "a JSON object is expected")])
     return body
 
 
@@ -73,7 +69,7 @@ def page_limit(request: Request, default: int = 50) -> int:
     if raw is None:
         return default
     if not raw.isdigit() or not 1 <= int(raw) <= 500:
-        raise invalid([Problem("limit", "limit must be a whole number from 1 to 500")])
+        raise Invalid([Problem("limit", "limit must be a whole number from 1 to 500")])
     return int(raw)
 
 
@@ -93,7 +89,7 @@ def decode_cursor(request: Request) -> dict | None:
     except (ValueError, json.JSONDecodeError):
         key = None
     if not isinstance(key, dict):
-        raise invalid([Problem("cursor", "cursor is not one this API gave")])
+        raise Invalid([Problem("cursor", "cursor is not one this API gave")])
     return key
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api.auth import READ, WRITE
-from chalicelib.api.http import ApiError, decode_cursor, invalid, not_found, page, query
+from chalicelib.api.http import ApiError, decode_cursor, not_found, page, query
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.imports import service as imports
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 
 bp = ApiBlueprint(__name__)
 
@@ -15,13 +15,6 @@ bp = ApiBlueprint(__name__)
 # Gateway passes the bytes through untouched (Latin-1 files included).
 CSV_TYPES = ["text/csv", "application/csv", "text/comma-separated-values", "application/vnd.ms-excel",
              "application/octet-stream"]
-
-
-def _options():  # noqa: ANN202
-    try:
-        return imports.parse_options(query(bp.current_request))
-    except imports.Invalid as error:
-        raise invalid(error.problems, "The import parameters are not valid.") from None
 
 
 def _import_or_404(import_id: str):  # noqa: ANN202
@@ -33,7 +26,7 @@ def _import_or_404(import_id: str):  # noqa: ANN202
 
 @bp.route("/imports", methods=["POST"], roles=WRITE, content_types=CSV_TYPES)
 def import_csv() -> Response:
-    options = _options()
+    options = imports.parse_options(query(bp.current_request))
     body = bp.current_request.raw_body or b""
     if isinstance(body, str):
         body = body.encode("utf-8")
@@ -41,14 +34,12 @@ def import_csv() -> Response:
         report = imports.run_now(body, options)
     except imports.TooLarge as error:
         raise ApiError(413, "too_large", str(error)) from None
-    except imports.FileRefused as error:
-        raise invalid(error.problems, f"The file cannot be imported: {error.message}.") from None
     return Response(report, status_code=200)
 
 
 @bp.route("/imports/uploads", methods=["POST"], roles=WRITE)
 def create_upload() -> Response:
-    return Response(imports.create_upload(_options()), status_code=201)
+    return Response(imports.create_upload(imports.parse_options(query(bp.current_request))), status_code=201)
 
 
 @bp.route("/imports/{import_id}", methods=["GET"], roles=READ)
@@ -72,7 +63,7 @@ def import_lines(import_id: str) -> dict:
     params = query(bp.current_request)
     outcome = params.get("outcome")
     if outcome is not None and outcome not in ("created", "updated", "skipped", "refused"):
-        raise invalid([Problem("outcome", "outcome must be created, updated, skipped or refused")])
+        raise Invalid([Problem("outcome", "outcome must be created, updated, skipped or refused")])
     lines, next_key = imports.lines_page(import_id, 5, decode_cursor(bp.current_request))
     if outcome:
         lines = [line for line in lines if line["outcome"] == outcome]

@@ -5,9 +5,9 @@ from chalice import Response
 
 from chalicelib import keys
 from chalicelib.api.auth import ADMIN
-from chalicelib.api.http import invalid, not_found, read_object
+from chalicelib.api.http import not_found, read_object
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 
 bp = ApiBlueprint(__name__)
 
@@ -22,7 +22,7 @@ def create_key() -> Response:
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
         problems.append(Problem("name", "name must be a string of 1 to 100 characters"))
     if problems:
-        raise invalid(problems)
+        raise Invalid(problems)
     record, key = keys.create(body["role"], name.strip())
     return Response({**keys.to_api(record), "key": key}, status_code=201)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api.auth import READ, WRITE
-from chalicelib.api.http import ApiError, decode_cursor, invalid, not_found, page, page_limit, read_object
+from chalicelib.api.http import ApiError, decode_cursor, not_found, page, page_limit, read_object
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.contacts import service as contacts
 from chalicelib.lists import service as lists
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 
 bp = ApiBlueprint(__name__)
 
@@ -24,8 +24,6 @@ def _list_or_404(list_id: str):  # noqa: ANN202
 def create_list() -> Response:
     try:
         created = lists.create(read_object(bp.current_request))
-    except lists.Invalid as error:
-        raise invalid(error.problems) from None
     except lists.Exists:
         raise ApiError(409, "conflict", "A list with this id exists already.") from None
     return Response(lists.to_api(created), status_code=201)
@@ -45,10 +43,7 @@ def get_list(list_id: str) -> dict:
 @bp.route("/lists/{list_id}", methods=["PUT"], roles=WRITE)
 def update_list(list_id: str) -> dict:
     found = _list_or_404(list_id)
-    try:
-        return lists.to_api(lists.update(found, read_object(bp.current_request)))
-    except lists.Invalid as error:
-        raise invalid(error.problems) from None
+    return lists.to_api(lists.update(found, read_object(bp.current_request)))
 
 
 @bp.route("/lists/{list_id}", methods=["DELETE"], roles=WRITE)
@@ -74,9 +69,9 @@ def add_member(list_id: str) -> Response:
     if not isinstance(contact_id, str) or not contact_id.strip():
         problems.append(Problem("contact_id", "contact_id is required: the id of an existing contact"))
     if problems:
-        raise invalid(problems)
+        raise Invalid(problems)
     if contacts.get(contact_id) is None:
-        raise invalid([Problem("contact_id", "no contact has this id")])
+        raise Invalid([Problem("contact_id", "no contact has this id")])
     joined = lists.add(list_id, contact_id)
     return Response({"list": list_id, "contact_id": contact_id, "member": True, "changed": joined},
                     status_code=201 if joined else 200)

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from chalicelib.api.auth import ADMIN
-from chalicelib.api.http import decode_cursor, invalid, not_found, page, page_limit
+from chalicelib.api.http import decode_cursor, not_found, page, page_limit
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.config import settings
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 
 bp = ApiBlueprint(__name__)
 
@@ -21,6 +21,6 @@ def local_outbox() -> dict:
     if cursor is not None:
         before = cursor.get("before")
         if not isinstance(before, int) or isinstance(before, bool) or before < 1:
-            raise invalid([Problem("cursor", "cursor is not one this API gave")])
+            raise Invalid([Problem("cursor", "cursor is not one this API gave")])
     items, next_seq = outbox.page(page_limit(bp.current_request), before)
     return page(items, {"before": next_seq} if next_seq else None)

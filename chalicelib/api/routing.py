@@ -1,7 +1,8 @@
 """A Blueprint whose every route names the roles it admits and answers errors in our format.
 
 Chalice turns any exception raised by a view into its own 500 before middleware sees it, so
-the translation of ApiError (and the role check) wraps each view here, once for all routes.
+the translation of ApiError and of problems.Invalid (422 with every problem), and the role
+check, wrap each view here, once for all routes.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from chalice import Blueprint, Response
 from chalicelib.api.auth import require
 from chalicelib.api.http import ApiError
 from chalicelib.logs import logger
+from chalicelib.problems import Invalid
 
 PUBLIC: frozenset[str] = frozenset()  # no key needed: health, tracking links, unsubscribe
 
@@ -32,6 +34,8 @@ class ApiBlueprint(Blueprint):
                     return view(*args, **params)
                 except ApiError as error:
                     return error.response()
+                except Invalid as error:
+                    return ApiError(422, "invalid", error.message, error.problems).response()
                 except Exception:
                     logger.exception("unhandled error", extra={"route": path, "method": request.method})
                     return Response({"error": {"code": "internal", "message": "Something went wrong on our side."}},

@@ -5,10 +5,10 @@ from chalice import Response
 
 from chalicelib import clock
 from chalicelib.api.auth import READ, WRITE
-from chalicelib.api.http import ApiError, invalid, not_found, read_json, read_object
+from chalicelib.api.http import ApiError, not_found, read_json, read_object
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.contacts import service as contacts
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 from chalicelib.scenarios import deployer, diagram, simulate
 from chalicelib.scenarios import service as scenarios
 
@@ -53,8 +53,6 @@ def validate_scenario() -> dict:
 def create_scenario() -> Response:
     try:
         scenario = scenarios.create(read_json(bp.current_request))
-    except scenarios.ScenarioInvalid as error:
-        raise invalid(error.problems, "The scenario is not valid.") from None
     except scenarios.ScenarioExists:
         raise ApiError(409, "conflict", "A scenario with this id exists; PUT /scenarios/{id} adds a version.") from None
     return Response(scenarios.to_api(scenario), status_code=201)
@@ -76,8 +74,6 @@ def put_scenario(scenario_id: str) -> dict:
     scenario = _scenario_or_404(scenario_id)
     try:
         scenarios.new_version(scenario, read_json(bp.current_request))
-    except scenarios.ScenarioInvalid as error:
-        raise invalid(error.problems, "The scenario is not valid.") from None
     except scenarios.WrongState as error:
         raise ApiError(409, "wrong_state", str(error).capitalize() + ".") from None
     return scenarios.to_api(scenarios.head(scenario_id))
@@ -152,5 +148,5 @@ def _simulation_input(body: dict) -> tuple[dict, list, dict]:
         except ValueError:
             problems.append(Problem("start", "start must be an ISO 8601 date-time"))
     if problems:
-        raise invalid(problems)
+        raise Invalid(problems)
     return contact, timeline, options

@@ -4,9 +4,9 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api.auth import READ, WRITE
-from chalicelib.api.http import ApiError, decode_cursor, invalid, not_found, page, page_limit, read_object
+from chalicelib.api.http import ApiError, decode_cursor, not_found, page, page_limit, read_object
 from chalicelib.api.routing import ApiBlueprint
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 from chalicelib.segments import service as segments
 
 bp = ApiBlueprint(__name__)
@@ -31,8 +31,6 @@ def _refused(error: Exception) -> ApiError:
 def create_segment() -> Response:
     try:
         created = segments.create(read_object(bp.current_request))
-    except segments.Invalid as error:
-        raise invalid(error.problems) from None
     except segments.Exists:
         raise ApiError(409, "conflict", "A segment with this id exists already.") from None
     return Response(segments.to_api(created, with_build=True), status_code=201)
@@ -52,11 +50,8 @@ def preview_segment() -> dict:
     if "criteria" not in body:
         problems.append(Problem("criteria", "criteria are required"))
     if problems:
-        raise invalid(problems)
-    try:
-        return segments.preview(body["criteria"])
-    except segments.Invalid as error:
-        raise invalid(error.problems) from None
+        raise Invalid(problems)
+    return segments.preview(body["criteria"])
 
 
 @bp.route("/segments/{segment_id}", methods=["GET"], roles=READ)
@@ -69,8 +64,6 @@ def update_segment(segment_id: str) -> dict:
     found = _segment_or_404(segment_id)
     try:
         return segments.to_api(segments.update(found, read_object(bp.current_request)), with_build=True)
-    except segments.Invalid as error:
-        raise invalid(error.problems) from None
     except segments.Refused as error:
         raise _refused(error) from None
 

@@ -5,9 +5,10 @@ from chalice import Response
 
 from chalicelib.activity import service as activity
 from chalicelib.api.auth import READ, WRITE
-from chalicelib.api.http import invalid, read_object
+from chalicelib.api.http import read_object
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.audience import jobs
+from chalicelib.problems import Invalid
 from chalicelib.scoring import service as scoring
 
 bp = ApiBlueprint(__name__)
@@ -23,7 +24,7 @@ def put_scoring() -> dict:
     body = read_object(bp.current_request)
     problems = scoring.validate(body)
     if problems:
-        raise invalid(problems, "These scoring settings are not valid.")
+        raise Invalid(problems, "These scoring settings are not valid.")
     return scoring.put(body)
 
 
@@ -37,7 +38,7 @@ def put_activity() -> dict:
     body = read_object(bp.current_request)
     problems = activity.validate(body)
     if problems:
-        raise invalid(problems, "These activity settings are not valid.")
+        raise Invalid(problems, "These activity settings are not valid.")
     return activity.put(body)
 
 

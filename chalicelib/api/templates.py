@@ -4,10 +4,10 @@ from __future__ import annotations
 from chalice import Response
 
 from chalicelib.api.auth import READ, WRITE
-from chalicelib.api.http import ApiError, decode_cursor, invalid, not_found, page, page_limit, read_object
+from chalicelib.api.http import ApiError, decode_cursor, not_found, page, page_limit, read_object
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.channels import template_store
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 
 bp = ApiBlueprint(__name__)
 
@@ -23,7 +23,7 @@ def _template_or_404(template_id: str) -> template_store.Template:
 def create_template() -> Response:
     cleaned, problems = template_store.validate(read_object(bp.current_request))
     if problems:
-        raise invalid(problems, "The template is not valid.")
+        raise Invalid(problems, "The template is not valid.")
     try:
         item = template_store.create(cleaned)
     except template_store.Conflict:
@@ -48,7 +48,7 @@ def put_template(template_id: str) -> Response:
         raise not_found("This template")
     cleaned, problems = template_store.validate(read_object(bp.current_request), template_id=template_id)
     if problems:
-        raise invalid(problems, "The template is not valid.")
+        raise Invalid(problems, "The template is not valid.")
     item, created = template_store.replace(cleaned)
     return Response(template_store.to_api(item), status_code=201 if created else 200)
 
@@ -69,8 +69,8 @@ def preview_template(template_id: str) -> dict:
     item = _template_or_404(template_id)
     variables, problems = template_store.preview_variables(read_object(bp.current_request))
     if problems:
-        raise invalid(problems)
+        raise Invalid(problems)
     rendered, problems = template_store.preview(item, variables)
     if problems:
-        raise invalid(problems, "The template cannot be rendered for this contact.")
+        raise Invalid(problems, "The template cannot be rendered for this contact.")
     return rendered

@@ -11,7 +11,7 @@ On AWS the `audience_jobs` schedule runs `work()` every minute, its parts in par
 on the local stack `kick()` also runs it at once in a background thread, so jobs start without
 waiting for a schedule.
 
-A kind is registered with `register(name, kind)`; it answers:
+A kind is registered with `register(name, kind)` (every kind, by audience.kinds at start); it answers:
     parts(head, phase) -> int              parts of a phase (0: nothing to scan)
     step(head, part, index) -> Step        one unit of work of part `index`
     phase_done(head, phase, parts) -> (int, dict | None)
@@ -34,7 +34,6 @@ from typing import Any, Protocol
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib import clock
-from chalicelib.config import settings
 from chalicelib.logs import logger
 from chalicelib.store.audience import Job
 
@@ -65,8 +64,6 @@ class Kind(Protocol):
 
 
 _KINDS: dict[str, Kind] = {}
-_LOADERS = ("chalicelib.segments.build", "chalicelib.activity.service", "chalicelib.scoring.service",
-            "chalicelib.imports.service", "chalicelib.lists.service")
 
 
 def register(name: str, kind: Kind) -> None:
@@ -75,10 +72,7 @@ def register(name: str, kind: Kind) -> None:
 
 def _kind(name: str) -> Kind:
     if name not in _KINDS:
-        import importlib
-
-        for module in _LOADERS:
-            importlib.import_module(module)
+        raise LookupError(f"no job kind {name!r} is registered (audience.kinds.register_all runs at start)")
     return _KINDS[name]
 
 
@@ -370,12 +364,20 @@ def _advance(head: Job) -> None:
 _lock = threading.Lock()
 _wanted = threading.Event()
 _thread: threading.Thread | None = None
+_alive: Callable[[], bool] | None = None  # set by the local stack, which runs jobs as they start
+
+
+def run_as_started(alive: Callable[[], bool]) -> None:
+    """Local stack: run each job at once in a background thread, while `alive()` (a stopped
+    stack's jobs are abandoned with it)."""
+    global _alive
+    _alive = alive
 
 
 def kick() -> None:
     """Run the worker now in a background thread (local stack); on AWS the schedule runs it."""
     global _thread
-    if not settings().local:
+    if _alive is None:
         return
     with _lock:
         _wanted.set()
@@ -383,6 +385,11 @@ def kick() -> None:
             return
         _thread = threading.Thread(target=_local_worker, name="audience-jobs", daemon=True)
         _thread.start()
+
+
+def _stack_running() -> bool:
+    """Whether the local stack that runs jobs as they start (the latest one) is still up."""
+    return _alive is not None and _alive()
 
 
 def _local_worker() -> None:
@@ -397,12 +404,3 @@ def _local_worker() -> None:
         except Exception as error:  # noqa: BLE001 - logged, not fatal: the schedule or the next kick goes on
             if _stack_running():
                 logger.warning("local job worker stopped", extra={"error": f"{type(error).__name__}: {error}"})
-
-
-def _stack_running() -> bool:
-    """Whether the embedded AWS is still up (a stopped stack's jobs are abandoned with it)."""
-    try:
-        from moto.core.models import botocore_stubber
-    except ImportError:  # pragma: no cover - moto is a dev dependency
-        return True
-    return bool(botocore_stubber.enabled)

@@ -7,26 +7,25 @@ records nothing twice; a crash cannot leave a member without its event.
 """
 from __future__ import annotations
 
-import random
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import clock
+from chalicelib import clock, retry
 from chalicelib.events import service as events
 from chalicelib.store import queue
 from chalicelib.store.audience import (
+    COUNTER_PREFIX,
     FIRST_MEMBER,
     AudienceList,
     Member,
-    Transaction,
     contact_ref,
     counter_key,
     event_items,
     group_count,
 )
 from chalicelib.store.models import Contact
+from chalicelib.store.transactions import CONFLICT, Transaction
 
 KINDS = ("list", "segment")
 
@@ -55,7 +54,8 @@ def change(kind: str, group_id: str, contact_id: str, *, joining: bool, source: 
         raise ValueError(f"unknown group kind {kind!r}")
     members = _set(kind)
     key = group(kind, group_id)
-    for attempt in range(8):
+
+    def attempt() -> Outcome | None:
         now = clock.iso(clock.now())
         write = Transaction()
         actions = [members.add({group_id}) if joining else members.delete({group_id})]
@@ -85,11 +85,9 @@ def change(kind: str, group_id: str, contact_id: str, *, joining: bool, source: 
             if record is not None and dispatch:
                 queue.enqueue([record])
             return Outcome(True, record)
-        if failed == ["#conflict"]:
-            time.sleep(min(0.05 * 2 ** attempt, 1.0) * random.random())
-            continue
-        return Outcome(False)
-    raise RuntimeError(f"membership change of {contact_id} in {key} did not settle")
+        return None if failed == [CONFLICT] else Outcome(False)
+
+    return retry.until_settled(attempt, limit=8, what=f"membership change of {contact_id} in {key}")
 
 
 def is_member(kind: str, group_id: str, contact_id: str) -> bool:
@@ -114,8 +112,6 @@ def count(kind: str, group_id: str) -> int:
 
 def drop_counters(kind: str, group_id: str) -> None:
     """Delete a removed group's counter items (its members are gone by then)."""
-    from chalicelib.store.audience import COUNTER_PREFIX
-
     with Member.batch_write() as batch:
         for item in Member.query(group(kind, group_id), Member.member.startswith(COUNTER_PREFIX)):
             batch.delete(item)

@@ -16,13 +16,12 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.contacts import service as contacts
-from chalicelib.events.validate import is_system_type
+from chalicelib.scoring import service as scoring
+from chalicelib.segments import engine
+from chalicelib.vocabulary import is_system_type
 
 
 def on_event(event: dict[str, Any]) -> None:
-    from chalicelib.scoring import service as scoring
-    from chalicelib.segments import engine
-
     event_type = event["type"]
     if event_type == "contact.deleted":
         return
@@ -58,9 +57,6 @@ def fields_changed(contact_id: str, fields: Iterable[str], *, cause: str, score:
     re-score the profile (when criteria rules exist and the score itself did not change) and
     re-evaluate the segments reading those fields. `settings`: the scoring settings, when the
     caller (a batch job) has them already."""
-    from chalicelib.scoring import service as scoring
-    from chalicelib.segments import engine
-
     changed = set(fields)
     settings = settings if settings is not None else (scoring.current() if score else None)
     if score and any("criteria" in rule for rule in settings["rules"]):
@@ -74,3 +70,16 @@ def fields_changed(contact_id: str, fields: Iterable[str], *, cause: str, score:
     if changed:
         engine.evaluate(contact_id, [f"field:{name}" for name in sorted(changed)], cause=cause, source="fields")
 
+
+def score_moved(contact_id: str, changed: set[str], cause: str) -> None:
+    """A scoring job moved the contact's score or stage: re-evaluate what reads them."""
+    fields_changed(contact_id, changed, cause=cause, score=False)
+
+
+def add_points(contact_id: str, points: int, *, reason: dict, event_id: str) -> bool:
+    """A scenario step's points, once per `event_id` (False if given before, or the contact is
+    gone); the segments reading score or stage follow."""
+    result = scoring.add(contact_id, points, reason=reason, event_id=event_id)
+    if result.applied and result.changed:
+        score_moved(contact_id, result.changed, event_id)
+    return result.applied

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
-from chalicelib import clock
+from chalicelib import clock, retry
 from chalicelib.channels import gate
 from chalicelib.config import settings
 from chalicelib.scenarios.errors import Throttled
@@ -45,7 +45,8 @@ def reserve(contact_id: str, message_id: str, caps: gate.Caps, now: datetime | N
         return True
     now = now or clock.now()
     week_ago, day_ago = clock.iso(now - WEEK), clock.iso(now - DAY)
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> bool | None:
         try:
             ledger = SendLedger.get(contact_id, consistent_read=True)
         except DoesNotExist:
@@ -58,32 +59,27 @@ def reserve(contact_id: str, message_id: str, caps: gate.Caps, now: datetime | N
             return False
         ledger.sends = [*entries, _entry(clock.iso(now), message_id)]
         ledger.expires_at = now + WEEK + DAY
-        try:
-            ledger.save()  # conditional on the version read (or on the item not existing yet)
-            return True
-        except PutError as error:
-            if not _conflict(error):
-                raise
-    raise Throttled(f"the send ledger of contact {contact_id} is too busy; retry")
+        return _saved(ledger)  # conditional on the version read (or on the item not existing yet)
+
+    return retry.until_settled(attempt, limit=ATTEMPTS, what=f"the send ledger of contact {contact_id}",
+                               failure=Throttled)
 
 
 def release(contact_id: str, message_id: str) -> None:
     """Give back the reservation of a send that did not go out (idempotent)."""
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> bool | None:
         try:
             ledger = SendLedger.get(contact_id, consistent_read=True)
         except DoesNotExist:
-            return
+            return True
         entries = [entry for entry in ledger.sends or [] if _split(entry)[1] != message_id]
         if len(entries) == len(ledger.sends or []):
-            return
+            return True
         ledger.sends = entries
-        try:
-            ledger.save()
-            return
-        except PutError as error:
-            if not _conflict(error):
-                raise
+        return _saved(ledger)
+
+    retry.until_settled(attempt, limit=ATTEMPTS, what=f"the send ledger of contact {contact_id}", failure=Throttled)
 
 
 def recent(contact_id: str, now: datetime | None = None) -> tuple[int, int]:
@@ -106,5 +102,12 @@ def forget(contact_id: str) -> None:
         pass
 
 
-def _conflict(error: Exception) -> bool:
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
+def _saved(ledger: SendLedger) -> bool | None:
+    """True once saved; None when another writer changed the ledger since it was read."""
+    try:
+        ledger.save()
+    except PutError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return None
+        raise
+    return True

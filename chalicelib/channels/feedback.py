@@ -30,7 +30,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib import clock
+from chalicelib import clock, retry
 from chalicelib.channels import tracking
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
@@ -119,7 +119,8 @@ def update_contact(contact_id: str, plan: Callable[[Contact], dict[str, Any]]) -
     """Apply `plan(contact)` (attribute -> new value), conditional on the version read; retried.
 
     Answers the contact (None if it does not exist) and the attributes that changed."""
-    for _ in range(ATTEMPTS):
+
+    def attempt() -> tuple[Contact | None, list[str]] | None:
         contact = contacts.get(contact_id)
         if contact is None:
             return None, []
@@ -130,11 +131,13 @@ def update_contact(contact_id: str, plan: Callable[[Contact], dict[str, Any]]) -
         actions.append(Contact.updated_at.set(clock.iso(clock.now())))
         try:
             contact.update(actions=actions)
-            return contact, list(values)
         except UpdateError as error:
             if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
                 raise
-    raise RuntimeError(f"contact {contact_id} is too busy to update; retry")
+            return None
+        return contact, list(values)
+
+    return retry.until_settled(attempt, limit=ATTEMPTS, what=f"update of contact {contact_id}")
 
 
 def _announce(contact_id: str, changed: list[str], origin: str) -> None:

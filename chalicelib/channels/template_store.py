@@ -20,6 +20,7 @@ from chalicelib.channels import render, templates
 from chalicelib.channels.sms_text import segments
 from chalicelib.contacts import service as contacts
 from chalicelib.problems import Problem
+from chalicelib.scenarios import service as scenarios
 from chalicelib.store.models import Template
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")  # as scenario steps refer to templates
@@ -213,8 +214,6 @@ def preview(item: Template, variables: dict[str, Any]) -> tuple[dict[str, Any] |
 
 def used_by(template_id: str) -> list[str]:
     """The live or paused scenarios whose running version sends this template."""
-    from chalicelib.scenarios import service as scenarios
-
     found = []
     for head in scenarios.list_heads():
         if head.status not in ("live", "paused") or not head.live_version:

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib import clock
+from chalicelib import clock, retry
 from chalicelib.config import settings
-from chalicelib.store.models import Consent, Contact, ContactKey, transaction
+from chalicelib.store.models import Consent, Contact, ContactKey
+from chalicelib.store.transactions import Transaction
 
 IDENTIFIERS = ("email", "phone", "external_id")
 PROFILE_FIELDS = ("email", "phone", "external_id", "first_name", "last_name", "birthday", "timezone", "language")
@@ -97,58 +98,53 @@ def find_by(name: str, value: str) -> Contact | None:
 
 def upsert(identity: Identity, change: Change) -> Upserted:
     """Create or update the contact the identity names; safe against concurrent writers."""
-    for _ in range(5):
+
+    def attempt() -> Upserted | None:
         contact = find(identity)
-        try:
-            if contact is None:
-                return _create(identity, change)
-            return _update(contact, identity, change)
-        except (TransactWriteError, PutError, UpdateError) as error:
-            if _is_key_conflict(error, contact is None):
-                if contact is not None:
-                    raise ContactConflict(settings().unique_key) from error
-                continue  # someone created it meanwhile: read again and update
-            if _is_version_conflict(error):
-                continue
-            raise
-    raise RuntimeError("contact upsert did not settle after 5 attempts")
+        if contact is None:
+            return _create(identity, change)
+        return _update(contact, identity, change)
+
+    return retry.until_settled(attempt, limit=5, what="contact upsert")
 
 
 def patch(contact: Contact, change: Change) -> Upserted:
-    for _ in range(5):
-        try:
-            return _update(contact, Identity(), change)
-        except (TransactWriteError, UpdateError, PutError) as error:
-            if _is_key_conflict(error, False):
-                raise ContactConflict(settings().unique_key) from error
-            if not _is_version_conflict(error):
-                raise
-            contact = get(contact.id)
-            if contact is None:
-                raise
-    raise RuntimeError("contact patch did not settle after 5 attempts")
+    def attempt() -> Upserted | None:
+        nonlocal contact
+        updated = _update(contact, Identity(), change)
+        if updated is None:
+            fresh = get(contact.id)
+            if fresh is None:
+                raise RuntimeError(f"contact {contact.id} was erased while being patched")
+            contact = fresh
+        return updated
+
+    return retry.until_settled(attempt, limit=5, what="contact patch")
 
 
-def _create(identity: Identity, change: Change) -> Upserted:
+def _create(identity: Identity, change: Change) -> Upserted | None:
+    """The new contact; None when another writer created it meanwhile (read it again)."""
     now = clock.iso(clock.now())
     contact = Contact(str(uuid.uuid4()), created_at=now, updated_at=now)
     for name in IDENTIFIERS:
         if identity.value(name):
             setattr(contact, name, identity.value(name))
-    from chalicelib.contacts import erase  # an erased address is not re-subscribed by consent from a file
-
-    change = erase.screen(contact, change)
     _apply(contact, change, now)
-    unique_value = getattr(contact, settings().unique_key)
-    with transaction() as write:
-        write.save(contact, condition=Contact.id.does_not_exist())
-        if unique_value:
-            write.save(ContactKey(_key(settings().unique_key, unique_value), contact_id=contact.id),
-                             condition=ContactKey.key.does_not_exist())
+    unique = settings().unique_key
+    unique_value = getattr(contact, unique)
+    write = Transaction()
+    write.put("contact", contact, condition=Contact.id.does_not_exist())
+    if unique_value:
+        write.put("key", ContactKey(_key(unique, unique_value), contact_id=contact.id),
+                  condition=ContactKey.key.does_not_exist())
+    if write.commit():
+        return None
     return Upserted(contact, True, [])
 
 
-def _update(contact: Contact, identity: Identity, change: Change) -> Upserted:
+def _update(contact: Contact, identity: Identity, change: Change) -> Upserted | None:
+    """The updated contact; None when another writer changed it since it was read (read it
+    again); ContactConflict when its new unique key belongs to another contact."""
     now = clock.iso(clock.now())
     unique = settings().unique_key
     old_unique = getattr(contact, unique)
@@ -165,15 +161,25 @@ def _update(contact: Contact, identity: Identity, change: Change) -> Upserted:
         contact.updated_at = now
     new_unique = getattr(contact, unique)
     if new_unique == old_unique:
-        contact.save()
-    else:
-        with transaction() as write:
-            write.save(contact)
-            if old_unique:
-                write.delete(ContactKey(_key(unique, old_unique)))
-            if new_unique:
-                write.save(ContactKey(_key(unique, new_unique), contact_id=contact.id),
-                                 condition=ContactKey.key.does_not_exist())
+        try:
+            contact.save()  # conditional on the version read
+        except PutError as error:
+            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return Upserted(contact, False, changed)
+    write = Transaction()
+    write.put("contact", contact)  # conditional on the version read
+    if old_unique:
+        write.delete("old_key", ContactKey(_key(unique, old_unique)))
+    if new_unique:
+        write.put("key", ContactKey(_key(unique, new_unique), contact_id=contact.id),
+                  condition=ContactKey.key.does_not_exist())
+    failed = write.commit()
+    if "key" in failed:
+        raise ContactConflict(unique)
+    if failed:
+        return None
     return Upserted(contact, False, changed)
 
 
@@ -210,26 +216,6 @@ def _apply(contact: Contact, change: Change, now: str) -> list[str]:
 def attributes_of(contact: Contact) -> dict[str, Any]:
     raw = contact.attributes
     return plain(raw.as_dict() if hasattr(raw, "as_dict") else dict(raw or {}))
-
-
-def _is_key_conflict(error: Exception, creating: bool) -> bool:
-    codes = _cancellation_codes(error)
-    if creating:
-        return "ConditionalCheckFailed" in codes
-    # On update the contact itself comes first: a failure on a later item is the new key.
-    return "ConditionalCheckFailed" in codes[1:]
-
-
-def _is_version_conflict(error: Exception) -> bool:
-    codes = _cancellation_codes(error)
-    if codes:
-        return codes[0] == "ConditionalCheckFailed"
-    return getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
-def _cancellation_codes(error: Exception) -> list[str | None]:
-    reasons = getattr(error, "cancellation_reasons", None) or []
-    return [getattr(reason, "code", None) if reason is not None else None for reason in reasons]
 
 
 def plain(value: Any) -> Any:

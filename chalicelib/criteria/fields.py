@@ -7,13 +7,7 @@ from __future__ import annotations
 
 import re
 
-# Contact fields a condition may name directly (DESIGN.md section 5). `consent.email` and
-# `consent.sms` resolve to the boolean `granted` of the consent record.
-BUILTIN_FIELDS: frozenset[str] = frozenset({
-    "email", "phone", "external_id", "first_name", "last_name", "birthday", "timezone",
-    "language", "score", "stage", "activity_rank", "created_at", "last_activity_at",
-    "email_status", "consent.email", "consent.sms",
-})
+from chalicelib.vocabulary import BUILTIN_FIELDS
 
 # In the documented order, for error messages.
 OPERATOR_ORDER: tuple[str, ...] = (

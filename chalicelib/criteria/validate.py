@@ -23,6 +23,7 @@ from chalicelib.criteria.fields import (
 )
 from chalicelib.criteria.values import is_duration_text, is_number, to_decimal, to_moment
 from chalicelib.problems import Problem, join
+from chalicelib.vocabulary import EVENT_TYPE_RULE, is_event_type
 
 Scope = Literal["contact", "properties"]
 
@@ -168,8 +169,9 @@ def _is_duration(text: str) -> bool:
 
 def _event(node: Mapping, path: str, depth: int, problems: list[Problem]) -> None:
     event_type = node["event"]
-    if not isinstance(event_type, str) or not event_type.strip():
-        problems.append(Problem(join(path, "event"), "event must be a non-empty event type such as 'purchase'"))
+    if not is_event_type(event_type):
+        problems.append(Problem(join(path, "event"), f"event must be an event type such as 'purchase' "
+                                f"({EVENT_TYPE_RULE})"))
     where = node.get("where")
     if where is not None and not (isinstance(where, Mapping) and not where):
         _node(where, join(path, "where"), "properties", depth + 1, problems)

@@ -2,21 +2,25 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
-from chalicelib.events.validate import ValidEvent, is_system_type, validate_event
+from chalicelib.events.validate import ValidEvent, validate_event
 from chalicelib.problems import Problem, join
 from chalicelib.store import queue
-from chalicelib.store.models import Event, EventId, transaction
+from chalicelib.store.audience import event_items
+from chalicelib.store.models import Event, EventId
+from chalicelib.store.transactions import Transaction
+from chalicelib.vocabulary import is_system_type
 
 
 @dataclass
@@ -127,24 +131,15 @@ def contact_events(upserted: contacts.Upserted, *, origin: str) -> list[dict]:
 def record(contact_id: str, event_type: str, properties: dict[str, Any], *, event_id: str | None = None,
            at: datetime | None = None) -> dict | None:
     """Store one event for a contact; None if this event id was stored before."""
-    import uuid
-
-    event_id = event_id or str(uuid.uuid4())
-    moment = at or clock.now()
-    ttl_days = settings().event_ttl_days
-    expires = moment + timedelta(days=ttl_days) if ttl_days else None
-    item = Event(contact_id, f"{clock.iso(moment)}#{event_id}", id=event_id, type=event_type,
-                 properties=_dynamo_safe(properties), received_at=clock.iso(clock.now()), expires_at=expires)
-    try:
-        with transaction() as write:
-            write.save(EventId(event_id, contact_id=contact_id, expires_at=expires),
-                             condition=EventId.id.does_not_exist())
-            write.save(item)
-    except TransactWriteError as error:
-        reasons = getattr(error, "cancellation_reasons", None) or []
-        if reasons and reasons[0] is not None and reasons[0].code == "ConditionalCheckFailed":
-            return None
-        raise
+    idempotency, item = event_items(contact_id, event_type, properties, event_id or str(uuid.uuid4()), at)
+    write = Transaction()
+    write.put("event_id", idempotency, condition=EventId.id.does_not_exist())
+    write.put("event", item)
+    failed = write.commit()
+    if failed == ["event_id"]:
+        return None
+    if failed:
+        raise RuntimeError(f"event {item.id} met a concurrent write; retry")
     return to_api(item)
 
 
@@ -178,8 +173,3 @@ def history(contact_id: str, *, since: datetime | None = None, event_type: str |
 
 def events_of(contact_id: str) -> Iterable[dict]:
     return history(contact_id)[0]
-
-
-def _dynamo_safe(value: Any) -> Any:
-    """Plain JSON values (a MapAttribute stores int and float as DynamoDB numbers)."""
-    return json.loads(json.dumps(value, default=str))

@@ -16,15 +16,12 @@ from chalicelib.contacts.fields import (
     normalize_phone,
 )
 from chalicelib.problems import Problem, join
+from chalicelib.vocabulary import EVENT_TYPE_RULE, is_event_type, is_system_type
 
 EVENT_KEYS = {"id", "type", "contact", "traits", "consent", "properties", "timestamp"}
 CONTACT_KEYS = {"email", "phone", "external_id", "contact_id"}
 CONSENT_KEYS = {"email", "sms", "source"}
-TYPE_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@#/-]{1,128}$")
-# Dotted names the system itself records; only admin and marketer keys may post them
-# (to import history), never a web frontend's ingest key.
-SYSTEM_PREFIXES = ("contact.", "list.", "segment.", "score.", "stage.", "email.", "sms.", "journey.")
 MAX_PROPERTIES_BYTES = 32 * 1024
 
 
@@ -41,10 +38,6 @@ class ValidEvent:
     timestamp: datetime = field(default_factory=clock.now)
 
 
-def is_system_type(event_type: str) -> bool:
-    return event_type.startswith(SYSTEM_PREFIXES)
-
-
 def validate_event(raw: Any, path: str = "", *, allow_system: bool, future_tolerance: timedelta,
                    now: datetime | None = None) -> tuple[ValidEvent | None, list[Problem]]:
     """The normalised event, or None with every problem found."""
@@ -57,9 +50,9 @@ def validate_event(raw: Any, path: str = "", *, allow_system: bool, future_toler
     elif not isinstance(event_id, str) or not ID_PATTERN.match(event_id):
         problems.append(Problem(join(path, "id"), "id must be a string of 1 to 128 letters, digits or _.:@#/-"))
     event_type = raw.get("type")
-    if not isinstance(event_type, str) or not TYPE_PATTERN.match(event_type):
-        problems.append(Problem(join(path, "type"),
-                                "type is required: a name such as signup, page_view or cart_updated"))
+    if not is_event_type(event_type):
+        problems.append(Problem(join(path, "type"), "type is required: a name such as signup, page_view or "
+                                f"cart_updated ({EVENT_TYPE_RULE})"))
     elif is_system_type(event_type) and not allow_system:
         problems.append(Problem(join(path, "type"), f"'{event_type}' is a system event type; it cannot be posted"
                                 " with this key"))

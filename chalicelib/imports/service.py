@@ -9,7 +9,7 @@ checkpoints every CHUNK lines (its report is kept in chunks next to the job).
 
 Every write is idempotent per line: contact events are named `import:ID:LINE/...`, so a
 resumed job changes nothing twice. Consent in a file is historical: it never re-subscribes an
-address that was erased at the person's request (contacts.erase).
+address that was erased at the person's request (gdpr.erase).
 """
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ from chalicelib import clock
 from chalicelib.audience import jobs
 from chalicelib.audience.jobs import Step
 from chalicelib.config import settings
-from chalicelib.contacts import erase
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.imports import csv_parse
 from chalicelib.imports.csv_parse import ImportFileError, ParsedImport, Refusal, Row
 from chalicelib.lists import membership
+from chalicelib.lists import service as lists
 from chalicelib.problems import Invalid, Problem
 from chalicelib.store import audience as store
 from chalicelib.store import queue
@@ -46,13 +46,15 @@ UPLOAD_SECONDS = 3600
 CHUNK = 200
 INLINE_LINES = 5000  # GET /imports/{id} lists every line up to this; beyond, /imports/{id}/lines pages them
 _REGION = re.compile(r"^[A-Za-z]{2}$")
+IMPORT_SOURCE = "import:"  # consent_source of consent read from a file: historical, never fresh
 
 
-class FileRefused(Exception):
-    def __init__(self, message: str, problems: list[Problem]) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems = problems
+class FileRefused(Invalid):
+    """The whole file cannot be imported; `reason` says why in a few words."""
+
+    def __init__(self, reason: str, problems: list[Problem]) -> None:
+        super().__init__(problems, f"The file cannot be imported: {reason}.")
+        self.reason = reason
 
 
 class TooLarge(Exception):
@@ -106,8 +108,6 @@ def parse_options(params: Mapping[str, str]) -> Options:
             problems.append(Problem("delimiter", "delimiter must be , ; | or tab"))
     list_id = params.get("list") or None
     if list_id is not None:
-        from chalicelib.lists import service as lists
-
         if kind != "contacts":
             problems.append(Problem("list", "only a contacts import adds its contacts to a list"))
         elif lists.get(list_id) is None:
@@ -120,7 +120,7 @@ def parse_options(params: Mapping[str, str]) -> Options:
     if dry_run not in ("true", "false", "1", "0"):
         problems.append(Problem("dry_run", "dry_run must be true or false"))
     if problems:
-        raise Invalid(problems)
+        raise Invalid(problems, "The import parameters are not valid.")
     return Options(kind, mode, encoding, delimiter, list_id, region.upper() if region else None,
                    dry_run in ("true", "1"))
 
@@ -244,7 +244,7 @@ def _contact_row(import_id: str, options: Options, row: Row, batch: _Batch) -> d
                 traits[name] = None
     consent, note = _screen(row, dict(row.consent))
     change = contacts.Change(traits=traits, attributes=attributes, consent=consent,
-                             consent_source=f"{erase.IMPORT_SOURCE}{import_id}")
+                             consent_source=f"{IMPORT_SOURCE}{import_id}")
     result = _upsert(import_id, options, row, change, batch, note)
     in_file = result["outcome"] in ("created", "updated") or result.get("reason") == "no change"
     if options.list_id and in_file and not options.dry_run:
@@ -254,7 +254,7 @@ def _contact_row(import_id: str, options: Options, row: Row, batch: _Batch) -> d
 
 
 def _unsubscribe_row(import_id: str, options: Options, row: Row, batch: _Batch) -> dict:
-    change = contacts.Change(consent=dict(row.consent), consent_source=f"{erase.IMPORT_SOURCE}{import_id}")
+    change = contacts.Change(consent=dict(row.consent), consent_source=f"{IMPORT_SOURCE}{import_id}")
     result = _upsert(import_id, options, row, change, batch)
     if result.get("reason") == "no change":
         result["reason"] = "already unsubscribed"
@@ -399,7 +399,7 @@ class ImportJob:
             parsed, encoding = _load(head)
         except FileRefused as error:
             head.update(actions=[Job.data.set({"problems": [problem.as_dict() for problem in error.problems]})])
-            jobs.fail(head, error.message)
+            jobs.fail(head, error.reason)
             return Step(None)
         outcomes = parsed.outcomes()
         start = int(part.cursor or 0)
@@ -427,7 +427,6 @@ class ImportJob:
             store.delete_upload(head.params["key"])
 
 
-jobs.register("import", ImportJob())
 
 
 # -- reports --------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None) -> Ru
     import app as app_module
     from app import app  # imported once the environment points at the local stack
     from chalicelib import keys
+    from chalicelib.audience import jobs
     from chalicelib.config import settings
     from chalicelib.scenarios import service as scenarios
 
@@ -35,6 +36,7 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None) -> Ru
     for name in FUNCTIONS:
         stack.register(name, getattr(app_module, name))
     stack.register_sns_handlers(app)  # SES feedback and inbound SMS, as SNS delivers them
+    jobs.run_as_started(lambda: stack.running)
     key = settings().admin_key
     generated = key is None
     if generated:

@@ -265,6 +265,10 @@ class LocalStack:
         except Exception:  # best effort: moto is going away anyway
             pass
 
+    @property
+    def running(self) -> bool:
+        return self._mock is not None
+
     def __enter__(self) -> LocalStack:
         return self.start()
 

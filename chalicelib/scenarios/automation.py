@@ -11,6 +11,7 @@ from datetime import datetime
 from pynamodb.exceptions import DeleteError
 
 from chalicelib import clock, criteria
+from chalicelib.audience import react
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.logs import logger
@@ -20,9 +21,7 @@ from chalicelib.store.models import Wait
 
 
 def handle(event: dict) -> None:
-    from chalicelib.audience import react  # score, stage and segments first: triggers may read them
-
-    react.on_event(event)
+    react.on_event(event)  # score, stage and segments first: triggers may read them
     contact_id = event["contact_id"]
     converted = _meet_goals(contact_id, event)
     _resume_waits(contact_id, event, skip=converted)

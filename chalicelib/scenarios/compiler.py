@@ -16,9 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.problems import Problem
 from chalicelib.scenarios import semantics
-from chalicelib.scenarios.schema import ACTION_TYPES, TERMINAL_TYPES
+from chalicelib.vocabulary import ACTION_TYPES, TERMINAL_TYPES
 
 INVOKE = "arn:aws:states:::lambda:invoke"
 INVOKE_WAIT_TOKEN = "arn:aws:states:::lambda:invoke.waitForTaskToken"
@@ -56,30 +55,10 @@ class Compiled:
     timeouts: dict[str, int]  # merged into the execution input as "timeouts"
 
 
-class InvalidScenario(ValueError):
-    """compile_scenario was given a definition that does not validate."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems[:5]))
-
-
-def compile_scenario(definition: dict, *, step_runner_arn: str, time_scale: float = 1.0,
-                     check: bool = True) -> Compiled:
-    """The state machine of a scenario. time_scale 1 is the AWS version; above 1 the waits
-    and timeouts are divided by it (the local, clock-scaled version). Raises InvalidScenario
-    when `check` and the definition does not validate."""
-    if check:
-        from chalicelib.scenarios.schema import validate
-
-        problems = validate(definition)
-        if problems:
-            raise InvalidScenario(problems)
-    return build_asl(definition, step_runner_arn=step_runner_arn, time_scale=time_scale)
-
-
-def build_asl(definition: dict, *, step_runner_arn: str, time_scale: float = 1.0) -> Compiled:
-    """Compile without validating (the validator uses it on its cleaned step tree)."""
+def compile_scenario(definition: dict, *, step_runner_arn: str, time_scale: float = 1.0) -> Compiled:
+    """The state machine of a valid scenario (scenarios.schema.validate is the judge; it measures
+    the cleaned step tree with this too). time_scale 1 is the AWS version; above 1 the waits and
+    timeouts are divided by it (the local, clock-scaled version)."""
     if not (isinstance(time_scale, (int, float)) and math.isfinite(time_scale) and time_scale > 0):
         raise ValueError(f"time_scale must be a positive number, not {time_scale!r}")
     return _Builder(step_runner_arn, float(time_scale)).build(definition)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.vocabulary import TERMINAL_TYPES
+
 _MAX_TEXT = 60
 # Characters that would end or confuse a quoted Mermaid label: written as #code; entities.
 _SPECIAL = set('"#%&<>|`;\\')
@@ -20,7 +22,6 @@ _SHAPES: dict[str, tuple[str, str]] = {
     "exit": ("[[", "]]"),
     "delete_contact": ("[[", "]]"),
 }
-_TERMINAL = ("exit", "delete_contact")
 
 
 def escape(text: str) -> str:
@@ -114,7 +115,7 @@ class _Diagram:
             for branch in _list(step.get("branches")):
                 if isinstance(branch, dict):
                     self.edge(name, self.steps(_list(branch.get("steps")), follow), f"{branch.get('weight')}%")
-        elif kind in _TERMINAL:
+        elif kind in TERMINAL_TYPES:
             self.edge(name, "n_end")
         else:
             self.edge(name, follow)

@@ -20,43 +20,20 @@ from urllib.parse import urlsplit
 from chalicelib import durations
 from chalicelib.criteria import validate as validate_criteria
 from chalicelib.problems import Problem, join
-
-# -- vocabulary -------------------------------------------------------------------------------
+from chalicelib.scenarios import compiler
+from chalicelib.vocabulary import (
+    BUILTIN_NAMES,
+    DATE_FIELDS,
+    EVENT_TYPE_RULE,
+    STEP_FIELDS,
+    STEP_TYPES,
+    TERMINAL_TYPES,
+    is_event_type,
+)
 
 SCENARIO_KEYS: tuple[str, ...] = (
     "id", "name", "description", "trigger", "entry", "goals", "exit_when", "settings", "steps")
 
-# Fields of each step type besides `id` and `type`.
-STEP_FIELDS: dict[str, frozenset[str]] = {
-    "email": frozenset({"template", "subject", "html", "text", "transactional"}),
-    "sms": frozenset({"template", "text", "transactional"}),
-    "wait": frozenset({"duration", "until"}),
-    "wait_for": frozenset({"event", "where", "timeout", "then", "else"}),
-    "if": frozenset({"condition", "then", "else"}),
-    "split": frozenset({"branches"}),
-    "add_to_list": frozenset({"list"}),
-    "remove_from_list": frozenset({"list"}),
-    "score": frozenset({"points"}),
-    "update_contact": frozenset({"set"}),
-    "webhook": frozenset({"url", "body"}),
-    "delete_contact": frozenset(),
-    "exit": frozenset(),
-}
-STEP_TYPES: tuple[str, ...] = tuple(STEP_FIELDS)
-# Steps that become one Task calling the step runner with action "step".
-ACTION_TYPES: frozenset[str] = frozenset({
-    "email", "sms", "add_to_list", "remove_from_list", "score", "update_contact", "webhook",
-    "delete_contact", "exit"})
-# Steps that end the journey: nothing may follow them in their list.
-TERMINAL_TYPES: frozenset[str] = frozenset({"exit", "delete_contact"})
-
-# Built-in contact fields (DESIGN.md section 5).
-BUILTIN_FIELDS: frozenset[str] = frozenset({
-    "email", "phone", "external_id", "first_name", "last_name", "birthday", "timezone",
-    "language", "score", "stage", "activity_rank", "created_at", "last_activity_at",
-    "email_status", "consent.email", "consent.sms", "consent"})
-# Built-in contact fields holding a date (trigger dates, waits until a date).
-DATE_FIELDS: tuple[str, ...] = ("birthday", "created_at", "last_activity_at")
 # Built-in contact fields an update_contact step may set (besides attributes.NAME). The key,
 # consent, statuses, score and computed fields (stage follows the score) have their own paths.
 SETTABLE_FIELDS: tuple[str, ...] = (
@@ -71,7 +48,6 @@ MAX_NESTING = 32  # lists of steps inside steps inside steps...
 
 _SCENARIO_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _STEP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-_EVENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")  # template and list ids
 _TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 _ATTRIBUTE = re.compile(r"attributes\.[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -252,10 +228,10 @@ class _Checker:
     def date_field(self, value: Any, path: str) -> None:
         # A bare name that is not a built-in is a custom attribute (DESIGN.md: "trial_ends_at").
         if isinstance(value, str) and (value in DATE_FIELDS or _ATTRIBUTE.fullmatch(value)
-                                       or (_BARE_NAME.fullmatch(value) and value not in BUILTIN_FIELDS)):
+                                       or (_BARE_NAME.fullmatch(value) and value not in BUILTIN_NAMES)):
             return
         hint = ""
-        if isinstance(value, str) and _BARE_NAME.fullmatch(value) and value not in BUILTIN_FIELDS:
+        if isinstance(value, str) and _BARE_NAME.fullmatch(value) and value not in BUILTIN_NAMES:
             hint = f" (a custom field is written attributes.{value})"
         self.add(path, f"{_describe(value)} is not a date field; expected one of "
                  f"{', '.join(DATE_FIELDS)} or attributes.NAME{hint}")
@@ -321,9 +297,9 @@ class _Checker:
     # -- small values ----------------------------------------------------------------------
 
     def event_type(self, value: Any, path: str) -> None:
-        if not isinstance(value, str) or not _EVENT_TYPE.fullmatch(value):
+        if not is_event_type(value):
             self.add(path, "an event type must be a name such as purchase or email.clicked "
-                     f"(letters, digits, _ . : -), not {_describe(value)}")
+                     f"({EVENT_TYPE_RULE}), not {_describe(value)}")
 
     def reference(self, value: Any, path: str, what: str) -> None:
         if not isinstance(value, str) or not _REFERENCE.fullmatch(value):
@@ -631,10 +607,9 @@ class _Checker:
                      f"at most {MAX_DEFINITION_BYTES:,} (1 MB) are accepted")
         if not steps:
             return
-        from chalicelib.scenarios import compiler  # the compiler imports this module
-
         name = definition.get("name") if isinstance(definition.get("name"), str) else ""
-        asl = compiler.build_asl({"name": name, "steps": steps}, step_runner_arn=compiler.PLACEHOLDER_ARN).asl
+        asl = compiler.compile_scenario({"name": name, "steps": steps},
+                                        step_runner_arn=compiler.PLACEHOLDER_ARN).asl
         states = len(asl["States"])
         if states > MAX_STATES:
             self.add("steps", f"would exceed Step Functions limits: the scenario compiles to {states:,} "

@@ -9,18 +9,12 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib import clock
 from chalicelib.channels import caps, messages
 from chalicelib.config import settings
-from chalicelib.problems import Problem
+from chalicelib.problems import Invalid, Problem
 from chalicelib.scenarios import deployer, journeys, schema, simulate
 from chalicelib.scoring import service as scoring
 from chalicelib.store.models import Scenario, Trigger
 
 HEAD = Scenario.HEAD
-
-
-class ScenarioInvalid(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("invalid scenario")
-        self.problems = problems
 
 
 class ScenarioExists(Exception):
@@ -33,6 +27,11 @@ class WrongState(Exception):
 
 def validate(definition: object) -> list[Problem]:
     return schema.validate(definition)
+
+
+def _refuse_if(problems: list[Problem]) -> None:
+    if problems:
+        raise Invalid(problems, "The scenario is not valid.")
 
 
 def head(scenario_id: str) -> Scenario | None:
@@ -49,9 +48,7 @@ def definition(scenario_id: str, version: int) -> dict:
 
 
 def create(body: object) -> Scenario:
-    problems = validate(body)
-    if problems:
-        raise ScenarioInvalid(problems)
+    _refuse_if(validate(body))
     now = clock.iso(clock.now())
     scenario = Scenario(body["id"], HEAD, name=body["name"], status="draft", latest_version=1, created_at=now,
                         updated_at=now)
@@ -67,8 +64,7 @@ def new_version(scenario: Scenario, body: object) -> Scenario:
     problems = validate(body)
     if isinstance(body, dict) and body.get("id") not in (None, scenario.id):
         problems.append(Problem("id", f"id must stay '{scenario.id}'"))
-    if problems:
-        raise ScenarioInvalid(problems)
+    _refuse_if(problems)
     if scenario.status == "archived":
         raise WrongState("an archived scenario cannot change")
     version = int(scenario.latest_version) + 1
@@ -84,6 +80,7 @@ def publish(scenario: Scenario) -> Scenario:
         raise WrongState("an archived scenario cannot be published")
     version = int(scenario.latest_version)
     body = definition(scenario.id, version)
+    _refuse_if(validate(body))  # stored under an older validator, it may no longer be one we can run
     deployed = deployer.publish(body, state_machine_arn=scenario.state_machine_arn, alias_arn=scenario.alias_arn,
                                 version=version)
     Scenario(scenario.id, version).update(actions=[Scenario.version_arn.set(deployed.version_arn),

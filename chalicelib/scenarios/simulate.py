@@ -36,7 +36,6 @@ in-memory world.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -44,26 +43,24 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import clock, criteria, durations
+from chalicelib import clock, criteria, durations, vocabulary
 from chalicelib.channels import gate, render, templates
 from chalicelib.contacts.fields import clean_assignments
-from chalicelib.problems import Problem, join
+from chalicelib.problems import Invalid, Problem, join
 from chalicelib.scenarios import semantics
 from chalicelib.scoring import rules as scoring_rules
 
 UNSUBSCRIBE_PLACEHOLDER = "(unsubscribe link)"
 MAX_TIMELINE_EVENTS = 1000
 TIMELINE_KEYS = ("id", "type", "properties", "at")
-_EVENT_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")  # as scenarios.schema
 _AFTER_EVERYTHING = 1 << 40  # sequence numbers of events the journey produces
 
 
-class InvalidTimeline(ValueError):
+class InvalidTimeline(Invalid):
     """simulate() was given a timeline that validate_timeline() refuses."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems[:5]))
+        super().__init__(problems, "The timeline is not valid.")
 
 
 # -- the timeline --------------------------------------------------------------------------
@@ -88,9 +85,9 @@ def validate_timeline(timeline: Any) -> list[Problem]:
                                         f"expected {', '.join(TIMELINE_KEYS)}"))
         if "type" not in event:
             problems.append(Problem(join(path, "type"), "type is required: the event type, such as purchase"))
-        elif not isinstance(event["type"], str) or not _EVENT_TYPE.fullmatch(event["type"]):
+        elif not vocabulary.is_event_type(event["type"]):
             problems.append(Problem(join(path, "type"), "an event type is a name such as purchase or "
-                                    f"email.clicked (letters, digits, _ . : -), not {event['type']!r}"))
+                                    f"email.clicked ({vocabulary.EVENT_TYPE_RULE}), not {event['type']!r}"))
         if "id" in event and not (isinstance(event["id"], str) and 0 < len(event["id"]) <= 128):
             problems.append(Problem(join(path, "id"), "id is the event's id, as posted to /events: "
                                     "a string of 1 to 128 characters"))

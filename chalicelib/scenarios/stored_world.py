@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.audience import react
 from chalicelib.channels import messages, webhooks
 from chalicelib.contacts import service as contacts
 from chalicelib.contacts.fields import clean_assignments
 from chalicelib.events import service as events
+from chalicelib.gdpr import erase
 from chalicelib.lists import membership
-from chalicelib.scoring import points
 from chalicelib.store.models import Contact, Enrollment
 
 
@@ -33,8 +34,8 @@ class StoredWorld:
     def leave_list(self, list_id: str, source: str) -> bool:
         return membership.leave(self.contact.id, list_id, source=source, event_id=self.origin)
 
-    def add_points(self, points_: int, reason: Mapping[str, Any]) -> bool:
-        return points.add(self.contact.id, points_, reason=dict(reason), event_id=self.origin)
+    def add_points(self, points: int, reason: Mapping[str, Any]) -> bool:
+        return react.add_points(self.contact.id, points, reason=dict(reason), event_id=self.origin)
 
     def update_contact(self, step: Mapping[str, Any]) -> str:
         cleaned, problems = clean_assignments(step["set"], "set")
@@ -49,6 +50,4 @@ class StoredWorld:
         return webhooks.call_step(dict(step), self.contact, self.definition)
 
     def delete_contact(self, reason: str) -> None:
-        from chalicelib.contacts import erase  # erasure reaches back into journeys (to stop them)
-
         erase.erase(self.contact.id, reason=reason)

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from chalicelib import clock, durations
+from chalicelib import clock, durations, vocabulary
 from chalicelib.criteria import ContactSubject, matches, matches_properties, validate
 from chalicelib.problems import Problem, join
 
@@ -88,8 +88,9 @@ def _validate_rules(rules: Any) -> list[Problem]:
         if "event" in rule:
             allowed = ("event", "where", "points")
             event = rule["event"]
-            if not isinstance(event, str) or not event.strip():
-                problems.append(Problem(join(path, "event"), "must be an event type such as page_view"))
+            if not vocabulary.is_event_type(event):
+                problems.append(Problem(join(path, "event"), "must be an event type such as page_view "
+                                        f"({vocabulary.EVENT_TYPE_RULE})"))
             if rule.get("where") is not None:
                 problems.extend(validate(rule["where"], join(path, "where"), scope="properties"))
         elif "criteria" in rule:

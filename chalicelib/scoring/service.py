@@ -11,8 +11,6 @@ changing the rules rescores every contact from its history in a background job.
 """
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +18,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import clock, durations
+from chalicelib import clock, durations, retry
 from chalicelib.audience import jobs
 from chalicelib.audience import settings as stored
 from chalicelib.audience.jobs import Step
@@ -30,8 +28,9 @@ from chalicelib.events import service as events
 from chalicelib.problems import Problem, join
 from chalicelib.scoring import rules
 from chalicelib.store import queue
-from chalicelib.store.audience import Job, ScoreState, Transaction, contact_ref, event_items
+from chalicelib.store.audience import Job, ScoreState, contact_ref, event_items
 from chalicelib.store.models import Contact, Event
+from chalicelib.store.transactions import CONFLICT, Transaction
 
 NAME = "scoring"
 LOOPING = ("score.changed", "stage.changed")  # scoring these would feed on itself
@@ -171,19 +170,15 @@ def score_event(event: Mapping[str, Any], load: Callable[[], Contact | None]) ->
                  reason={"event": event["type"], "by": event["id"]}, rescore=rescore, received_after=after)
 
 
-def add(contact_id: str, points: int, *, reason: dict, event_id: str) -> bool:
-    """Points from a scenario step, once per `event_id`; they decay like event points."""
+def add(contact_id: str, points: int, *, reason: dict, event_id: str) -> Applied:
+    """Points from a scenario step, once per `event_id`; they decay like event points. The
+    caller re-evaluates what reads the fields that changed (audience.react)."""
     settings, rescore = _current_with_rescore()
     contact = contacts.get(contact_id)
     if contact is None:
-        return False
-    result = apply(contact_id, settings, points=points, at=clock.now(), fields=field_points(settings, contact),
-                   cause=event_id, reason=reason, rescore=rescore, received_after=True)
-    if result.applied and result.changed:
-        from chalicelib.audience import react
-
-        react.fields_changed(contact_id, result.changed, cause=event_id, score=False)
-    return result.applied
+        return Applied(False)
+    return apply(contact_id, settings, points=points, at=clock.now(), fields=field_points(settings, contact),
+                 cause=event_id, reason=reason, rescore=rescore, received_after=True)
 
 
 def apply(contact_id: str, settings: Mapping[str, Any], *, points: float, at: datetime, fields: float,
@@ -194,7 +189,8 @@ def apply(contact_id: str, settings: Mapping[str, Any], *, points: float, at: da
     nothing once the contact is rescored; a later one also goes into the state's `delta`, which
     the rescore adds to its recomputation: no event counts twice, none is lost."""
     half_life = _half_life_seconds(settings)
-    for attempt in range(8):
+
+    def attempt() -> Applied | None:
         state = _State.load(contact_id)
         counted, late = points, 0.0
         if rescore is not None and points:
@@ -213,12 +209,10 @@ def apply(contact_id: str, settings: Mapping[str, Any], *, points: float, at: da
             state.item.delta, state.item.delta_job = delta, (rescore.job if delta else None)
         score = round(base + fields, 2)
         properties = {"points": counted, "score": score, "previous": _plain(state.item.score), **reason}
-        outcome = _write(contact_id, state, base=base, reference=reference, fields=fields, score=score,
-                         stage=rules.stage_for(settings, score), cause=cause, score_event=properties)
-        if outcome is not None:
-            return outcome
-        time.sleep(min(0.05 * 2 ** attempt, 1.0) * random.random())
-    raise RuntimeError(f"score of {contact_id} did not settle")
+        return _write(contact_id, state, base=base, reference=reference, fields=fields, score=score,
+                      stage=rules.stage_for(settings, score), cause=cause, score_event=properties)
+
+    return retry.until_settled(attempt, limit=8, what=f"score of {contact_id}")
 
 
 def _plain(value: Any) -> Any:
@@ -256,7 +250,7 @@ def _write(contact_id: str, state: _State, *, base: float, reference: datetime, 
         if stage != previous_stage:
             changed.add("stage")
         return Applied(True, changed, score, stage)
-    if failed == ["#conflict"] or failed == ["state"]:
+    if failed == [CONFLICT] or failed == ["state"]:
         return None
     return Applied(False)
 
@@ -283,7 +277,14 @@ def start_decay() -> Job:
     return jobs.start("score_decay", {"total": 4, "day": clock.now().date().isoformat()})
 
 
+# What a job does with a contact whose score or stage it moved: (contact id, changed fields, cause).
+ScoreMoved = Callable[[str, set[str], str], None]
+
+
 class Decay:
+    def __init__(self, then: ScoreMoved) -> None:
+        self.then = then
+
     def parts(self, head: Job, phase: int) -> int:
         return int(head.params["total"])
 
@@ -309,9 +310,7 @@ class Decay:
                              score=score, stage=stage, cause=cause, score_event=None)
             if outcome is not None and outcome.applied:
                 moved += 1
-                from chalicelib.audience import react
-
-                react.fields_changed(item.contact_id, outcome.changed, cause=cause, score=False)
+                self.then(item.contact_id, outcome.changed, cause)
         return Step(result.last_evaluated_key, {"scanned": seen, "moved": moved})
 
     def phase_done(self, head: Job, phase: int, parts: list[Job]) -> tuple[int, dict | None]:
@@ -328,6 +327,9 @@ class Rescore:
     """Every contact's score from its history under the current rules: the events received
     before the job started, plus the `delta` that later events left on the state meanwhile."""
 
+    def __init__(self, then: ScoreMoved) -> None:
+        self.then = then
+
     def parts(self, head: Job, phase: int) -> int:
         return int(head.params["total"])
 
@@ -340,15 +342,12 @@ class Rescore:
         for contact in result:
             seen += 1
             outcome = self._rescore(head, settings, contact, since)
-            if outcome is not None and outcome.applied and outcome.changed:
+            if outcome.applied and outcome.changed:
                 changed += 1
-                from chalicelib.audience import react
-
-                react.fields_changed(contact.id, outcome.changed, cause=f"rescore:{head.id}:{contact.id}",
-                                     score=False)
+                self.then(contact.id, outcome.changed, f"rescore:{head.id}:{contact.id}")
         return Step(result.last_evaluated_key, {"scanned": seen, "changed": changed})
 
-    def _rescore(self, head: Job, settings: Mapping[str, Any], contact: Contact, since: str) -> Applied | None:
+    def _rescore(self, head: Job, settings: Mapping[str, Any], contact: Contact, since: str) -> Applied:
         half_life = _half_life_seconds(settings)
         types = sorted({rule["event"] for rule in settings["rules"] if "event" in rule})
         history: list[tuple[datetime, int]] = []
@@ -359,28 +358,27 @@ class Rescore:
                     points = rules.event_points(settings, event)
                     if points:
                         history.append((clock.parse_iso(event["timestamp"]), points))
-        for attempt in range(8):
+
+        def attempt() -> Applied | None:
             now = clock.now()
             state = _State.load(contact.id)
             if state.item.rescored_by == head.id:
-                return None  # done by an earlier run of this page
+                return Applied(False)  # done by an earlier run of this page
             late = float(state.item.delta or 0) if state.item.delta_job == head.id else 0.0
             base = sum(_decay(points, at, now, half_life) for at, points in history) + \
                 _decay(late, state.at, now, half_life)
             fields = field_points(settings, contact, now)
             if not state.item.at and not base and not fields and not state.item.score:
-                return None  # never scored, nothing to score
+                return Applied(False)  # never scored, nothing to score
             score = round(base + fields, 2)
             state.item.rescored_by, state.item.delta, state.item.delta_job = head.id, 0, None
             event = {"points": 0, "score": score, "previous": _plain(state.item.score), "reason": "rescore"} \
                 if score != float(state.item.score or 0) else None
-            outcome = _write(contact.id, state, base=base, reference=now, fields=fields, score=score,
-                             stage=rules.stage_for(settings, score), cause=f"rescore:{head.id}:{contact.id}",
-                             score_event=event)
-            if outcome is not None:
-                return outcome
-            time.sleep(min(0.05 * 2 ** attempt, 1.0) * random.random())
-        raise RuntimeError(f"rescore of {contact.id} did not settle")
+            return _write(contact.id, state, base=base, reference=now, fields=fields, score=score,
+                          stage=rules.stage_for(settings, score), cause=f"rescore:{head.id}:{contact.id}",
+                          score_event=event)
+
+        return retry.until_settled(attempt, limit=8, what=f"rescore of {contact.id}")
 
     def phase_done(self, head: Job, phase: int, parts: list[Job]) -> tuple[int, dict | None]:
         return 0, None
@@ -392,6 +390,3 @@ class Rescore:
     def failed(self, head: Job, error: str) -> None:
         self.finished(head)
 
-
-jobs.register("score_decay", Decay())
-jobs.register("rescore", Rescore())

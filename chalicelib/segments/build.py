@@ -11,6 +11,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib import clock, criteria
 from chalicelib.audience import jobs, members
 from chalicelib.audience.jobs import Step
+from chalicelib.segments import engine
 from chalicelib.store.audience import AudienceList, Job, Member, Segment
 from chalicelib.store.models import Contact
 
@@ -32,8 +33,6 @@ class SegmentBuild:
         return int(head.params["total"])
 
     def step(self, head: Job, part: Job, index: int) -> Step:
-        from chalicelib.segments import engine
-
         segment = _segment(head)
         if segment is None:  # deleted or redefined: a newer build (if any) takes over
             jobs.cancel(head.id, "the segment changed")
@@ -104,7 +103,3 @@ class GroupDelete:
 
     def failed(self, head: Job, error: str) -> None:
         pass
-
-
-jobs.register("segment_build", SegmentBuild())
-jobs.register("group_delete", GroupDelete())

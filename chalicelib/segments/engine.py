@@ -6,7 +6,7 @@ criteria. The contact is read once; its events are read on demand, once per (typ
 whatever number of segments ask. A change of membership is one transaction with its
 segment.entered / segment.left event (deterministic id from the cause), and cascades to the
 segments that test membership of the changed one (`in_segment`). For a time-relative segment
-the next instant time alone can change the answer is scheduled (segments.refresh).
+the next instant time alone can change the answer is scheduled (segments.checks).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 from chalicelib import clock, criteria, durations
 from chalicelib.audience import members
 from chalicelib.contacts import service as contacts
-from chalicelib.segments import refresh, timing
+from chalicelib.segments import checks, timing
 from chalicelib.store.audience import SegmentDep
 from chalicelib.store.models import Contact, Event
 
@@ -134,8 +134,8 @@ def evaluate_loaded(loaded: Loaded, definitions: Mapping[str, Definition], *, ca
             inside = criteria.matches(definition.criteria, loaded.subject, now=moment)
             if definition.time_relative:
                 if loaded.dues is None:
-                    loaded.dues = refresh.dues_of(contact_id)
-                refresh.schedule(contact_id, definition.id,
+                    loaded.dues = checks.dues_of(contact_id)
+                checks.schedule(contact_id, definition.id,
                                  timing.next_change(definition.criteria, loaded.subject, moment), loaded.dues)
             if inside == (definition.id in loaded.segments):
                 continue

@@ -10,54 +10,17 @@ follows the number of memberships that can change, never the size of the base.
 from __future__ import annotations
 
 import time
-import zlib
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
+from chalicelib.criteria import dependencies
 from chalicelib.logs import logger
+from chalicelib.segments import checks, engine
 from chalicelib.store.audience import AudienceSetting, Segment, SegmentCheck
 
-SHARDS = 8
 STATE = "segment-refresh"
-
-
-def _bucket(contact_id: str, day: date) -> str:
-    return f"{day.isoformat()}#{zlib.crc32(contact_id.encode()) % SHARDS}"
-
-
-def schedule(contact_id: str, segment_id: str, when: datetime | None, known: dict[str, str] | None = None) -> None:
-    """Store (or drop, when None) the contact's next check for the segment. `known`: the
-    contact's current checks (segment id -> due), to write only what moved."""
-    if when is None:
-        if known is None or segment_id in known:
-            SegmentCheck(contact_id, segment_id).delete()
-            if known is not None:
-                known.pop(segment_id, None)
-        return
-    due = clock.iso(when)
-    if known is not None and known.get(segment_id) == due:
-        return
-    day = when.astimezone(timezone.utc).date()
-    SegmentCheck(contact_id, segment_id, due_at=due, bucket=_bucket(contact_id, day)).save()
-    if known is not None:
-        known[segment_id] = due
-
-
-def dues_of(contact_id: str) -> dict[str, str]:
-    """The contact's checks: segment id -> due instant (one Query)."""
-    return {check.segment_id: check.due_at for check in SegmentCheck.query(contact_id, consistent_read=True)}
-
-
-def drop_contact(contact_id: str) -> None:
-    with SegmentCheck.batch_write() as batch:
-        for check in SegmentCheck.query(contact_id):
-            batch.delete(check)
-
-
-def checks_of(contact_id: str) -> list[SegmentCheck]:
-    return list(SegmentCheck.query(contact_id))
 
 
 def start_from_today() -> None:
@@ -71,8 +34,6 @@ def start_from_today() -> None:
 
 def run_due(*, budget_seconds: float = 240.0, now: datetime | None = None) -> dict:
     """Re-evaluate every contact whose check is due; returns what was done."""
-    from chalicelib.segments import engine
-
     moment = now or clock.now()
     deadline = time.monotonic() + budget_seconds
     try:
@@ -84,7 +45,7 @@ def run_due(*, budget_seconds: float = 240.0, now: datetime | None = None) -> di
     definitions: dict[str, engine.Definition | None] = {}
     checked = changed = 0
     while day <= today:
-        for shard in range(SHARDS):
+        for shard in range(checks.SHARDS):
             bucket = f"{day.isoformat()}#{shard}"
             for check in SegmentCheck.by_due.query(bucket, SegmentCheck.due_at <= clock.iso(moment)):
                 if time.monotonic() > deadline:
@@ -120,8 +81,6 @@ def _drop_if_unmoved(check: SegmentCheck) -> None:
 
 
 def _definition(segment_id: str, cache: dict):
-    from chalicelib.segments import engine
-
     if segment_id not in cache:
         try:
             segment = Segment.get(segment_id)
@@ -130,8 +89,6 @@ def _definition(segment_id: str, cache: dict):
         if segment is None or segment.status == "deleting":
             cache[segment_id] = None
         else:
-            from chalicelib.criteria import dependencies
-
             cache[segment_id] = engine.Definition(segment.id, segment.criteria,
                                                   dependencies(segment.criteria).time_relative,
                                                   int(segment.generation or 1))

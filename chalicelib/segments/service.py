@@ -19,7 +19,7 @@ from chalicelib import clock, criteria
 from chalicelib.audience import jobs, members
 from chalicelib.contacts import service as contacts
 from chalicelib.problems import Invalid, Problem, join
-from chalicelib.segments import refresh
+from chalicelib.segments import engine, refresh
 from chalicelib.store.audience import Segment, SegmentDep, estimated_items
 from chalicelib.store.models import Contact
 
@@ -292,8 +292,6 @@ def preview(tree: Any) -> dict:
     """The count and a sample of the contacts matching unsaved criteria. Evaluates at most
     PREVIEW_CONTACTS contacts within PREVIEW_SECONDS: exact on a small base, estimated from a
     random slice of the base (a parallel-scan segment) beyond that."""
-    from chalicelib.segments import engine
-
     problems = criteria.validate(tree, "criteria", scope="contact")
     if problems:
         raise Invalid(problems)

@@ -21,23 +21,27 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
     VersionAttribute,
 )
-from pynamodb.connection import Connection
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.config import settings
 
-_settings = settings()
 
+class _TableMeta(type):
+    """A model's Meta whose table name and region come from the settings each time PynamoDB
+    asks (it does when it connects), so importing the models reads no configuration."""
 
-class _Meta:
-    region = _settings.region
-    billing_mode = "PAY_PER_REQUEST"
+    @property
+    def table_name(cls) -> str:
+        return settings().table(cls.table)
+
+    @property
+    def region(cls) -> str:
+        return settings().region
 
 
 def _meta(name: str) -> type:
-    return type("Meta", (_Meta,), {"table_name": _settings.table(name)})
+    return _TableMeta("Meta", (), {"table": name, "billing_mode": "PAY_PER_REQUEST"})
 
 
 class ByEmail(GlobalSecondaryIndex):
@@ -278,17 +282,3 @@ class Template(Model):
 
 MODELS: list[type[Model]] = [Template, Contact, ContactKey, Event, EventId, ApiKey, Scenario, Trigger, Enrollment, Wait,
                              Message]
-
-
-_connection: Connection | None = None
-
-
-def transaction() -> TransactWrite:
-    """A write transaction (all items or none) in the app's region.
-
-    The connection (and its botocore client) is made once: building a client loads the
-    DynamoDB service model, which costs far more than the transaction itself."""
-    global _connection
-    if _connection is None:
-        _connection = Connection(region=_settings.region)
-    return TransactWrite(connection=_connection)

@@ -52,6 +52,21 @@ def test_invalid_scenario_is_refused_and_valid_versions_are_kept(api):
     assert [item["id"] for item in api.get("/scenarios").data["items"]] == ["welcome-series"]
 
 
+
+def test_a_stored_version_the_validator_now_refuses_is_not_published(api):
+    # Saved when scenario event types could start with a digit, which ingestion never accepted.
+    from chalicelib.store.models import Scenario
+
+    definition = {**reference("welcome-series"), "trigger": {"event": "1st_signup"}}
+    at = "2026-01-05T10:00:00Z"
+    Scenario("welcome-series", Scenario.HEAD, name=definition["name"], status="draft", latest_version=1,
+             created_at=at, updated_at=at).save()
+    Scenario("welcome-series", 1, definition=definition, created_at=at).save()
+    refused = api.post("/scenarios/welcome-series/publish")
+    assert refused.status_code == 422
+    assert [detail["path"] for detail in refused.data["error"]["details"]] == ["trigger.event"]
+    assert api.get("/scenarios/welcome-series").data["status"] == "draft"
+
 def test_asl_and_diagram(api):
     publish(api, reference("abandoned-cart"))
     asl = api.get("/scenarios/abandoned-cart/asl").data

@@ -107,13 +107,13 @@ def test_a_stage_change_starts_a_scenario(api):
 
 
 def test_step_points_are_added_once_and_decay_like_event_points(api):
-    from chalicelib.scoring import points
+    from chalicelib.audience import react
 
     api.post("/contacts", {"email": "ana@example.com"})
     ana = contact(api, "ana@example.com")["id"]
     reason = {"scenario": "loyal-customers", "step": "loyal-points"}
-    assert points.add(ana, 30, reason=reason, event_id="enr-1/loyal-points") is True
-    assert points.add(ana, 30, reason=reason, event_id="enr-1/loyal-points") is False
+    assert react.add_points(ana, 30, reason=reason, event_id="enr-1/loyal-points") is True
+    assert react.add_points(ana, 30, reason=reason, event_id="enr-1/loyal-points") is False
     assert _score(api, "ana@example.com") == (30, "MQL")
     changed = wait_event(api, ana, "score.changed", scenario="loyal-customers")
     assert changed["properties"]["points"] == 30

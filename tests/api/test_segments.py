@@ -142,9 +142,9 @@ def test_zero_waste_reference_segment_enters_by_time_and_starts_the_scenario(api
 
 
 def _checks(contact_id: str) -> list:
-    from chalicelib.segments import refresh
+    from chalicelib.segments import checks
 
-    return refresh.checks_of(contact_id)
+    return checks.checks_of(contact_id)
 
 
 def test_redefining_a_segment_rebuilds_it(api):

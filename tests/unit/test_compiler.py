@@ -13,8 +13,6 @@ from chalicelib.scenarios.compiler import (
     CATCH,
     RETRY,
     Compiled,
-    InvalidScenario,
-    build_asl,
     compile_scenario,
     history_events,
     main_path,
@@ -408,17 +406,6 @@ def test_time_scale_must_be_positive(scale):
 
 
 # -- misuse -----------------------------------------------------------------------------------
-
-
-def test_invalid_scenarios_are_not_compiled():
-    with pytest.raises(InvalidScenario) as caught:
-        compile_steps({"id": "w", "type": "wait", "duration": "soon"})
-    assert [problem.path for problem in caught.value.problems] == ["steps[0].duration"]
-
-
-def test_build_asl_does_not_validate():
-    compiled = build_asl({"name": "n", "steps": [email("a")]}, step_runner_arn=ARN)
-    assert compiled.asl["States"]["a"] == action("a", None)
 
 
 def test_compiled_is_frozen():

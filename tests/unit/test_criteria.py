@@ -615,7 +615,7 @@ def test_validate_top_level_path() -> None:
     ({"field": "created_at", "op": "before", "value": "P"}, "c.value", "ISO date-time"),
     ({"field": "created_at", "op": "after", "value": "2026-13-01"}, "c.value", "ISO date-time"),
     ({"field": "created_at", "op": "after", "value": 20260101}, "c.value", "ISO date-time"),
-    ({"event": 5}, "c.event", "non-empty event type"),
+    ({"event": 5}, "c.event", "event must be an event type such as 'purchase'"),
     ({"event": "x", "within": "P0D"}, "c.within", "positive ISO duration"),
     ({"event": "x", "within": "30 days"}, "c.within", "positive ISO duration"),
     ({"event": "x", "within": 30}, "c.within", "positive ISO duration"),

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from chalicelib.events.validate import validate_event
 from chalicelib.scenarios import compiler
 from chalicelib.scenarios.schema import MAX_STATES, validate
 
@@ -312,6 +314,21 @@ def test_bad_triggers(trigger, where, message):
     assert message in text
 
 
+@pytest.mark.parametrize("event_type", [
+    "purchase", "email.clicked", "form:submitted", "A" + "b" * 99,
+    "1st_purchase", "_private", "-x", "A" + "b" * 100, "page view",
+])
+def test_a_trigger_validates_exactly_when_ingestion_accepts_its_event_type(event_type):
+    ingested, _ = validate_event({"type": event_type, "contact": {"email": "ana@example.com"}},
+                                 allow_system=True, future_tolerance=timedelta(minutes=5))
+    problems = validate(scenario(email("a"), trigger={"event": event_type}))
+    if ingested is not None:
+        assert problems == []
+    else:
+        path, message = only(problems)
+        assert path == "trigger.event" and "an event type must be a name" in message
+
+
 @pytest.mark.parametrize("url", [
     "http://169.254.169.254/latest/meta-data/",
     "https://169.254.169.254/latest/meta-data/",
@@ -386,8 +403,8 @@ def test_history_limit_is_reported(monkeypatch):
 
 
 def test_history_events_of_a_machine():
-    asl = compiler.build_asl(scenario(email("a"), {"id": "w", "type": "wait", "duration": "P1D"}),
-                             step_runner_arn=compiler.PLACEHOLDER_ARN).asl
+    asl = compiler.compile_scenario(scenario(email("a"), {"id": "w", "type": "wait", "duration": "P1D"}),
+                                    step_runner_arn=compiler.PLACEHOLDER_ARN).asl
     # a (23) -> w (2) -> _complete (23) -> _record-failure (23) -> _failed (2), plus 2
     assert compiler.history_events(asl) == 2 + 23 + 2 + 23 + 23 + 2
 

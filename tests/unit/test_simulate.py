@@ -447,3 +447,30 @@ def test_inline_contact_with_loose_shapes():
                            {"id": "pts", "type": "score", "points": 3}])
     result = run(definition, [SIGNUP], who)
     assert steps(result) == [("mail", "sent"), ("pts", "+3")] and result["contact"]["score"] == 3
+
+
+def test_score_points_decay_with_the_half_life_and_move_the_stage_as_stored_points_do():
+    definition = scenario([
+        {"id": "first", "type": "score", "points": 20},
+        {"id": "later", "type": "wait", "duration": "P30D"},
+        {"id": "second", "type": "score", "points": 10},
+    ])
+    scoring = {"rules": [], "half_life": "P30D", "stages": {"lead": 1, "MQL": 25, "SQL": 60}}
+    result = run(definition, [SIGNUP], contact(score=10, stage="lead"), installation=Installation(scoring=scoring))
+    assert steps(result) == [("first", "+20"), ("later", "waited"), ("second", "+10")]
+    assert result["contact"]["score"] == 25.0  # (10 + 20) halved by 30 days, plus 10
+    assert result["contact"]["stage"] == "MQL"
+
+
+def test_the_bucket_is_the_one_the_stack_gives_this_contact_for_this_entry():
+    from chalicelib.scenarios import semantics
+
+    definition = scenario([{"id": "ab", "type": "split", "branches": [
+        {"weight": 50, "steps": [{"id": "a", "type": "exit"}]},
+        {"weight": 50, "steps": [{"id": "b", "type": "exit"}]}]}], entry={"reentry": "always"})
+    for number in range(20):
+        who = contact(id=f"c-{number}")
+        result = run(definition, [{**SIGNUP, "id": f"evt-{number}"}], who)
+        name = semantics.execution_name(f"c-{number}", "custom", f"custom#evt-{number}")
+        expected = semantics.branch_of(definition["steps"][0], semantics.bucket_of(name))
+        assert steps(result)[0] == ("ab", f"branch:{expected}")

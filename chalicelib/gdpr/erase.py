@@ -1,4 +1,4 @@
-"""GDPR erasure (DELETE /contacts/{id}, the delete_contact step) and the erased-address screen.
+"""GDPR erasure (DELETE /contacts/{id}, the delete_contact step).
 
 Erasing a contact stops its running journeys, takes it out of its lists and segments (counts
 stay exact; no list.left / segment.left is recorded for a person who is being forgotten),
@@ -9,40 +9,30 @@ the suppression table, and a contact.deleted event handed to automation (not sto
 names the now meaningless contact id and the reason).
 
 The hash is what lets a re-import not re-subscribe someone who asked to be forgotten: consent
-that comes from a file (historical data) is dropped for an erased address, on create (the hook
-`screen`, called by contacts.service) and on update (imports.service). Consent given explicitly
-in a new request (POST /contacts, an event's `consent`) is fresh and is recorded.
+that comes from a file (historical data) is dropped for an erased address (imports.service).
+Consent given explicitly in a new request (POST /contacts, an event's `consent`) is fresh and
+is recorded.
 """
 from __future__ import annotations
 
-import random
-import time
 import uuid
-from dataclasses import replace
 
-from chalicelib import clock
-from chalicelib.contacts.service import IDENTIFIERS, Change
+from chalicelib import clock, retry
+from chalicelib.audience import members
+from chalicelib.config import settings
+from chalicelib.contacts import service as contacts
 from chalicelib.logs import logger
-from chalicelib.store.models import Contact
-
-IMPORT_SOURCE = "import:"  # consent_source of consent read from a file: historical, never fresh
-
-
-def screen(contact: Contact, change: Change) -> Change:
-    """The change a new contact is created with: file consent dropped for an erased address."""
-    if not any(change.consent.values()) or not (change.consent_source or "").startswith(IMPORT_SOURCE):
-        return change
-    from chalicelib.store.audience import suppressed
-
-    if not suppressed({name: change.traits.get(name) or getattr(contact, name) for name in IDENTIFIERS}):
-        return change
-    return replace(change, consent={channel: granted for channel, granted in change.consent.items() if not granted})
+from chalicelib.scenarios import deployer, journeys
+from chalicelib.scoring import service as scoring
+from chalicelib.segments import checks
+from chalicelib.store import queue
+from chalicelib.store.audience import ActivityCount, Suppression, suppression_digest
+from chalicelib.store.models import Contact, ContactKey, Enrollment, Event, EventId, Message, Wait
+from chalicelib.store.transactions import CONFLICT, Transaction
 
 
 def erase(contact_id: str, *, reason: str) -> None:
     """Forget the contact (see module doc). Idempotent: erasing again sweeps leftovers."""
-    from chalicelib.contacts import service as contacts
-
     contact = contacts.get(contact_id)
     if contact is not None:
         _suppress(contact, reason)
@@ -50,8 +40,6 @@ def erase(contact_id: str, *, reason: str) -> None:
         _leave_groups(contact)
         _delete_contact(contact)
     _sweep(contact_id)
-    from chalicelib.store import queue
-
     queue.enqueue([{"id": f"erase-{contact_id}-{uuid.uuid4().hex[:8]}", "type": "contact.deleted",
                     "contact_id": contact_id, "properties": {"reason": reason},
                     "timestamp": clock.iso(clock.now())}])
@@ -59,18 +47,14 @@ def erase(contact_id: str, *, reason: str) -> None:
 
 
 def _suppress(contact: Contact, reason: str) -> None:
-    from chalicelib.store.audience import Suppression, suppression_digest
-
     now = clock.iso(clock.now())
-    for name in IDENTIFIERS:
+    for name in contacts.IDENTIFIERS:
         value = getattr(contact, name)
         if value:
             Suppression(suppression_digest(name, value), kind=name, at=now, reason=reason[:200]).save()
 
 
 def _stop_journeys(contact_id: str) -> None:
-    from chalicelib.scenarios import deployer, journeys
-
     for enrollment in journeys.of_contact(contact_id):
         if enrollment.status == journeys.RUNNING and journeys.finish(enrollment, "stopped"):
             if enrollment.execution_arn:
@@ -78,8 +62,6 @@ def _stop_journeys(contact_id: str) -> None:
 
 
 def _leave_groups(contact: Contact) -> None:
-    from chalicelib.audience import members
-
     for list_id in contact.lists or ():
         members.change("list", list_id, contact.id, joining=False)
     for segment_id in contact.segments or ():
@@ -87,12 +69,9 @@ def _leave_groups(contact: Contact) -> None:
 
 
 def _delete_contact(contact: Contact) -> None:
-    from chalicelib.config import settings
-    from chalicelib.store.audience import Transaction
-    from chalicelib.store.models import ContactKey
-
     unique = settings().unique_key
-    for attempt in range(6):
+
+    def attempt() -> bool | None:
         write = Transaction()
         write.delete("contact", Contact(contact.id), versioned=False)
         value = getattr(contact, unique)
@@ -101,19 +80,13 @@ def _delete_contact(contact: Contact) -> None:
         failed = write.commit()
         if failed == ["key"]:  # the key item is missing or names another contact: leave it
             Contact(contact.id).delete(add_version_condition=False)
-            return
-        if failed != ["#conflict"]:
-            return
-        time.sleep(0.05 * 2 ** attempt * random.random())
+        return None if failed == [CONFLICT] else True
+
+    retry.until_settled(attempt, limit=6, what=f"deletion of contact {contact.id}")
 
 
 def _sweep(contact_id: str) -> None:
     """Every item keyed by the contact id, in batches."""
-    from chalicelib.scoring import service as scoring
-    from chalicelib.segments import refresh
-    from chalicelib.store.audience import ActivityCount
-    from chalicelib.store.models import Enrollment, Event, EventId, Message, Wait
-
     with Event.batch_write() as batch, EventId.batch_write() as ids:
         for event in Event.query(contact_id):
             batch.delete(event)
@@ -124,4 +97,4 @@ def _sweep(contact_id: str) -> None:
                 batch.delete(item)
     scoring.delete_of(contact_id)
     ActivityCount(contact_id).delete()
-    refresh.drop_contact(contact_id)
+    checks.drop_contact(contact_id)

@@ -4,17 +4,16 @@ from __future__ import annotations
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import clock
+from chalicelib.channels import messages
 from chalicelib.contacts import service as contacts
+from chalicelib.events import service as events
+from chalicelib.scenarios import journeys
+from chalicelib.scoring import service as scoring
+from chalicelib.store.audience import ActivityCount, Member
 
 
 def export(contact_id: str) -> dict | None:
     """The contact's whole record, or None when there is no such contact."""
-    from chalicelib.channels import messages
-    from chalicelib.events import service as events
-    from chalicelib.scenarios import journeys
-    from chalicelib.scoring import service as scoring
-    from chalicelib.store.audience import ActivityCount, Member
-
     contact = contacts.get(contact_id)
     if contact is None:
         return None
