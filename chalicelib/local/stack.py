@@ -225,9 +225,13 @@ class LocalStack:
         _start_executions_on_aliases()
         _serialize_dynamodb()
         _fast_transactions()
-        from chalicelib.local import outbox
+        from chalicelib import clock
+        from chalicelib.config import settings
+        from chalicelib.local import outbox, steptime
 
         outbox.install()
+        steptime.install()
+        clock.run_scaled(settings().time_scale)
         self._create_resources()
         return self
 
@@ -243,9 +247,12 @@ class LocalStack:
 
             Topic.publish = self._original_topic_publish
             self._original_topic_publish = None
-        from chalicelib.local import outbox
+        from chalicelib import clock
+        from chalicelib.local import outbox, steptime
 
         outbox.uninstall()
+        steptime.uninstall()
+        clock.reset()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

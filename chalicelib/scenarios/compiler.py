@@ -64,36 +64,32 @@ class InvalidScenario(ValueError):
         super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems[:5]))
 
 
-def compile_scenario(definition: dict, *, step_runner_arn: str, time_scale: float = 1.0,
-                     check: bool = True) -> Compiled:
-    """The state machine of a scenario. time_scale 1 is the AWS version; above 1 the waits
-    and timeouts are divided by it (the local, clock-scaled version). Raises InvalidScenario
-    when `check` and the definition does not validate."""
+def compile_scenario(definition: dict, *, step_runner_arn: str, check: bool = True) -> Compiled:
+    """The state machine of a scenario, the same on AWS and on the local stack (whose Step
+    Functions keeps the scaled domain clock: chalicelib/local/steptime.py). Raises
+    InvalidScenario when `check` and the definition does not validate."""
     if check:
         from chalicelib.scenarios.schema import validate
 
         problems = validate(definition)
         if problems:
             raise InvalidScenario(problems)
-    return build_asl(definition, step_runner_arn=step_runner_arn, time_scale=time_scale)
+    return build_asl(definition, step_runner_arn=step_runner_arn)
 
 
-def build_asl(definition: dict, *, step_runner_arn: str, time_scale: float = 1.0) -> Compiled:
+def build_asl(definition: dict, *, step_runner_arn: str) -> Compiled:
     """Compile without validating (the validator uses it on its cleaned step tree)."""
-    if not (isinstance(time_scale, (int, float)) and math.isfinite(time_scale) and time_scale > 0):
-        raise ValueError(f"time_scale must be a positive number, not {time_scale!r}")
-    return _Builder(step_runner_arn, float(time_scale)).build(definition)
+    return _Builder(step_runner_arn).build(definition)
 
 
-def scaled_seconds(duration: str, time_scale: float = 1.0) -> int:
-    """Whole seconds of a duration divided by the clock scale, at least 1."""
-    return max(1, math.ceil(durations.seconds(duration) / time_scale))
+def whole_seconds(duration: str) -> int:
+    """A duration as Step Functions counts it: whole seconds, at least 1."""
+    return max(1, math.ceil(durations.seconds(duration)))
 
 
 class _Builder:
-    def __init__(self, arn: str, time_scale: float) -> None:
+    def __init__(self, arn: str) -> None:
         self.arn = arn
-        self.time_scale = time_scale
         self.states: dict[str, dict] = {}
         self.timeout_keys: dict[str, str] = {}  # wait_for step id -> "tN"
         self.timeouts: dict[str, int] = {}
@@ -128,7 +124,7 @@ class _Builder:
             if step["type"] == "wait_for":
                 key = f"t{len(self.timeout_keys)}"
                 self.timeout_keys[step["id"]] = key
-                self.timeouts[key] = scaled_seconds(step["timeout"], self.time_scale)
+                self.timeouts[key] = whole_seconds(step["timeout"])
             for child in _children(step):
                 self._number_timeouts(child)
 
@@ -161,7 +157,7 @@ class _Builder:
                 return f"{sid}:quiet"
         elif kind == "wait":
             if "duration" in step:
-                self.states[sid] = {"Type": "Wait", "Seconds": scaled_seconds(step["duration"], self.time_scale),
+                self.states[sid] = {"Type": "Wait", "Seconds": whole_seconds(step["duration"]),
                                     "Next": self._target(follow)}
             else:
                 wait = f"{sid}:wait"

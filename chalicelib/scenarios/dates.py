@@ -12,7 +12,6 @@ from chalicelib import clock
 from chalicelib.contacts import service as contacts
 from chalicelib.scenarios import automation, local_time
 from chalicelib.scenarios import service as scenarios
-from chalicelib.scenarios.runner import scaled
 from chalicelib.store.models import Contact
 
 HORIZON = timedelta(hours=36)  # the job runs daily; the overlap covers every time zone
@@ -40,6 +39,6 @@ def enroll_due(now: datetime | None = None) -> int:
                 trigger_event = {"id": f"birthday-{moment.year}", "entry_key": str(moment.year),
                                  "type": "date:birthday", "properties": {"date": moment.date().isoformat()}}
                 if automation.enroll(contact.id, head, body, trigger_event, at=now,
-                                     extra={"start_at": clock.iso(scaled(moment, now))}):
+                                     extra={"start_at": clock.iso(moment)}):
                     started += 1
     return started

@@ -7,11 +7,10 @@ not act twice.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from chalicelib import clock, criteria, durations
-from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.scenarios import actions, automation, journeys, local_time
@@ -101,7 +100,7 @@ def _wait_until(enrollment: Enrollment, body: dict, step: dict) -> dict:
         target = local_time.date_field_moment(date_value(contact, until["date_field"]), until.get("offset"),
                                               zone) or now
     journeys.record(enrollment, step["id"], "waiting", current=step["id"])
-    return {"at": clock.iso(scaled(target, now))}
+    return {"at": clock.iso(target)}
 
 
 def date_value(contact: contacts.Contact, field: str) -> str | None:
@@ -119,16 +118,7 @@ def _quiet_hours(enrollment: Enrollment, body: dict) -> dict:
     window = body["settings"]["quiet_hours"]
     zone = local_time.zone_of(contact.timezone if contact else None, body)
     release = local_time.end_of_quiet_hours(now, window["from"], window["to"], zone)
-    return {"at": clock.iso(scaled(release or now, now))}  # wall-clock time, as Step Functions waits
-
-
-def scaled(target: datetime, now: datetime) -> datetime:
-    """The wall-clock moment Step Functions should wait for, to reach domain moment `target`.
-
-    On AWS the two are the same. On the local stack the delay is divided by the clock scale,
-    and counted from the real clock, which a test may have left behind the domain clock."""
-    delay = max((target - now).total_seconds(), 0.0)
-    return datetime.now(timezone.utc) + timedelta(seconds=delay / settings().time_scale)
+    return {"at": clock.iso(release or now)}
 
 
 def _wait_for(enrollment: Enrollment, step: dict, token: str) -> dict:

@@ -46,7 +46,7 @@ from chalicelib.config import settings
 from chalicelib.contacts.fields import clean_assignments
 from chalicelib.problems import Problem, join
 from chalicelib.scenarios import local_time
-from chalicelib.scenarios.compiler import scaled_seconds
+from chalicelib.scenarios.compiler import whole_seconds
 
 UNSUBSCRIBE_PLACEHOLDER = "(unsubscribe link)"
 MAX_TIMELINE_EVENTS = 1000
@@ -270,7 +270,7 @@ class _Simulation:
     def _wait(self, step: dict) -> None:
         began = self.now
         if "duration" in step:
-            target = began + timedelta(seconds=scaled_seconds(step["duration"]))
+            target = began + timedelta(seconds=whole_seconds(step["duration"]))
         else:
             until = step.get("until") or {}
             zone = self._zone()
@@ -295,7 +295,7 @@ class _Simulation:
 
     def _wait_for(self, step: dict) -> None:
         began = self.now
-        deadline = began + timedelta(seconds=scaled_seconds(step["timeout"]))
+        deadline = began + timedelta(seconds=whole_seconds(step["timeout"]))
         caught = next((event for event in self._all_events()
                        if event.key > self.entry_key and began <= event.moment < deadline
                        and event.type == step["event"] and self._properties_match(step.get("where"), event)), None)

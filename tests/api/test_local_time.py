@@ -1,0 +1,90 @@
+"""The local stack keeps time like AWS at any scale: one domain clock for every duration."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.api.channels_helpers import DAY, message, scenario, signup
+from tests.scenarios_helpers import journey, publish
+
+# Step Functions stamps its history to the millisecond (86 s of the domain at 86400), and a
+# thread wakes a few milliseconds late on a busy machine.
+SLACK = timedelta(minutes=30)
+
+
+def _at(text: str) -> datetime:
+    from chalicelib import clock
+
+    return clock.parse_iso(text)
+
+
+def _wait_lengths(scenario_id: str) -> dict[str, timedelta]:
+    """How long each Wait state of the scenario's one execution lasted, in domain time
+    (Step Functions' history is stamped on the wall clock)."""
+    import boto3
+
+    from chalicelib import clock
+
+    sfn = boto3.client("stepfunctions")
+    machine = next(item["stateMachineArn"] for item in sfn.list_state_machines()["stateMachines"]
+                   if item["name"] == f"parcours-{scenario_id}")
+    [execution] = sfn.list_executions(stateMachineArn=machine)["executions"]
+    history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+    entered: dict[str, datetime] = {}
+    lengths: dict[str, timedelta] = {}
+    for event in history:
+        if event["type"] == "WaitStateEntered":
+            entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
+        elif event["type"] == "WaitStateExited":
+            name = event["stateExitedEventDetails"]["name"]
+            lengths[name] = (event["timestamp"] - entered[name]) * clock.scale()
+    return lengths
+
+
+@pytest.mark.time_scale(DAY)
+def test_sub_day_waits_keep_their_order_and_proportions_at_a_day_per_second(api):
+    waits = {"one-hour": timedelta(hours=1), "two-hours": timedelta(hours=2), "one-day": timedelta(days=1)}
+    publish(api, scenario("paced", "go", [
+        {"id": "start", "type": "email", "subject": "Welcome", "text": "0"},
+        {"id": "one-hour", "type": "wait", "duration": "PT1H"},
+        {"id": "first", "type": "email", "subject": "After an hour", "text": "1"},
+        {"id": "two-hours", "type": "wait", "duration": "PT2H"},
+        {"id": "second", "type": "email", "subject": "After two more hours", "text": "2"},
+        {"id": "one-day", "type": "wait", "duration": "P1D"},
+        {"id": "third", "type": "email", "subject": "A day later", "text": "3"},
+    ]))
+    signup(api, "ana@example.com", event="go")
+    done = journey(api, "ana@example.com", "paced", status="completed")
+    assert done["path"] == ["start", "first", "second", "third"]
+    sent = [_at(message(api, "ana@example.com", step, status="sent")["sent_at"])
+            for step in ("start", "first", "second", "third")]
+    # each message goes out after its wait, in domain time, never before
+    for before, after, wait in zip(sent, sent[1:], waits.values(), strict=False):
+        assert after - before >= wait, (sent, wait)
+    # and each Wait state lasts its length: a 1 h wait is 42 ms here, not a rounded second
+    lengths = _wait_lengths("paced")
+    for name, wait in waits.items():
+        assert wait <= lengths[name] + SLACK and lengths[name] <= wait + SLACK, (name, lengths[name])
+
+
+@pytest.mark.time_scale(3600)  # an hour per second: starting a journey takes about a second here
+def test_quiet_hours_release_a_send_at_the_end_of_the_window_in_domain_time(api):
+    from chalicelib import clock
+
+    publish(api, scenario("quiet", "go", [{"id": "mail", "type": "email", "subject": "Morning", "text": "Hi"}],
+                          settings={"quiet_hours": {"from": "21:00", "to": "08:00"}, "timezone": "Europe/Paris"}))
+    tokyo, new_york = ZoneInfo("Asia/Tokyo"), ZoneInfo("America/New_York")
+    local = clock.now().astimezone(tokyo)
+    target = local.replace(hour=2, minute=0, second=0, microsecond=0)
+    if target <= local:
+        target += timedelta(days=1)
+    clock.advance(target - local)  # 02:00 in Tokyo, quiet for six more hours; noon or 13:00 in New York
+    signup(api, "tokyo@example.com", event="go", timezone="Asia/Tokyo")
+    signup(api, "ny@example.com", event="go", timezone="America/New_York")
+    held = _at(message(api, "tokyo@example.com", status="sent")["sent_at"]).astimezone(tokyo)
+    free = _at(message(api, "ny@example.com", status="sent")["sent_at"]).astimezone(new_york)
+    eight = target.replace(hour=8)
+    assert eight <= held <= eight + timedelta(hours=1), held
+    assert 8 <= free.hour < 21 and free < held
