@@ -10,7 +10,7 @@ from chalicelib.local.runtime import boot
 
 
 def main() -> None:
-    runtime = boot()
+    runtime = boot(schedules=True)
     port = int(os.environ.get("PORT", "8000"))
     if runtime.generated_key:
         print(f"Admin key for this run (set PARCOURS_ADMIN_KEY to choose one): {runtime.admin_key}")

@@ -88,3 +88,22 @@ def test_quiet_hours_release_a_send_at_the_end_of_the_window_in_domain_time(api)
     eight = target.replace(hour=8)
     assert eight <= held <= eight + timedelta(hours=1), held
     assert 8 <= free.hour < 21 and free < held
+
+
+@pytest.mark.time_scale(DAY / 4)  # a day in four seconds: the schedules share the machine with the journey
+@pytest.mark.schedules
+def test_a_birthday_enrolls_on_the_daily_schedule_without_anyone_calling_it(api):
+    from chalicelib import clock
+
+    publish(api, {"id": "bday", "name": "Birthday", "trigger": {"date": {"field": "birthday", "at": "09:00"}},
+                  "steps": [{"id": "wish", "type": "email", "subject": "Happy birthday", "text": "!"}]})
+    new_york = ZoneInfo("America/New_York")  # 09:00 there is 14:00 UTC, far from the job's 00:05 UTC
+    day = (clock.now() + timedelta(days=2)).astimezone(new_york).date()
+    response = api.post("/contacts", {"email": "ana@example.com", "birthday": f"1990-{day:%m-%d}",
+                                      "timezone": "America/New_York", "consent": {"email": True}})
+    assert response.status_code == 201, response.data
+    done = journey(api, "ana@example.com", "bday", status="completed", timeout=30)
+    assert done["path"] == ["wish"]
+    sent = _at(message(api, "ana@example.com", "wish", status="sent")["sent_at"]).astimezone(new_york)
+    nine = datetime.combine(day, datetime.min.time().replace(hour=9), tzinfo=new_york)
+    assert nine <= sent <= nine + timedelta(hours=2), sent
