@@ -1,8 +1,11 @@
-"""Date triggers (birthdays, anniversaries): a daily job enrolls the contacts whose day is coming.
+"""Date triggers (birthdays): a daily job enrolls the contacts whose day is coming.
 
 It reads the contacts whose birthday falls today or tomorrow through the month-day index,
 two queries per scenario, never the whole base; each journey starts with a wait until the
 trigger's local time, so a contact in Tokyo and one in Paris both get their email at 09:00.
+Birthday is the one date trigger: finding who has another date (attributes.contract_start)
+on a given day would need an index per field or a daily scan of the base, so the validator
+refuses the others and points to an event trigger with a wait until the date field.
 """
 from __future__ import annotations
 

@@ -55,8 +55,11 @@ BUILTIN_FIELDS: frozenset[str] = frozenset({
     "email", "phone", "external_id", "first_name", "last_name", "birthday", "timezone",
     "language", "score", "stage", "activity_rank", "created_at", "last_activity_at",
     "email_status", "consent.email", "consent.sms", "consent"})
-# Built-in contact fields holding a date (trigger dates, waits until a date).
+# Built-in contact fields holding a date (waits until a date).
 DATE_FIELDS: tuple[str, ...] = ("birthday", "created_at", "last_activity_at")
+# The dates a date trigger can run on: the daily job finds the contacts whose day comes through
+# an index on month-day, which only birthday has (scenarios/dates.py).
+TRIGGER_DATE_FIELDS: tuple[str, ...] = ("birthday",)
 # Built-in contact fields an update_contact step may set (besides attributes.NAME). The key,
 # consent, statuses, score and computed fields (stage follows the score) have their own paths.
 SETTABLE_FIELDS: tuple[str, ...] = (
@@ -242,8 +245,14 @@ class _Checker:
         self.unknown_keys(value, ("field", "annual", "at"), path, "a date trigger")
         if "field" not in value:
             self.add(join(path, "field"), "field is required: the contact's date that triggers the scenario")
-        else:
+        elif value["field"] not in TRIGGER_DATE_FIELDS:
+            before = len(self.problems)
             self.date_field(value["field"], join(path, "field"))
+            if len(self.problems) == before:
+                self.add(join(path, "field"), f"{_describe(value['field'])} cannot trigger a scenario: date "
+                         f"triggers run on {', '.join(TRIGGER_DATE_FIELDS)}, the date indexed by day (any other "
+                         "would mean reading every contact each day); trigger on an event and wait with "
+                         f'{{"until": {{"date_field": {json.dumps(value["field"])}}}}} instead')
         if "annual" in value and not isinstance(value["annual"], bool):
             self.add(join(path, "annual"), "annual must be true or false")
         if "at" in value:
