@@ -11,6 +11,7 @@ from datetime import datetime
 from pynamodb.exceptions import DeleteError
 
 from chalicelib import clock, criteria
+from chalicelib.channels import feedback
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.logs import logger
@@ -22,6 +23,7 @@ from chalicelib.store.models import Wait
 def handle(event: dict) -> None:
     from chalicelib.audience import react  # score, stage and segments first: triggers may read them
 
+    feedback.apply(event)  # a posted bounce, complaint or opt-out counts as SES's or SNS's would
     react.on_event(event)
     contact_id = event["contact_id"]
     converted = _meet_goals(contact_id, event)
