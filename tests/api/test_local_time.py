@@ -107,3 +107,20 @@ def test_a_birthday_enrolls_on_the_daily_schedule_without_anyone_calling_it(api)
     sent = _at(message(api, "ana@example.com", "wish", status="sent")["sent_at"]).astimezone(new_york)
     nine = datetime.combine(day, datetime.min.time().replace(hour=9), tzinfo=new_york)
     assert nine <= sent <= nine + timedelta(hours=2), sent
+
+
+@pytest.mark.time_scale(DAY)
+def test_a_wait_for_timeout_logs_one_short_line(api, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="moto.stepfunctions")
+    publish(api, scenario("patience", "go", [
+        {"id": "bought", "type": "wait_for", "event": "purchase", "timeout": "PT1H",
+         "else": [{"id": "nudge", "type": "email", "subject": "Still thinking?", "text": "!"}]}]))
+    signup(api, "ana@example.com", event="go")
+    assert journey(api, "ana@example.com", "patience", status="completed")["path"] == ["bought", "nudge"]
+    # moto logged each timeout as an ERROR of several kilobytes (the state's repr); now at most
+    # one short line, depending on which of its two timers ends the wait first
+    from_moto = [record for record in caplog.records if record.name.startswith("moto.stepfunctions")]
+    assert [record.getMessage() for record in from_moto] in ([], ["state 'bought' timed out"]), from_moto
+    assert all(record.levelno == logging.INFO for record in from_moto)
