@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.api.channels_helpers import DAY, message, scenario, signup
+from tests.conftest import eventually
 from tests.scenarios_helpers import journey, publish
 
 # Step Functions stamps its history to the millisecond (86 s of the domain at 86400), and a
@@ -124,3 +125,27 @@ def test_a_wait_for_timeout_logs_one_short_line(api, caplog):
     from_moto = [record for record in caplog.records if record.name.startswith("moto.stepfunctions")]
     assert [record.getMessage() for record in from_moto] in ([], ["state 'bought' timed out"]), from_moto
     assert all(record.levelno == logging.INFO for record in from_moto)
+
+
+@pytest.mark.time_scale(3600)  # an hour per second
+def test_reentry_after_a_duration_counts_on_the_scaled_clock(api):
+    import time
+
+    from tests.scenarios_helpers import journeys
+
+    publish(api, scenario("again", "go", [{"id": "mail", "type": "email", "subject": "Hi", "text": "!"}],
+                          entry={"reentry": {"after": "PT6H"}}))
+    signup(api, "ana@example.com", event="go")
+    first = journey(api, "ana@example.com", "again")
+    signup(api, "ana@example.com", event="go")  # within six hours of the entry: refused
+    time.sleep(0.3)
+    assert len(journeys(api, "ana@example.com")) == 1
+    time.sleep(max(0.0, 6.5 - (_now() - _at(first["entered_at"])).total_seconds() / 3600))
+    signup(api, "ana@example.com", event="go")  # six domain hours later, about six seconds here
+    eventually(lambda: len(journeys(api, "ana@example.com")) == 2)
+
+
+def _now() -> datetime:
+    from chalicelib import clock
+
+    return clock.now()
