@@ -10,6 +10,7 @@ from chalicelib.api import contacts, events, health, keys, scenarios
 from chalicelib.api import gdpr as gdpr_api
 from chalicelib.api import imports as imports_api
 from chalicelib.api import lists as lists_api
+from chalicelib.api import local_feedback as local_feedback_api
 from chalicelib.api import outbox as outbox_api
 from chalicelib.api import segments as segments_api
 from chalicelib.api import settings as settings_api
@@ -30,7 +31,7 @@ for blueprint in (health, events, contacts, keys, scenarios):
     app.register_blueprint(blueprint.bp)
 for blueprint in (lists_api, segments_api, settings_api, imports_api, gdpr_api):  # audience
     app.register_blueprint(blueprint.bp)
-for blueprint in (templates_api, tracking_api, outbox_api):  # channels
+for blueprint in (templates_api, tracking_api, outbox_api, local_feedback_api):  # channels
     app.register_blueprint(blueprint.bp)
 # CSV imports arrive byte for byte (Latin-1 files included)
 app.api.binary_types.extend(kind for kind in imports_api.CSV_TYPES if kind not in app.api.binary_types)

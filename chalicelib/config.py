@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
+LOCAL_HOST = "127.0.0.1"  # where make run serves
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -22,6 +24,7 @@ class Settings:
     time_scale: float  # local stack only: 86400 makes a day last a second
     admin_key: str | None  # local stack only: the bootstrap admin key
     local: bool
+    port: int  # local stack only: where `make run` serves the API
     step_runner_arn: str
     state_machine_role_arn: str
     automation_queue_url: str
@@ -47,6 +50,7 @@ def settings() -> Settings:
     unique_key = env.get("PARCOURS_UNIQUE_KEY", "email")
     if unique_key not in ("email", "phone", "external_id"):
         raise RuntimeError("PARCOURS_UNIQUE_KEY must be email, phone or external_id")
+    port = int(env.get("PORT", "8000"))
     return Settings(
         region=region,
         table_prefix=env.get("PARCOURS_TABLE_PREFIX", "parcours-"),
@@ -58,12 +62,14 @@ def settings() -> Settings:
         time_scale=float(env.get("PARCOURS_TIME_SCALE", "1")),
         admin_key=env.get("PARCOURS_ADMIN_KEY") or None,
         local=env.get("PARCOURS_LOCAL", "") == "1",
+        port=port,
         step_runner_arn=env.get("PARCOURS_STEP_RUNNER_ARN", ""),
         state_machine_role_arn=env.get("PARCOURS_STATE_MACHINE_ROLE_ARN", ""),
         automation_queue_url=env.get("PARCOURS_AUTOMATION_QUEUE_URL", ""),
         email_from=env.get("PARCOURS_EMAIL_FROM", "Parcours <hello@example.com>"),
         ses_configuration_set=env.get("PARCOURS_SES_CONFIGURATION_SET", "parcours"),
-        public_base_url=env.get("PARCOURS_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        # links in emails point at the API as served: on a laptop, the port make run listens on
+        public_base_url=env.get("PARCOURS_PUBLIC_BASE_URL", f"http://{LOCAL_HOST}:{port}").rstrip("/"),
         token_secret=env.get("PARCOURS_TOKEN_SECRET", ""),
         default_timezone=env.get("PARCOURS_DEFAULT_TIMEZONE", "Europe/Paris"),
         max_per_day=int(env.get("PARCOURS_MAX_PER_DAY", "0")),

@@ -68,3 +68,6 @@ BUILTIN_FIELDS: frozenset[str] = frozenset({
 BUILTIN_NAMES: frozenset[str] = frozenset(name.partition(".")[0] for name in BUILTIN_FIELDS)
 # Built-in contact fields holding a date (trigger dates, waits until a date).
 DATE_FIELDS: tuple[str, ...] = ("birthday", "created_at", "last_activity_at")
+# The dates a date trigger can run on: the daily job finds the contacts whose day comes through
+# an index on month-day, which only birthday has (scenarios/dates.py).
+TRIGGER_DATE_FIELDS: tuple[str, ...] = ("birthday",)

@@ -68,7 +68,8 @@ def runtime(request: pytest.FixtureRequest) -> Iterator[Any]:
     from chalicelib.local.runtime import boot
 
     marker = request.node.get_closest_marker("time_scale")
-    runtime = boot(time_scale=marker.args[0] if marker else 1, admin_key="admin-test-key")
+    runtime = boot(time_scale=marker.args[0] if marker else 1, admin_key="admin-test-key",
+                   schedules=request.node.get_closest_marker("schedules") is not None)
     yield runtime
     runtime.stop()
     clock.reset()

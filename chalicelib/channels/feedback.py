@@ -12,11 +12,14 @@ tracking both reporting one open make one event:
 - `{message}/clicked/{sha256(url)[:16]}`: once per message and URL;
 - without a known message, `ses/{SES message id}/{kind}/{address}`.
 
-Contact state follows (only when the event is new, so a redelivered notification is not
+Contact state follows (`apply`, once per event id, so a redelivered notification is not
 counted twice): a permanent bounce makes the address `hard_bounce`, a complaint
 `complained` (both suppressed from then on by the send gate); a transient (or undetermined)
 bounce adds to `soft_bounces` and marks `soft_bounce`, and `soft_bounce_limit` of them in a
-row make it `hard_bounce`; a delivery resets the count (and `soft_bounce` to `valid`).
+row make it `hard_bounce`; a delivery resets the count (and `soft_bounce` to `valid`); an
+`sms.opted_out` sets the SMS opt-out. The same `apply` runs for these events when an admin or
+marketer posts them (history from another tool): the automation consumer calls it for every
+stored event, and it does nothing for an event already applied.
 Contact writes are conditional on the version read, and retried.
 """
 from __future__ import annotations
@@ -25,10 +28,11 @@ import hashlib
 import json
 import unicodedata
 from collections.abc import Callable
+from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from chalicelib import clock, retry
 from chalicelib.channels import tracking
@@ -37,7 +41,7 @@ from chalicelib.contacts import service as contacts
 from chalicelib.contacts.fields import FieldError, normalize_email, normalize_phone
 from chalicelib.events import service as events
 from chalicelib.logs import logger
-from chalicelib.store.models import Contact, Message
+from chalicelib.store.models import Contact, EventId, Message
 
 ATTEMPTS = 10
 # Higher wins: a message opened then delivered (late notification) stays "opened".
@@ -185,15 +189,51 @@ def mark_delivered(contact_id: str, *, origin: str) -> list[str]:
 
 def opt_out_sms(contact_id: str, *, source: str, event_id: str | None = None,
                 message: Message | None = None) -> bool:
-    """Set the contact's SMS opt-out and record `sms.opted_out` (once: idempotent)."""
-    contact, changed = update_contact(contact_id, lambda item: {"sms_opt_out": True})
-    if contact is None or not changed:
+    """Record `sms.opted_out` and set the contact's SMS opt-out, unless it is already set."""
+    contact = contacts.get(contact_id)
+    if contact is None or contact.sms_opt_out:
         return False
     origin = event_id or f"{contact_id}/sms.opted_out/{clock.iso(clock.now())}"
-    record_message_event(contact_id, message, "opted_out", event_id=origin, channel="sms",
-                         properties={"source": source})
+    stored = record_message_event(contact_id, message, "opted_out", event_id=origin, channel="sms",
+                                  properties={"source": source})
+    return stored is not None and bool(apply(stored))
+
+
+# --------------------------------------------------------------------------- effects
+
+EFFECTS = ("email.bounced", "email.complained", "email.delivered", "sms.opted_out")
+
+
+def apply(event: dict[str, Any]) -> list[str]:
+    """What a stored feedback event does to its contact, once per event id, whoever reported it
+    (SES, SNS, or a posted event); the contact attributes it changed."""
+    if event.get("type") not in EFFECTS or not _claim(event):
+        return []
+    contact_id, origin, kind = event["contact_id"], event["id"], event["type"]
+    properties = event.get("properties") or {}
+    if kind == "email.bounced":
+        return mark_bounce(contact_id, permanent=properties.get("bounce_type") == "Permanent", origin=origin)
+    if kind == "email.complained":
+        return mark_complaint(contact_id, origin=origin)
+    if kind == "email.delivered":
+        return mark_delivered(contact_id, origin=origin)
+    _, changed = update_contact(contact_id, lambda contact: {"sms_opt_out": True})
     _announce(contact_id, changed, origin)
-    return True
+    return changed
+
+
+def _claim(event: dict[str, Any]) -> bool:
+    """The right to apply this event: one conditional write on the events' idempotency table."""
+    ttl_days = settings().event_ttl_days
+    claim = EventId(f"{event['id']}/applied", contact_id=event["contact_id"],
+                    expires_at=clock.now() + timedelta(days=ttl_days) if ttl_days else None)
+    try:
+        claim.save(condition=EventId.id.does_not_exist())
+        return True
+    except PutError as error:
+        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            return False
+        raise
 
 
 # --------------------------------------------------------------------------- SES
@@ -277,12 +317,7 @@ def handle_ses(raw: str | dict) -> dict[str, int]:
             report["duplicates"] += 1
             continue
         report["recorded"] += 1
-        if kind == "bounced":
-            mark_bounce(contact_id, permanent=properties["bounce_type"] == "Permanent", origin=event_id)
-        elif kind == "complained":
-            mark_complaint(contact_id, origin=event_id)
-        elif kind == "delivered":
-            mark_delivered(contact_id, origin=event_id)
+        apply(stored)
     return report
 
 

@@ -101,6 +101,13 @@ def page(limit: int, before: int | None = None) -> tuple[list[dict[str, Any]], i
     return [item for item in items if item is not None], (chosen[-1].seq if more and chosen else None)
 
 
+def find(provider_id: str) -> dict[str, Any] | None:
+    """The email or SMS the embedded SES or SNS gave this id, as the outbox lists it."""
+    with _LOCK:
+        entry = next((entry for entry in _LOG if entry.provider_id == provider_id), None)
+    return None if entry is None else _item(entry)
+
+
 def _item(entry: _Entry) -> dict[str, Any] | None:
     if entry.channel == "sms":
         from moto.sns.models import sns_backends

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.local.pump import QueuePump
+from chalicelib.local.schedules import Schedules
 from chalicelib.local.stack import FUNCTIONS, LocalStack
 
 
@@ -16,14 +17,18 @@ class Runtime:
     admin_key: str
     generated_key: bool
     pump: QueuePump
+    schedules: Schedules | None
 
     def stop(self) -> None:
+        if self.schedules is not None:
+            self.schedules.stop()
         self.pump.stop()
         self.stack.stop()
 
 
-def boot(*, time_scale: float | None = None, admin_key: str | None = None) -> Runtime:
-    """Start moto, import the app against it, route its Lambda functions, register the admin key."""
+def boot(*, time_scale: float | None = None, admin_key: str | None = None, schedules: bool = False) -> Runtime:
+    """Start moto, import the app against it, route its Lambda functions, register the admin key;
+    with `schedules`, run the app's schedules on the domain clock as EventBridge would (`make run`)."""
     stack = LocalStack(time_scale=time_scale, admin_key=admin_key).start()
     import app as app_module
     from app import app  # imported once the environment points at the local stack
@@ -44,4 +49,4 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None) -> Ru
     keys.ensure(key, "admin", "local admin")
     pump = QueuePump(app_module.automation)
     pump.start()
-    return Runtime(stack, app, key, generated, pump)
+    return Runtime(stack, app, key, generated, pump, Schedules(app).start() if schedules else None)

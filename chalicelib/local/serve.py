@@ -1,23 +1,30 @@
-"""`make run`: the HTTP API on http://127.0.0.1:8000 (PORT overrides), backed by the embedded AWS."""
+"""`make run`: the HTTP API on http://127.0.0.1:8000 (PORT overrides), backed by the embedded AWS,
+its schedules running on the stack's clock."""
 from __future__ import annotations
 
-import os
+from typing import Any
 
 from chalice.config import Config
 from chalice.local import LocalDevServer
 
+from chalicelib.config import LOCAL_HOST, settings
 from chalicelib.local.runtime import boot
 
 
+def server(app: Any) -> LocalDevServer:
+    """Chalice's local HTTP server for the app, listening on PORT (links in emails say the same)."""
+    config = Config.create(chalice_stage="local", app_name="parcours", chalice_app=app)
+    return LocalDevServer(app, config, LOCAL_HOST, settings().port)
+
+
 def main() -> None:
-    runtime = boot()
-    port = int(os.environ.get("PORT", "8000"))
+    runtime = boot(schedules=True)
     if runtime.generated_key:
         print(f"Admin key for this run (set PARCOURS_ADMIN_KEY to choose one): {runtime.admin_key}")
-    config = Config.create(chalice_stage="local", app_name="parcours", chalice_app=runtime.app)
-    server = LocalDevServer(runtime.app, config, "127.0.0.1", port)
+    http = server(runtime.app)
+    print(f"Serving on http://{LOCAL_HOST}:{settings().port} (clock x{settings().time_scale:g})")
     try:
-        server.serve_forever()
+        http.serve_forever()
     finally:
         runtime.stop()
 

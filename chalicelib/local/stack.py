@@ -98,6 +98,38 @@ def _start_executions_on_aliases() -> None:
     StepFunctionBackend.describe_state_machine = describe_state_machine
 
 
+def _one_line_state_failures() -> None:
+    """moto logs every failure inside a state machine, a caught wait_for timeout included, as an
+    ERROR carrying the whole state's repr (kilobytes), once per component it goes through. Log
+    it once, for the state, on one line; a timeout, which a scenario expects, at INFO."""
+    import logging
+
+    from moto.stepfunctions.parser.asl.component import eval_component
+
+    component = eval_component.EvalComponent
+    if getattr(component._log_failure_event_exception, "one_line", False):
+        return
+    log = logging.getLogger(eval_component.__name__)
+
+    def log_failure(self, failure_event_exception):  # noqa: ANN001, ANN202
+        if getattr(self, "state_type", None) is None:
+            return  # a part of a state: the state itself logs it
+        error = failure_event_exception.failure_event.error_name
+        name = error.error_name if error else "unknown"
+        if name == "States.Timeout":
+            log.info("state %r timed out", self.name)
+        else:
+            log.warning("state %r failed: %s", self.name, name)
+
+    def log_exception(self, exception):  # noqa: ANN001, ANN202
+        if getattr(self, "state_type", None) is not None:
+            log.warning("state %r failed: %s: %s", self.name, type(exception).__name__, str(exception)[:300])
+
+    log_failure.one_line = True
+    component._log_failure_event_exception = log_failure
+    component._log_exception = log_exception
+
+
 def _serialize_dynamodb() -> None:
     """DynamoDB applies each request atomically; moto does not when threads call it at once
     (Step Functions runs executions, hence the step runner, on threads). One request at a time."""
@@ -223,11 +255,16 @@ class LocalStack:
         self._route_lambda_to_handlers()
         self._route_topics_to_handlers()
         _start_executions_on_aliases()
+        _one_line_state_failures()
         _serialize_dynamodb()
         _fast_transactions()
-        from chalicelib.local import outbox
+        from chalicelib import clock
+        from chalicelib.config import settings
+        from chalicelib.local import outbox, steptime
 
         outbox.install()
+        steptime.install()
+        clock.run_scaled(settings().time_scale)
         self._create_resources()
         return self
 
@@ -243,9 +280,12 @@ class LocalStack:
 
             Topic.publish = self._original_topic_publish
             self._original_topic_publish = None
-        from chalicelib.local import outbox
+        from chalicelib import clock
+        from chalicelib.local import outbox, steptime
 
         outbox.uninstall()
+        steptime.uninstall()
+        clock.reset()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

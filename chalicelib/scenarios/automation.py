@@ -12,6 +12,7 @@ from pynamodb.exceptions import DeleteError
 
 from chalicelib import clock, criteria
 from chalicelib.audience import react
+from chalicelib.channels import feedback
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.logs import logger
@@ -21,6 +22,7 @@ from chalicelib.store.models import Wait
 
 
 def handle(event: dict) -> None:
+    feedback.apply(event)  # a posted bounce, complaint or opt-out counts as SES's or SNS's would
     react.on_event(event)  # score, stage and segments first: triggers may read them
     contact_id = event["contact_id"]
     converted = _meet_goals(contact_id, event)

@@ -12,7 +12,6 @@ starts executions merges `timeouts` in (wait_for Tasks read `$.timeouts.tN`).
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,24 +54,16 @@ class Compiled:
     timeouts: dict[str, int]  # merged into the execution input as "timeouts"
 
 
-def compile_scenario(definition: dict, *, step_runner_arn: str, time_scale: float = 1.0) -> Compiled:
+def compile_scenario(definition: dict, *, step_runner_arn: str) -> Compiled:
     """The state machine of a valid scenario (scenarios.schema.validate is the judge; it measures
-    the cleaned step tree with this too). time_scale 1 is the AWS version; above 1 the waits and
-    timeouts are divided by it (the local, clock-scaled version)."""
-    if not (isinstance(time_scale, (int, float)) and math.isfinite(time_scale) and time_scale > 0):
-        raise ValueError(f"time_scale must be a positive number, not {time_scale!r}")
-    return _Builder(step_runner_arn, float(time_scale)).build(definition)
-
-
-def scaled_seconds(duration: str, time_scale: float = 1.0) -> int:
-    """Whole seconds of a duration divided by the clock scale, at least 1."""
-    return max(1, math.ceil(semantics.wait_seconds(duration) / time_scale))
+    the cleaned step tree with this too), the same on AWS and on the local stack (whose Step
+    Functions keeps the scaled domain clock: chalicelib/local/steptime.py)."""
+    return _Builder(step_runner_arn).build(definition)
 
 
 class _Builder:
-    def __init__(self, arn: str, time_scale: float) -> None:
+    def __init__(self, arn: str) -> None:
         self.arn = arn
-        self.time_scale = time_scale
         self.states: dict[str, dict] = {}
         self.timeout_keys: dict[str, str] = {}  # wait_for step id -> "tN"
         self.timeouts: dict[str, int] = {}
@@ -107,7 +98,7 @@ class _Builder:
             if step["type"] == "wait_for":
                 key = f"t{len(self.timeout_keys)}"
                 self.timeout_keys[step["id"]] = key
-                self.timeouts[key] = scaled_seconds(step["timeout"], self.time_scale)
+                self.timeouts[key] = semantics.wait_seconds(step["timeout"])
             for child in semantics.children(step):
                 self._number_timeouts(child)
 
@@ -140,7 +131,7 @@ class _Builder:
                 return f"{sid}:quiet"
         elif kind == "wait":
             if "duration" in step:
-                self.states[sid] = {"Type": "Wait", "Seconds": scaled_seconds(step["duration"], self.time_scale),
+                self.states[sid] = {"Type": "Wait", "Seconds": semantics.wait_seconds(step["duration"]),
                                     "Next": self._target(follow)}
             else:
                 wait = f"{sid}:wait"

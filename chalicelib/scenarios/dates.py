@@ -1,8 +1,11 @@
-"""Date triggers (birthdays, anniversaries): a daily job enrolls the contacts whose day is coming.
+"""Date triggers (birthdays): a daily job enrolls the contacts whose day is coming.
 
 It reads the contacts whose birthday falls today or tomorrow through the month-day index,
 two queries per scenario, never the whole base; each journey starts with a wait until the
 trigger's local time, so a contact in Tokyo and one in Paris both get their email at 09:00.
+Birthday is the one date trigger: finding who has another date (attributes.contract_start)
+on a given day would need an index per field or a daily scan of the base, so the validator
+refuses the others and points to an event trigger with a wait until the date field.
 """
 from __future__ import annotations
 
@@ -13,7 +16,6 @@ from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.scenarios import automation, semantics
 from chalicelib.scenarios import service as scenarios
-from chalicelib.scenarios.runner import scaled
 from chalicelib.store.models import Contact
 
 HORIZON = timedelta(hours=36)  # the job runs daily; the overlap covers every time zone
@@ -41,6 +43,6 @@ def enroll_due(now: datetime | None = None) -> int:
                 trigger_event = {"id": f"birthday-{moment.year}", "entry_key": str(moment.year),
                                  "type": "date:birthday", "properties": {"date": moment.date().isoformat()}}
                 if automation.enroll(contact.id, head, body, trigger_event, at=now,
-                                     extra={"start_at": clock.iso(scaled(moment, now))}):
+                                     extra={"start_at": clock.iso(moment)}):
                     started += 1
     return started

@@ -32,9 +32,8 @@ class Deployed:
 
 
 def compiled_asl(definition: dict) -> dict:
-    """The ASL as deployed here (clock-scaled on the local stack)."""
-    return compile_scenario(definition, step_runner_arn=settings().step_runner_arn,
-                            time_scale=settings().time_scale).asl
+    """The ASL as deployed here."""
+    return compile_scenario(definition, step_runner_arn=settings().step_runner_arn).asl
 
 
 def state_machine_name(scenario_id: str) -> str:
@@ -43,8 +42,7 @@ def state_machine_name(scenario_id: str) -> str:
 
 def publish(definition: dict, *, state_machine_arn: str | None, alias_arn: str | None,
             version: int) -> Deployed:
-    compiled = compile_scenario(definition, step_runner_arn=settings().step_runner_arn,
-                                time_scale=settings().time_scale)
+    compiled = compile_scenario(definition, step_runner_arn=settings().step_runner_arn)
     asl = json.dumps(compiled.asl)
     description = f"scenario version {version}"
     if state_machine_arn is None:

@@ -7,7 +7,7 @@ not act twice.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -98,7 +98,7 @@ def _wait_until(enrollment: Enrollment, body: dict, step: dict) -> dict:
     now = clock.now()
     target = semantics.wait_until(step, data, _zone(data, body), now)
     journeys.record(enrollment, step["id"], "waiting", current=step["id"])
-    return {"at": clock.iso(scaled(target, now))}
+    return {"at": clock.iso(target)}
 
 
 def _quiet_hours(enrollment: Enrollment, body: dict) -> dict:
@@ -106,20 +106,11 @@ def _quiet_hours(enrollment: Enrollment, body: dict) -> dict:
     contact = contacts.get(enrollment.contact_id)
     now = clock.now()
     release = semantics.quiet_release(body, _zone(contacts.to_api(contact) if contact else {}, body), now)
-    return {"at": clock.iso(scaled(release or now, now))}  # wall-clock time, as Step Functions waits
+    return {"at": clock.iso(release or now)}
 
 
 def _zone(contact: dict, body: dict) -> ZoneInfo:
     return semantics.zone_of(contact, body, settings().default_timezone)
-
-
-def scaled(target: datetime, now: datetime) -> datetime:
-    """The wall-clock moment Step Functions should wait for, to reach domain moment `target`.
-
-    On AWS the two are the same. On the local stack the delay is divided by the clock scale,
-    and counted from the real clock, which a test may have left behind the domain clock."""
-    delay = max((target - now).total_seconds(), 0.0)
-    return datetime.now(timezone.utc) + timedelta(seconds=delay / settings().time_scale)
 
 
 def _wait_for(enrollment: Enrollment, step: dict, token: str) -> dict:

@@ -28,6 +28,7 @@ from chalicelib.vocabulary import (
     STEP_FIELDS,
     STEP_TYPES,
     TERMINAL_TYPES,
+    TRIGGER_DATE_FIELDS,
     is_event_type,
 )
 
@@ -218,8 +219,14 @@ class _Checker:
         self.unknown_keys(value, ("field", "annual", "at"), path, "a date trigger")
         if "field" not in value:
             self.add(join(path, "field"), "field is required: the contact's date that triggers the scenario")
-        else:
+        elif value["field"] not in TRIGGER_DATE_FIELDS:
+            before = len(self.problems)
             self.date_field(value["field"], join(path, "field"))
+            if len(self.problems) == before:
+                self.add(join(path, "field"), f"{_describe(value['field'])} cannot trigger a scenario: date "
+                         f"triggers run on {', '.join(TRIGGER_DATE_FIELDS)}, the date indexed by day (any other "
+                         "would mean reading every contact each day); trigger on an event and wait with "
+                         f'{{"until": {{"date_field": {json.dumps(value["field"])}}}}} instead')
         if "annual" in value and not isinstance(value["annual"], bool):
             self.add(join(path, "annual"), "annual must be true or false")
         if "at" in value:

@@ -12,6 +12,7 @@ to the world goes through `World`, which the step runner implements on DynamoDB,
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -134,8 +135,9 @@ def zone_of(contact: Mapping[str, Any], definition: Mapping[str, Any], default: 
 
 
 def wait_seconds(duration: str) -> int:
-    """How long a duration wait lasts, as its Wait state counts it (a month is 31 days)."""
-    return max(1, durations.seconds(duration))
+    """How long a duration wait or a wait_for timeout lasts, as Step Functions counts it: whole
+    seconds, at least 1 (a month is 31 days)."""
+    return max(1, math.ceil(durations.seconds(duration)))
 
 
 def date_value(contact: Mapping[str, Any], field: str) -> Any:
@@ -171,12 +173,13 @@ def date_trigger_moment(spec: Mapping[str, Any], contact: Mapping[str, Any], zon
                         now: datetime) -> datetime | None:
     """When a date trigger enters the contact: its date (the next anniversary when annual) at the
     trigger's local time; None when the contact has no usable date."""
-    value = date_value(contact, spec.get("field") or "birthday")
+    field = spec.get("field") or "birthday"
+    value = date_value(contact, field)
     at = spec.get("at") or "09:00"
     if not isinstance(value, str) or not value:
         return None
     try:
-        if spec.get("annual"):
+        if spec.get("annual") or field == "birthday":  # a birthday's year is the past: it comes back yearly
             return next_anniversary(value, at, zone, now)
         day = date_field_moment(value, None, zone)
     except (ValueError, TypeError):

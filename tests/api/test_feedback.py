@@ -176,3 +176,40 @@ def test_inbound_stop_reply_opts_out_of_sms(api):
     publish_to_topic(SMS, "garbage")  # ignored, nothing breaks
     publish_to_topic(SMS, _inbound("not a number", "STOP", "in-4"))
     eventually(lambda: contact(api, "ana@example.com")["sms_opt_out"])
+
+
+@pytest.mark.time_scale(DAY)
+def test_posted_feedback_events_count_as_ses_and_sns_feedback(api):
+    """History from another tool: an admin or marketer posting a bounce, a complaint or an SMS
+    opt-out changes the contact as SES's or SNS's own feedback would, once per event id."""
+    marketer = api.key_for("marketer")
+    for name, phone in (("ana", "+33611111111"), ("bob", "+33622222222"), ("cy", "+33633333333"),
+                        ("dan", "+33644444444")):
+        api.post("/contacts", {"email": f"{name}@example.com", "phone": phone,
+                               "consent": {"email": True, "sms": True}})
+
+    def posted(event_type: str, email: str, key: str | None = None, **properties) -> None:
+        body = {"id": f"{event_type}-{email}", "type": event_type, "contact": {"email": email},
+                "properties": properties}
+        assert api.post("/events", body, key=key).status_code == 202
+
+    posted("email.bounced", "ana@example.com", marketer, bounce_type="Permanent")
+    posted("email.complained", "bob@example.com")
+    posted("sms.opted_out", "cy@example.com", marketer, source="old tool")
+    posted("email.bounced", "dan@example.com", bounce_type="Transient")
+    posted("email.bounced", "dan@example.com", bounce_type="Transient")  # the same event again: once
+    eventually(lambda: contact(api, "ana@example.com")["email_status"] == "hard_bounce")
+    eventually(lambda: contact(api, "bob@example.com")["email_status"] == "complained")
+    eventually(lambda: contact(api, "cy@example.com")["sms_opt_out"] is True)
+    eventually(lambda: contact(api, "dan@example.com")["email_status"] == "soft_bounce")
+    from chalicelib.store.models import Contact
+
+    assert Contact.get(contact(api, "dan@example.com")["id"]).soft_bounces == 1
+    publish(api, scenario("both", "visit", [{"id": "mail", "type": "email", "subject": "Hi", "html": "<p>Hi</p>"},
+                                            {"id": "text", "type": "sms", "text": "Hi"}]))
+    for name in ("ana", "bob", "cy"):
+        api.post("/events", {"type": "visit", "contact": {"email": f"{name}@example.com"}})
+    assert message(api, "ana@example.com", "mail")["reason"] == "suppressed"
+    assert message(api, "bob@example.com", "mail")["reason"] == "suppressed"
+    assert message(api, "cy@example.com", "text")["reason"] == "unsubscribed"
+    assert message(api, "cy@example.com", "mail")["status"] == "sent"

@@ -165,8 +165,8 @@ def test_quiet_hours_hold_a_send_until_morning_in_the_contacts_time_zone(api):
     assert ny["status"] == "sent"
     tokyo_sent = message(api, "tokyo@example.com", timeout=30)
     assert tokyo_sent["status"] == "sent"
-    # held until 08:00 in Tokyo: four hours of domain time, about four seconds here (moto waits whole
-    # seconds); New York, mid-afternoon, was not held
+    # held until 08:00 in Tokyo: four hours of domain time, about four seconds here; New York,
+    # mid-afternoon, was not held
     waited = clock.parse_iso(tokyo_sent["sent_at"]) - posted
     assert waited >= timedelta(seconds=2), waited
     assert tokyo_sent["sent_at"] > ny["sent_at"]

@@ -52,8 +52,8 @@ def cond(step_id: str, then: list, otherwise: list | None = None) -> dict:
     return step
 
 
-def compile_steps(*steps: dict, time_scale: float = 1.0) -> Compiled:
-    return compile_scenario(scenario(*steps), step_runner_arn=ARN, time_scale=time_scale)
+def compile_steps(*steps: dict) -> Compiled:
+    return compile_scenario(scenario(*steps), step_runner_arn=ARN)
 
 
 def action(step_id: str, follow: str | None) -> dict:
@@ -115,7 +115,7 @@ def test_reference_scenarios_are_all_covered():
     assert set(SCENARIOS) >= set(EXPECTED)
 
 
-def test_every_step_kind_passes_statelint_scaled_or_not():
+def test_every_step_kind_passes_statelint():
     definition = scenario(
         email("e1"),
         {"id": "s1", "type": "sms", "text": "Hi"},
@@ -130,12 +130,11 @@ def test_every_step_kind_passes_statelint_scaled_or_not():
             {"weight": 50, "steps": [{"id": "l2", "type": "remove_from_list", "list": "buyers"}]}]},
         {"id": "w3", "type": "wait", "duration": "PT5M"},
     )
-    for scale in (1, 86400):
-        compiled = compile_scenario(definition, step_runner_arn=ARN, time_scale=scale)
-        result = statelint(compiled.asl)
-        assert (result.returncode, result.stdout) == (0, "")
-        assert_well_formed(compiled.asl)
-        assert "_complete" in compiled.asl["States"]
+    compiled = compile_scenario(definition, step_runner_arn=ARN)
+    result = statelint(compiled.asl)
+    assert (result.returncode, result.stdout) == (0, "")
+    assert_well_formed(compiled.asl)
+    assert "_complete" in compiled.asl["States"]
 
 
 # -- one state per step kind ------------------------------------------------------------------
@@ -373,36 +372,18 @@ def test_no_pass_states_and_flow_order():
     assert asl["States"]["bought"] == action("bought", None)
 
 
-# -- clock scaling ----------------------------------------------------------------------------
+# -- durations ---------------------------------------------------------------------------------
+# One ASL for AWS and the local stack: the local Step Functions keeps the scaled domain clock.
 
 
-def test_clock_scaling_changes_only_waits_and_timeouts():
-    definition = json.loads(SCENARIOS["abandoned-cart"].read_text())
-    aws = compile_scenario(definition, step_runner_arn=ARN)
-    local = compile_scenario(definition, step_runner_arn=ARN, time_scale=86400)
-    assert aws.asl["States"]["wait-answer"]["Seconds"] == 2 * 86400
-    assert local.asl["States"]["wait-answer"]["Seconds"] == 2
-    assert aws.timeouts == {"t0": 3600}
-    assert local.timeouts == {"t0": 1}  # ceil(3600 / 86400), at least 1
-    local.asl["States"]["wait-answer"]["Seconds"] = aws.asl["States"]["wait-answer"]["Seconds"]
-    assert local.asl == aws.asl
-
-
-@pytest.mark.parametrize("duration, scale, seconds", [
-    ("P3D", 86400, 3), ("PT1H", 3600, 1), ("PT1H", 7200, 1), ("P1D", 10, 8640), ("PT10S", 3, 4), ("P1D", 0.5, 172800),
+@pytest.mark.parametrize("duration, seconds", [
+    ("P3D", 3 * 86400), ("PT1H", 3600), ("PT0.5S", 1), ("PT1M30S", 90), ("P1M", 31 * 86400),
 ])
-def test_scaled_wait_seconds_round_up_to_at_least_one(duration, scale, seconds):
+def test_waits_and_timeouts_are_whole_seconds_of_at_least_one(duration, seconds):
     compiled = compile_steps({"id": "w", "type": "wait", "duration": duration},
-                             {"id": "wf", "type": "wait_for", "event": "x", "timeout": duration},
-                             time_scale=scale)
+                             {"id": "wf", "type": "wait_for", "event": "x", "timeout": duration})
     assert compiled.asl["States"]["w"]["Seconds"] == seconds
     assert compiled.timeouts == {"t0": seconds}
-
-
-@pytest.mark.parametrize("scale", [0, -1, float("inf"), float("nan")])
-def test_time_scale_must_be_positive(scale):
-    with pytest.raises(ValueError):
-        compile_steps(email("a"), time_scale=scale)
 
 
 # -- misuse -----------------------------------------------------------------------------------

@@ -102,10 +102,17 @@ def test_every_step_type_in_one_valid_scenario():
 
 
 def test_date_trigger_is_valid():
-    definition = scenario(email("a"), trigger={"date": {"field": "attributes.renewal", "annual": False}})
+    definition = scenario(email("a"), trigger={"date": {"field": "birthday", "annual": True, "at": "23:59"}})
     assert validate(definition) == []
-    definition["trigger"] = {"date": {"field": "created_at", "annual": True, "at": "23:59"}}
-    assert validate(definition) == []
+
+
+@pytest.mark.parametrize("field", ["attributes.contract_start", "contract_start", "created_at", "last_activity_at"])
+def test_a_date_trigger_runs_on_birthday_only_and_says_what_to_do_instead(field):
+    definition = scenario(email("a"), trigger={"date": {"field": field, "annual": True}})
+    [problem] = validate(definition)
+    assert problem.path == "trigger.date.field"
+    assert "cannot trigger a scenario: date triggers run on birthday" in problem.message
+    assert f'{{"until": {{"date_field": "{field}"}}}}' in problem.message
 
 
 def test_not_an_object():
