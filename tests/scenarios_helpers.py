@@ -1,16 +1,12 @@
 """Helpers for journey tests: reference scenarios, publishing, waiting for what contacts receive."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+from examples import scenario
 from tests.conftest import eventually
-
-SCENARIOS = Path(__file__).resolve().parents[2] / "shared" / "scenarios"
 
 
 def reference(name: str) -> dict:
-    return json.loads((SCENARIOS / f"{name}.json").read_text())
+    return scenario(name)
 
 
 def publish(api, definition: dict) -> dict:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 
 from chalicelib.scenarios import compiler
 from chalicelib.scenarios.schema import MAX_STATES, validate
+from examples import scenario_paths
 
-SCENARIOS = sorted((Path(__file__).resolve().parents[3] / "shared" / "scenarios").glob("*.json"))
+SCENARIOS = scenario_paths()
 
 # The example of DESIGN.md section 6.
 DESIGN_EXAMPLE = {
