@@ -10,6 +10,7 @@ from chalicelib.api import gdpr as gdpr_api
 from chalicelib.api import imports as imports_api
 from chalicelib.api import lists as lists_api
 from chalicelib.api import outbox as outbox_api
+from chalicelib.api import schemas as schemas_api
 from chalicelib.api import segments as segments_api
 from chalicelib.api import settings as settings_api
 from chalicelib.api import templates as templates_api
@@ -26,6 +27,7 @@ for blueprint in (lists_api, segments_api, settings_api, imports_api, gdpr_api):
     app.register_blueprint(blueprint.bp)
 for blueprint in (templates_api, tracking_api, outbox_api):  # channels
     app.register_blueprint(blueprint.bp)
+app.register_blueprint(schemas_api.bp)
 # CSV imports arrive byte for byte (Latin-1 files included)
 app.api.binary_types.extend(kind for kind in imports_api.CSV_TYPES if kind not in app.api.binary_types)
 
