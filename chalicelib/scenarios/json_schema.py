@@ -118,7 +118,7 @@ def _step_shapes() -> dict[str, dict[str, Any]]:
     template = {"type": "string", "pattern": _whole(validator._REFERENCE.pattern), "description": "a template id"}
     transactional = {"type": "boolean", "description": "true: no unsubscribe link, no consent or caps check"}
     list_id = {"type": "string", "pattern": _whole(validator._REFERENCE.pattern), "description": "a list id"}
-    settable = {name: {"anyOf": [_text(name), {"type": "null"}]} for name in validator.SETTABLE_FIELDS}
+    settable: dict[str, Any] = {name: {"anyOf": [_text(name), {"type": "null"}]} for name in validator.SETTABLE_FIELDS}
     settable["birthday"] = {"anyOf": [{"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}, {"type": "null"}],
                             "description": "a date YYYY-MM-DD"}
     settable["timezone"] = {"anyOf": [_ref("timezone"), {"type": "null"}]}
