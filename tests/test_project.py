@@ -17,3 +17,10 @@ def test_makefile_has_both_targets():
 def test_ci_runs_make_test():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test\n" in ci
+
+
+def test_make_lint_runs_ruff_and_the_type_checker_and_ci_runs_it():
+    makefile = (ROOT / "Makefile").read_text()
+    lint = makefile.split("\nlint:")[1].split("\n\n")[0]
+    assert "ruff check" in lint and "mypy" in lint
+    assert "make lint\n" in (ROOT / ".ci" / "run").read_text()

@@ -17,14 +17,14 @@ CSV_TYPES = ["text/csv", "application/csv", "text/comma-separated-values", "appl
              "application/octet-stream"]
 
 
-def _options():  # noqa: ANN202
+def _options():
     try:
         return imports.parse_options(query(bp.current_request))
     except imports.Invalid as error:
         raise invalid(error.problems, "The import parameters are not valid.") from None
 
 
-def _import_or_404(import_id: str):  # noqa: ANN202
+def _import_or_404(import_id: str):
     head = imports.get(import_id)
     if head is None:
         raise not_found("This import")

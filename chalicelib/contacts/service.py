@@ -123,9 +123,10 @@ def patch(contact: Contact, change: Change) -> Upserted:
                 raise ContactConflict(settings().unique_key) from error
             if not _is_version_conflict(error):
                 raise
-            contact = get(contact.id)
-            if contact is None:
+            fresh = get(contact.id)
+            if fresh is None:
                 raise
+            contact = fresh
     raise RuntimeError("contact patch did not settle after 5 attempts")
 
 

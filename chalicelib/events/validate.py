@@ -56,7 +56,7 @@ def validate_event(raw: Any, path: str = "", *, allow_system: bool, future_toler
         event_id = str(uuid.uuid4())
     elif not isinstance(event_id, str) or not ID_PATTERN.match(event_id):
         problems.append(Problem(join(path, "id"), "id must be a string of 1 to 128 letters, digits or _.:@#/-"))
-    event_type = raw.get("type")
+    event_type: Any = raw.get("type")
     if not isinstance(event_type, str) or not TYPE_PATTERN.match(event_type):
         problems.append(Problem(join(path, "type"),
                                 "type is required: a name such as signup, page_view or cart_updated"))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
@@ -44,7 +45,7 @@ def definition(scenario_id: str, version: int) -> dict:
     return Scenario.get(scenario_id, version).definition
 
 
-def create(body: object) -> Scenario:
+def create(body: Any) -> Scenario:
     problems = validate(body)
     if problems:
         raise ScenarioInvalid(problems)
@@ -59,7 +60,7 @@ def create(body: object) -> Scenario:
     return scenario
 
 
-def new_version(scenario: Scenario, body: object) -> Scenario:
+def new_version(scenario: Scenario, body: Any) -> Scenario:
     problems = validate(body)
     if isinstance(body, dict) and body.get("id") not in (None, scenario.id):
         problems.append(Problem("id", f"id must stay '{scenario.id}'"))

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from chalicelib import clock, criteria, durations
@@ -279,17 +279,18 @@ class _Simulation:
             else:
                 field = until.get("date_field") or ""
                 value = _date_value(self.contact, field)
-                target = None
+                moment = None
                 if isinstance(value, str):
                     try:
-                        target = local_time.date_field_moment(value, until.get("offset"), zone)
+                        moment = local_time.date_field_moment(value, until.get("offset"), zone)
                     except (ValueError, TypeError, OverflowError):
-                        target = None
-                if target is None:
+                        moment = None
+                if moment is None:
                     self.notes.append(f"{step['id']}: the contact has no usable {field}: the wait ends at once")
-                    target = began
-                elif target < began:
-                    self.notes.append(f"{step['id']}: {clock.iso(target)} has passed: the wait ends at once")
+                    moment = began
+                elif moment < began:
+                    self.notes.append(f"{step['id']}: {clock.iso(moment)} has passed: the wait ends at once")
+                target = moment
             target = max(target, began)
         self._until(step, began, target, "waited")
 
@@ -524,13 +525,13 @@ def _contact_copy(contact: Mapping) -> dict:
         data["attributes"] = {}
     lists = data.get("lists")
     data["lists"] = sorted(str(item) for item in lists) if isinstance(lists, (list, tuple, set, frozenset)) else []
-    consent = data.get("consent") if isinstance(data.get("consent"), dict) else {}
+    consent = data["consent"] if isinstance(data.get("consent"), dict) else {}
     data["consent"] = {channel: {"granted": record} if isinstance(record, bool) else record
                        for channel, record in consent.items() if isinstance(record, (bool, dict))}
     return data
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float | Decimal]:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 

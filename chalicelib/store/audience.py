@@ -30,7 +30,7 @@ import json
 import zlib
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import boto3
 from pynamodb.attributes import (
@@ -303,7 +303,7 @@ def _connection() -> Connection:
 
 
 def _hash(model: Model) -> Any:
-    return getattr(model, type(model)._hash_keyname)
+    return getattr(model, cast(str, type(model)._hash_keyname))
 
 
 def _range(model: Model) -> Any:
@@ -332,7 +332,7 @@ def suppression_digest(kind: str, value: str) -> str:
     return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def suppressed(identifiers: dict[str, str]) -> bool:
+def suppressed(identifiers: dict[str, str | None]) -> bool:
     """Whether any of these identifiers (kind -> normalised value) was erased."""
     keys = [suppression_digest(kind, value) for kind, value in identifiers.items() if value]
     if not keys:
@@ -365,7 +365,7 @@ def ensure_imports_bucket() -> None:
     bucket = imports_bucket()
     try:
         _s3().head_bucket(Bucket=bucket)
-    except Exception:  # noqa: BLE001 - missing bucket
+    except Exception:  # missing bucket
         _s3().create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": settings().region})
 
 
@@ -380,7 +380,7 @@ def uploaded_size(key: str) -> int | None:
     """The size of an uploaded object, None when nothing was uploaded (yet)."""
     try:
         return int(_s3().head_object(Bucket=imports_bucket(), Key=key)["ContentLength"])
-    except Exception:  # noqa: BLE001 - 404 and friends
+    except Exception:  # 404 and friends
         return None
 
 
@@ -391,7 +391,7 @@ def read_upload(key: str) -> bytes:
 def delete_upload(key: str) -> None:
     try:
         _s3().delete_object(Bucket=imports_bucket(), Key=key)
-    except Exception:  # noqa: BLE001 - best effort: a lifecycle rule expires leftovers
+    except Exception:  # best effort: a lifecycle rule expires leftovers
         pass
 
 
@@ -399,5 +399,5 @@ def estimated_items(model: type[Model]) -> int:
     """DynamoDB's item count of a table (refreshed about every six hours): to size a scan."""
     try:
         return int(model.describe_table().get("ItemCount", 0))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return 0

@@ -8,7 +8,7 @@ from datetime import timedelta
 from chalicelib import clock
 from chalicelib.activity import rank
 from chalicelib.activity.service import ranks_by_count
-from tests.audience_helpers import (  # noqa: F401
+from tests.audience_helpers import (
     error_paths,
     run_schedule,
 )

@@ -218,7 +218,7 @@ def test_a_throttled_send_is_retried_and_sent_once(api, monkeypatch):
     real = providers.send_email
     calls = []
 
-    def flaky(message, to=None):  # noqa: ANN001, ANN202
+    def flaky(message, to=None):
         calls.append(to)
         if len(calls) == 1:
             raise Throttled("slow down")

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.audience_helpers import (  # noqa: F401
+from tests.audience_helpers import (
     contact,
-    error_paths,
-    events_of,
     post,
-    segment_ready,
     wait_event,
 )
 from tests.conftest import eventually

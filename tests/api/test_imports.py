@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.audience_helpers import (  # noqa: F401
+from tests.audience_helpers import (
     error_paths,
     events_of,
     run_schedule,

@@ -1,7 +1,7 @@
 """Static lists through the HTTP API: CRUD, members, list.joined / list.left, counts, bad input."""
 from __future__ import annotations
 
-from tests.audience_helpers import (  # noqa: F401
+from tests.audience_helpers import (
     contact,
     error_paths,
     events_of,

@@ -7,7 +7,7 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.scoring import rules
-from tests.audience_helpers import (  # noqa: F401
+from tests.audience_helpers import (
     contact,
     error_paths,
     events_of,

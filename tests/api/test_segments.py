@@ -7,10 +7,9 @@ import pytest
 
 from chalicelib import clock
 from examples import segment
-from tests.audience_helpers import (  # noqa: F401
+from tests.audience_helpers import (
     contact,
     error_paths,
-    events_of,
     member_ids,
     post,
     run_schedule,
