@@ -8,11 +8,7 @@ from datetime import timedelta
 from chalicelib import clock
 from chalicelib.activity import rank
 from chalicelib.activity.service import ranks_by_count
-from tests.audience_helpers import (
-    error_paths,
-    run_schedule,
-)
-from tests.conftest import eventually
+from tests.helpers import error_paths, eventually, run_schedule
 
 
 def _generate(groups: dict[int, int], *, stale: int = 0) -> dict[str, int]:

@@ -3,12 +3,7 @@ from __future__ import annotations
 
 import requests
 
-from tests.audience_helpers import (
-    error_paths,
-    events_of,
-    run_schedule,
-)
-from tests.conftest import eventually
+from tests.helpers import error_paths, events_of, eventually, run_schedule
 
 CSV = {"Content-Type": "text/csv"}
 

@@ -7,17 +7,19 @@ import pytest
 
 from chalicelib import clock
 from examples import segment
-from tests.audience_helpers import (
+from tests.helpers import (
     contact,
     error_paths,
+    eventually,
+    journey,
     member_ids,
     post,
+    publish,
+    reference,
     run_schedule,
     segment_ready,
     wait_event,
 )
-from tests.conftest import eventually
-from tests.scenarios_helpers import journey, publish, reference
 
 PRO = {"field": "attributes.plan", "op": "eq", "value": "pro"}
 
