@@ -12,6 +12,7 @@ from chalicelib.api import imports as imports_api
 from chalicelib.api import lists as lists_api
 from chalicelib.api import local_feedback as local_feedback_api
 from chalicelib.api import outbox as outbox_api
+from chalicelib.api import schemas as schemas_api
 from chalicelib.api import segments as segments_api
 from chalicelib.api import settings as settings_api
 from chalicelib.api import templates as templates_api
@@ -33,55 +34,56 @@ for blueprint in (lists_api, segments_api, settings_api, imports_api, gdpr_api):
     app.register_blueprint(blueprint.bp)
 for blueprint in (templates_api, tracking_api, outbox_api, local_feedback_api):  # channels
     app.register_blueprint(blueprint.bp)
+app.register_blueprint(schemas_api.bp)
 # CSV imports arrive byte for byte (Latin-1 files included)
 app.api.binary_types.extend(kind for kind in imports_api.CSV_TYPES if kind not in app.api.binary_types)
 
 
 @app.lambda_function(name="step_runner")
-def step_runner(event, context):  # noqa: ANN001, ANN201
+def step_runner(event, context):
     """Every Task of every compiled scenario calls this function."""
     return runner.run(event)
 
 
 @app.on_sqs_message(queue="parcours-automation", batch_size=10)
-def automation(event):  # noqa: ANN001, ANN201
+def automation(event):
     """Stored events: goals, waits and triggers (a failed batch comes back from SQS, idempotently)."""
     for record in event:
         automation_service.handle(json.loads(record.body))
 
 
 @app.on_sns_message(topic="parcours-ses-events")
-def ses_events(event):  # noqa: ANN001, ANN201
+def ses_events(event):
     """SES event publishing (bounce, complaint, delivery, open, click) through SNS."""
     return feedback.handle_ses(event.message)
 
 
 @app.on_sns_message(topic="parcours-sms-inbound")
-def sms_inbound(event):  # noqa: ANN001, ANN201
+def sms_inbound(event):
     """Replies to our SMS (SNS two-way SMS): STOP opts out."""
     return feedback.handle_sms_inbound(event.message)
 
 
 @app.schedule(Cron(5, 0, "*", "*", "?", "*"))
-def date_triggers(event):  # noqa: ANN001, ANN201
+def date_triggers(event):
     """Daily: enroll the contacts whose birthday (or other date trigger) is coming."""
     return dates.enroll_due()
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
-def audience_jobs(event):  # noqa: ANN001, ANN201
+def audience_jobs(event):
     """Every minute: background jobs (segment builds, activity ranks, rescoring, uploaded imports)."""
     return {"parts": jobs.work(budget_seconds=45)}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))
-def segment_refresh(event):  # noqa: ANN001, ANN201
+def segment_refresh(event):
     """Hourly: re-evaluate the contacts whose time-relative segment membership falls due."""
     return refresh.run_due(budget_seconds=45)
 
 
 @app.schedule(Cron(30, 1, "*", "*", "?", "*"))
-def audience_daily(event):  # noqa: ANN001, ANN201
+def audience_daily(event):
     """Daily: the activity rank when due (7 days after install, then every 30 days); score decay."""
     ranked = activity.tick()
     decay = scoring.start_decay()

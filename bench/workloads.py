@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.meter import Meter
+from examples import SCENARIO_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIOS = ROOT.parent / "shared" / "scenarios"
+SCENARIOS = SCENARIO_DIR
 DAY = 86400
 TIME_SCALE = 15 * DAY  # P15D, the longest wait of the reference scenarios, lasts a second
 CONSENT = {"email": True, "source": "bench"}

@@ -20,7 +20,7 @@ MAX_SECONDS = 1.0
 
 def backoff(attempt: int) -> float:
     """Seconds to wait after the failed attempt number `attempt` (0 for the first)."""
-    return min(BASE_SECONDS * 2 ** attempt, MAX_SECONDS) * random.random()
+    return float(min(BASE_SECONDS * 2 ** attempt, MAX_SECONDS) * random.random())
 
 
 def until_settled(attempt: Callable[[], T | None], *, limit: int, what: str,

@@ -6,6 +6,7 @@ criteria may test and what activity may count. Plain Python.
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 # -- steps of a scenario (DESIGN.md section 6) ---------------------------------------------
 
@@ -36,7 +37,7 @@ TERMINAL_TYPES: frozenset[str] = frozenset({"exit", "delete_contact"})
 # -- event types (DESIGN.md section 4) -----------------------------------------------------
 
 # The one grammar of an event type: a letter first, then letters, digits and _ . : -
-_EVENT_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,99}")
+EVENT_TYPE_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_.:-]{0,99}")
 EVENT_TYPE_RULE = "a letter, then letters, digits or _ . : -, at most 100 characters"
 
 # Dotted names the system itself records; only admin and marketer keys may post them
@@ -45,9 +46,9 @@ SYSTEM_PREFIXES: tuple[str, ...] = (
     "contact.", "list.", "segment.", "score.", "stage.", "email.", "sms.", "journey.")
 
 
-def is_event_type(value: object) -> bool:
+def is_event_type(value: object) -> TypeGuard[str]:
     """Whether `value` is an event type ingestion accepts (system types included)."""
-    return isinstance(value, str) and _EVENT_TYPE.fullmatch(value) is not None
+    return isinstance(value, str) and EVENT_TYPE_PATTERN.fullmatch(value) is not None
 
 
 def is_system_type(event_type: str) -> bool:

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -81,25 +80,3 @@ def api(runtime: Any) -> Iterator[Api]:
 
     with Client(runtime.app) as client:
         yield Api(client, runtime.admin_key)
-
-
-def eventually(check: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.05) -> Any:
-    """Poll until `check` returns a truthy value (journeys run on Step Functions' own threads)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
-        time.sleep(interval)
-
-
-
-
-def run_schedule(handler: Callable[[dict, Any], Any]) -> Any:
-    """Call an @app.schedule handler with the event EventBridge sends it."""
-    event = {"version": "0", "id": "local", "detail-type": "Scheduled Event", "source": "aws.events",
-             "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "eu-west-3",
-             "resources": [], "detail": {}}
-    return handler(event, None)

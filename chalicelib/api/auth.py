@@ -14,7 +14,7 @@ INGEST = frozenset({"admin", "marketer", "ingest"})
 
 def require(request: Request, roles: frozenset[str]) -> keys.Principal:
     """The caller, if its key is valid (else 401) and its role is admitted (else 403)."""
-    header = (request.headers or {}).get("authorization", "")
+    header = request.headers.get("authorization", "") if request.headers else ""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(401, "unauthorized", "An API key is required: Authorization: Bearer KEY.")

@@ -15,7 +15,7 @@ bp = ApiBlueprint(__name__)
 
 @bp.route("/events", methods=["POST"], cors=PUBLIC_CORS, content_types=BEACON_TYPES, roles=INGEST)
 def post_events() -> Response:
-    principal = bp.current_request.principal
+    principal = bp.current_request.principal  # type: ignore[attr-defined]  # set by the role check
     body = read_json(bp.current_request)
     batch = isinstance(body, dict) and "events" in body
     if batch:

@@ -17,7 +17,7 @@ CSV_TYPES = ["text/csv", "application/csv", "text/comma-separated-values", "appl
              "application/octet-stream"]
 
 
-def _import_or_404(import_id: str):  # noqa: ANN202
+def _import_or_404(import_id: str):
     head = imports.get(import_id)
     if head is None:
         raise not_found("This import")

@@ -23,7 +23,7 @@ def create_key() -> Response:
         problems.append(Problem("name", "name must be a string of 1 to 100 characters"))
     if problems:
         raise Invalid(problems)
-    record, key = keys.create(body["role"], name.strip())
+    record, key = keys.create(body["role"], str(name).strip())
     return Response({**keys.to_api(record), "key": key}, status_code=201)
 
 

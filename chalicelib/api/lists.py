@@ -13,7 +13,7 @@ from chalicelib.problems import Invalid, Problem
 bp = ApiBlueprint(__name__)
 
 
-def _list_or_404(list_id: str):  # noqa: ANN202
+def _list_or_404(list_id: str):
     found = lists.get(list_id)
     if found is None:
         raise not_found("This list")
@@ -70,9 +70,9 @@ def add_member(list_id: str) -> Response:
         problems.append(Problem("contact_id", "contact_id is required: the id of an existing contact"))
     if problems:
         raise Invalid(problems)
-    if contacts.get(contact_id) is None:
+    if contacts.get(str(contact_id)) is None:
         raise Invalid([Problem("contact_id", "no contact has this id")])
-    joined = lists.add(list_id, contact_id)
+    joined = lists.add(list_id, str(contact_id))
     return Response({"list": list_id, "contact_id": contact_id, "member": True, "changed": joined},
                     status_code=201 if joined else 200)
 

@@ -21,7 +21,7 @@ PUBLIC: frozenset[str] = frozenset()  # no key needed: health, tracking links, u
 
 
 class ApiBlueprint(Blueprint):
-    def route(self, path: str, *, roles: frozenset[str], **kwargs: Any) -> Callable:
+    def route(self, path: str, *, roles: frozenset[str], **kwargs: Any) -> Callable:  # type: ignore[override]  # roles are required
         register = super().route(path, **kwargs)
 
         def decorator(view: Callable) -> Callable:
@@ -30,7 +30,7 @@ class ApiBlueprint(Blueprint):
                 request = self.current_request
                 try:
                     if roles:
-                        request.principal = require(request, roles)
+                        request.principal = require(request, roles)  # type: ignore[attr-defined]  # Chalice has no slot for it
                     return view(*args, **params)
                 except ApiError as error:
                     return error.response()

@@ -23,7 +23,8 @@ def _scenario_or_404(scenario_id: str) -> scenarios.Scenario:
 
 
 def _version(scenario: scenarios.Scenario) -> int:
-    raw = (bp.current_request.query_params or {}).get("version")
+    params = bp.current_request.query_params
+    raw = params.get("version") if params else None
     if raw is None:
         return int(scenario.latest_version)
     if not raw.isdigit() or int(raw) not in scenarios.versions(scenario.id):
@@ -31,13 +32,13 @@ def _version(scenario: scenarios.Scenario) -> int:
     return int(raw)
 
 
-def _lifecycle(action, scenario_id: str) -> dict:  # noqa: ANN001
+def _lifecycle(action, scenario_id: str) -> dict:
     try:
         result = action(_scenario_or_404(scenario_id))
     except scenarios.WrongState as error:
         raise ApiError(409, "wrong_state", str(error).capitalize() + ".") from None
     scenario, extra = result if isinstance(result, tuple) else (result, None)
-    body = scenarios.to_api(scenarios.head(scenario.id))
+    body = scenarios.to_api(_scenario_or_404(scenario.id))
     if extra is not None:
         body["stopped_journeys"] = extra
     return body
@@ -76,7 +77,7 @@ def put_scenario(scenario_id: str) -> dict:
         scenarios.new_version(scenario, read_json(bp.current_request))
     except scenarios.WrongState as error:
         raise ApiError(409, "wrong_state", str(error).capitalize() + ".") from None
-    return scenarios.to_api(scenarios.head(scenario_id))
+    return scenarios.to_api(_scenario_or_404(scenario_id))
 
 
 @bp.route("/scenarios/{scenario_id}/publish", methods=["POST"], roles=WRITE)

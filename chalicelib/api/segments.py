@@ -12,7 +12,7 @@ from chalicelib.segments import service as segments
 bp = ApiBlueprint(__name__)
 
 
-def _segment_or_404(segment_id: str):  # noqa: ANN202
+def _segment_or_404(segment_id: str):
     found = segments.get(segment_id)
     if found is None:
         if segment_id in segments.BUILTIN:

@@ -68,9 +68,9 @@ def delete_template(template_id: str) -> Response:
 def preview_template(template_id: str) -> dict:
     item = _template_or_404(template_id)
     variables, problems = template_store.preview_variables(read_object(bp.current_request))
-    if problems:
+    if problems or variables is None:
         raise Invalid(problems)
     rendered, problems = template_store.preview(item, variables)
-    if problems:
+    if problems or rendered is None:
         raise Invalid(problems, "The template cannot be rendered for this contact.")
     return rendered

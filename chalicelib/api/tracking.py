@@ -17,11 +17,12 @@ bp = ApiBlueprint(__name__)
 
 # A transparent 1x1 GIF (42 bytes).
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
-NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0", "Pragma": "no-cache",
-            "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
-PAGE_HEADERS = {**NO_STORE, "Content-Type": "text/html; charset=utf-8", "X-Frame-Options": "DENY",
-                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                           "frame-ancestors 'none'"}
+Headers = dict[str, str | list[str]]  # what chalice.Response takes
+NO_STORE: Headers = {"Cache-Control": "no-store, no-cache, must-revalidate, max-age=0", "Pragma": "no-cache",
+                     "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
+PAGE_HEADERS: Headers = {**NO_STORE, "Content-Type": "text/html; charset=utf-8", "X-Frame-Options": "DENY",
+                         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                                    "form-action 'self'; frame-ancestors 'none'"}
 # Mailbox providers post RFC 8058's `List-Unsubscribe=One-Click` form-encoded; browsers post the form.
 FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "text/plain", "application/json"]
 
@@ -42,7 +43,8 @@ def _page(title: str, body: str, status: int = 200) -> Response:
 def open_pixel(token: str) -> Response:
     if not engagement.open_(token):
         raise not_found("This link")
-    accept = (bp.current_request.headers or {}).get("accept", "").lower()
+    headers = bp.current_request.headers
+    accept = (headers.get("accept", "") if headers else "").lower()
     if "*/*" not in accept and "image/gif" not in accept:
         # API Gateway returns binary bodies only to clients that accept them (images do: */*);
         # anything else gets an empty answer, the open being recorded all the same.

@@ -29,9 +29,10 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock
 from chalicelib.logs import logger
@@ -127,6 +128,10 @@ def parts_of(job_id: str, phase: int | None = None) -> list[Job]:
     return list(Job.query(job_id, Job.part.startswith(prefix), consistent_read=True))
 
 
+@overload
+def summary(head: Job) -> dict: ...
+@overload
+def summary(head: None) -> None: ...
 def summary(head: Job | None) -> dict | None:
     """What the API shows of a job: status, progress counters (summed over parts), timing."""
     if head is None:
@@ -158,7 +163,7 @@ def cancel(job_id: str, reason: str = "cancelled") -> bool:
 
 def set_status(head: Job, status: str, **fields: Any) -> bool:
     """Move a head from `awaiting_upload` on (used by kinds' poll)."""
-    actions = [Job.status.set(status), Job.updated_at.set(clock.iso(clock.now()))]
+    actions: list[Action] = [Job.status.set(status), Job.updated_at.set(clock.iso(clock.now()))]
     for name, value in fields.items():
         actions.append(getattr(Job, name).set(value))
     try:
@@ -186,7 +191,7 @@ def fail(head: Job, error: str) -> None:
         return
     try:
         _kind(head.kind).failed(head, error)
-    except Exception:  # noqa: BLE001 - the job is failed already; the hook is best effort
+    except Exception:  # the job is failed already; the hook is best effort
         logger.exception("job failure hook failed", extra={"job": head.id})
 
 
@@ -236,14 +241,15 @@ def _claim(room: int, busy: set[tuple[str, str]]) -> list[Job]:
             if poll is not None:
                 try:
                     poll(head)
-                except Exception as error:  # noqa: BLE001
+                except Exception as error:
                     fail(head, f"could not start: {error}")
             continue
         if int(head.parts_done or 0) >= int(head.parts or 0):
             _advance(head)
-            head = get(head.id)
-            if head is None or head.status not in ACTIVE:
+            advanced = get(head.id)
+            if advanced is None or advanced.status not in ACTIVE:
                 continue
+            head = advanced
         now = time.time()
         for part in parts_of(head.id, int(head.phase or 0)):
             if len(claimed) >= room:
@@ -279,14 +285,14 @@ def _run_part(part: Job, deadline: float, alive: Callable[[], bool] = lambda: Tr
             return
         try:
             step = _kind(head.kind).step(head, part, index)
-        except Exception as error:  # noqa: BLE001 - recorded on the part, retried, then the job fails
+        except Exception as error:  # recorded on the part, retried, then the job fails
             logger.exception("job step failed", extra={"job": part.id, "part": part.part})
             _release_after_error(head, part, f"{type(error).__name__}: {error}")
             return
         counters = dict(part.counters or {})
         for name, value in step.counters.items():
             counters[name] = int(counters.get(name, 0)) + int(value)
-        actions = [Job.counters.set(counters), Job.updated_at.set(clock.iso(clock.now())),
+        actions: list[Action] = [Job.counters.set(counters), Job.updated_at.set(clock.iso(clock.now())),
                    Job.lease_until.set(time.time() + LEASE_SECONDS)]
         actions.append(Job.cursor.set(step.cursor) if step.cursor is not None else Job.cursor.remove())
         if step.data is not None:
@@ -334,12 +340,12 @@ def _advance(head: Job) -> None:
     kind = _kind(head.kind)
     try:
         following, data = kind.phase_done(head, phase, parts_of(head.id, phase))
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         logger.exception("job phase end failed", extra={"job": head.id})
         fail(head, f"{type(error).__name__}: {error}")
         return
     now = clock.iso(clock.now())
-    actions = [Job.updated_at.set(now)]
+    actions: list[Action] = [Job.updated_at.set(now)]
     if data is not None:
         actions.append(Job.data.set(data))
     if following:
@@ -355,7 +361,7 @@ def _advance(head: Job) -> None:
         return
     try:
         kind.finished(head)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.exception("job completion hook failed", extra={"job": head.id})
 
 
@@ -401,6 +407,6 @@ def _local_worker() -> None:
         try:
             while _stack_running() and work(budget_seconds=60.0, parallel=2, alive=_stack_running):
                 pass
-        except Exception as error:  # noqa: BLE001 - logged, not fatal: the schedule or the next kick goes on
+        except Exception as error:  # logged, not fatal: the schedule or the next kick goes on
             if _stack_running():
                 logger.warning("local job worker stopped", extra={"error": f"{type(error).__name__}: {error}"})

@@ -33,7 +33,7 @@ def on_event(event: dict[str, Any]) -> None:
         changed.add("last_activity_at")
     read: list = []
 
-    def load():  # noqa: ANN202 - the contact, read once and only if a rule or a segment needs it
+    def load():  # the contact, read once and only if a rule or a segment needs it
         if not read:
             read.append(contacts.get(event["contact_id"]))
         return read[0]
@@ -59,7 +59,7 @@ def fields_changed(contact_id: str, fields: Iterable[str], *, cause: str, score:
     caller (a batch job) has them already."""
     changed = set(fields)
     settings = settings if settings is not None else (scoring.current() if score else None)
-    if score and any("criteria" in rule for rule in settings["rules"]):
+    if score and settings is not None and any("criteria" in rule for rule in settings["rules"]):
         contact = contacts.get(contact_id)
         if contact is None:
             return

@@ -27,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
@@ -292,8 +292,9 @@ def handle_ses(raw: str | dict) -> dict[str, int]:
         report["ignored"] += 1
         return report
     kind_name = data.get("eventType") or data.get("notificationType")
-    kind = _SES_KINDS.get(kind_name) if isinstance(kind_name, str) else None
-    mail = data.get("mail") if isinstance(data.get("mail"), dict) else {}
+    kind_name = kind_name if isinstance(kind_name, str) else ""
+    kind = _SES_KINDS.get(kind_name)
+    mail = data["mail"] if isinstance(data.get("mail"), dict) else {}
     ses_id = mail.get("messageId")
     if kind is None or not isinstance(ses_id, str) or not ses_id:
         logger.info("SES notification ignored", extra={"type": str(kind_name)[:40]})
@@ -302,7 +303,7 @@ def handle_ses(raw: str | dict) -> dict[str, int]:
     detail = data.get(kind_name[0].lower() + kind_name[1:])
     detail = detail if isinstance(detail, dict) else {}
     message = message_by_provider_id(ses_id)
-    destination = [_address(item) for item in mail.get("destination") or [] if _address(item)]
+    destination = [address for item in mail.get("destination") or [] if (address := _address(item))]
     for address, properties in _recipients(kind, detail, destination):
         contact_id, found = _contact_for(message, address, len(destination) <= 1)
         if contact_id is None:
@@ -321,7 +322,7 @@ def handle_ses(raw: str | dict) -> dict[str, int]:
     return report
 
 
-def _recipients(kind: str, detail: dict, destination: list[str]) -> list[tuple[str | None, dict[str, Any]]]:
+def _recipients(kind: str, detail: dict, destination: Sequence[str | None]) -> list[tuple[str | None, dict[str, Any]]]:
     """(address, event properties) for each recipient the notification is about."""
     def listed(key: str) -> list[dict]:
         items = detail.get(key)

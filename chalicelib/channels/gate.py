@@ -6,6 +6,7 @@ message and the journey goes on.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 UNDELIVERABLE = ("hard_bounce", "complained")
 
@@ -16,7 +17,7 @@ class Caps:
     per_week: int | None = None
 
 
-def refuse(channel: str, contact: dict, *, transactional: bool = False, suppressed: bool = False,
+def refuse(channel: str, contact: dict[str, Any], *, transactional: bool = False, suppressed: bool = False,
            sent_last_day: int = 0, sent_last_week: int = 0, caps: Caps = Caps()) -> str | None:
     """The reason not to send (no_address, no_consent, unsubscribed, suppressed, capped), or None."""
     if channel == "email":

@@ -9,6 +9,7 @@ A template that fails to render marks the message `failed` and fails the step.
 from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock
 from chalicelib.channels import caps, feedback, gate, providers, render, templates, tracking
@@ -63,7 +64,7 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
         _give_back(record, failed=f"{type(error).__name__}: {error}")
         raise
     now = clock.iso(clock.now())
-    details = [Message.to.set(to), Message.provider_id.set(provider_id), Message.sent_at.set(now),
+    details: list[Action] = [Message.to.set(to), Message.provider_id.set(provider_id), Message.sent_at.set(now),
                Message.events.set((Message.events | []).prepend([{"type": "sent", "at": now}]))]
     details += [Message.subject.set(subject)] if subject else []
     try:

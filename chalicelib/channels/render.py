@@ -75,7 +75,7 @@ def sms(content: Mapping[str, Any], values: Mapping[str, Any]) -> str:
         raise PartError("text", error) from error
 
 
-def content_of(step: Mapping[str, Any], template: Callable[[str], dict | None]) -> dict[str, Any]:
+def content_of(step: Mapping[str, Any], template: Callable[[str], dict[str, Any] | None]) -> dict[str, Any]:
     """Subject, html and text of a step: inline, or from the template it names (`template` looks it up)."""
     if step.get("template"):
         content = template(step["template"])

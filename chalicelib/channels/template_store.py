@@ -144,8 +144,9 @@ def _content(cleaned: dict[str, Any]) -> dict[str, Any]:
 
 
 def to_api(item: Template) -> dict[str, Any]:
-    data = {"id": item.id, "channel": item.channel, "name": item.name, "subject": item.subject, "html": item.html,
-            "text": item.text, "created_at": item.created_at, "updated_at": item.updated_at}
+    data: dict[str, Any] = {"id": item.id, "channel": item.channel, "name": item.name, "subject": item.subject,
+                            "html": item.html, "text": item.text, "created_at": item.created_at,
+                            "updated_at": item.updated_at}
     if item.channel == "sms":
         data["length"] = segments(item.text or "").as_dict()
     else:

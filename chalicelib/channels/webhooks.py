@@ -19,7 +19,7 @@ TIMEOUT_SECONDS = 5
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+    def redirect_request(self, *args, **kwargs):
         return None  # a redirect could lead to an internal address: never follow
 
 

@@ -25,9 +25,10 @@ Comparison rules callers can rely on:
 """
 from chalicelib.criteria.deps import Dependencies, dependencies
 from chalicelib.criteria.evaluate import matches, matches_properties
-from chalicelib.criteria.fields import BUILTIN_FIELDS, OPERATORS
+from chalicelib.criteria.fields import OPERATORS
 from chalicelib.criteria.subjects import ContactSubject, PropertiesSubject, Subject
 from chalicelib.criteria.validate import validate
+from chalicelib.vocabulary import BUILTIN_FIELDS
 
 __all__ = [
     "BUILTIN_FIELDS", "OPERATORS", "ContactSubject", "Dependencies", "PropertiesSubject",

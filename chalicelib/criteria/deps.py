@@ -26,7 +26,7 @@ class Dependencies:
     time_relative: bool
 
 
-def dependencies(criteria: Mapping) -> Dependencies:
+def dependencies(criteria: Mapping[str, Any]) -> Dependencies:
     """The fields, event types, lists and segments `criteria` reads, and whether time alone can
     change its outcome. Tolerates malformed nodes (they contribute nothing)."""
     found = _Found()

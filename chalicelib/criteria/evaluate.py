@@ -18,7 +18,7 @@ from chalicelib.criteria.values import to_moment
 DEFAULT_COUNT: Mapping[str, int] = {"gte": 1}
 
 
-def matches(criteria: Mapping, subject: Subject, *, now: datetime | None = None) -> bool:
+def matches(criteria: Mapping[str, Any], subject: Subject, *, now: datetime | None = None) -> bool:
     """Whether `subject` satisfies `criteria`. `now` (default clock.now()) anchors relative
     dates ("-P30D") and event windows (`within`), so one evaluation sees one instant."""
     moment = clock.now() if now is None else now
@@ -27,7 +27,7 @@ def matches(criteria: Mapping, subject: Subject, *, now: datetime | None = None)
     return _match(criteria, subject, moment)
 
 
-def matches_properties(where: Mapping | None, properties: Mapping, *,
+def matches_properties(where: Mapping[str, Any] | None, properties: Mapping[str, Any], *,
                        now: datetime | None = None) -> bool:
     """Whether an event's properties satisfy a properties-scope filter (trigger filter, goal,
     wait_for `where`). No filter (None or {}) matches every event."""
@@ -49,7 +49,7 @@ def _match(node: Any, subject: Subject, now: datetime) -> bool:
         return not _match(node["not"], subject, now)
     if "field" in node:
         name = node["field"]
-        return apply(node.get("op"), name, subject.field(name), node.get("value"), now)
+        return apply(node.get("op", ""), name, subject.field(name), node.get("value"), now)
     if "event" in node:
         return _event(node, subject, now)
     if "in_list" in node:
@@ -59,7 +59,7 @@ def _match(node: Any, subject: Subject, now: datetime) -> bool:
     raise ValueError(f"not a criteria node: keys {sorted(node)}")
 
 
-def _event(node: Mapping, subject: Subject, now: datetime) -> bool:
+def _event(node: Mapping[str, Any], subject: Subject, now: datetime) -> bool:
     """Count the subject's events of the type since now - within whose properties match
     `where`, and compare the count with `count` (default at least one)."""
     event_type = node["event"]

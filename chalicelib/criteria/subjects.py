@@ -10,10 +10,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-EventSource = Callable[[str, "datetime | None"], Iterable[Mapping]]
+EventSource = Callable[[str, "datetime | None"], Iterable[Mapping[str, Any]]]
 
 
-def _no_events(event_type: str, since: datetime | None) -> Iterable[Mapping]:
+def _no_events(event_type: str, since: datetime | None) -> Iterable[Mapping[str, Any]]:
     return ()
 
 
@@ -42,7 +42,7 @@ class Subject(Protocol):
         "properties.amount"); None when missing."""
         ...
 
-    def events(self, event_type: str, since: datetime | None) -> Iterable[Mapping]:
+    def events(self, event_type: str, since: datetime | None) -> Iterable[Mapping[str, Any]]:
         """Events of that type at or after `since` (all time when None), each
         {"type", "properties": {...}, "timestamp": datetime}."""
         ...
@@ -63,7 +63,7 @@ class ContactSubject:
 
     __slots__ = ("_contact", "_events", "_lists", "_segments")
 
-    def __init__(self, contact: Mapping, events: EventSource = _no_events,
+    def __init__(self, contact: Mapping[str, Any], events: EventSource = _no_events,
                  lists: Collection[str] | None = None, segments: Collection[str] = ()) -> None:
         self._contact = contact
         self._events = events
@@ -80,7 +80,7 @@ class ContactSubject:
             return record if isinstance(record, bool) else None
         return resolve(self._contact, path)
 
-    def events(self, event_type: str, since: datetime | None) -> Iterable[Mapping]:
+    def events(self, event_type: str, since: datetime | None) -> Iterable[Mapping[str, Any]]:
         return self._events(event_type, since)
 
     def in_list(self, list_id: str) -> bool:
@@ -99,7 +99,7 @@ class PropertiesSubject:
 
     __slots__ = ("_properties",)
 
-    def __init__(self, properties: Mapping) -> None:
+    def __init__(self, properties: Mapping[str, Any]) -> None:
         self._properties = properties
 
     def field(self, path: str) -> Any:
@@ -108,7 +108,7 @@ class PropertiesSubject:
             return None
         return resolve(self._properties, rest)
 
-    def events(self, event_type: str, since: datetime | None) -> Iterable[Mapping]:
+    def events(self, event_type: str, since: datetime | None) -> Iterable[Mapping[str, Any]]:
         return ()
 
     def in_list(self, list_id: str) -> bool:

@@ -100,7 +100,7 @@ def _identifier(value: Any, path: str, kind: str, problems: list[Problem]) -> No
         problems.append(Problem(path, f"{kind} must be a non-empty id string"))
 
 
-def _field(node: Mapping, path: str, scope: Scope, problems: list[Problem]) -> None:
+def _field(node: Mapping[str, Any], path: str, scope: Scope, problems: list[Problem]) -> None:
     message = field_problem(node["field"], scope)
     if message:
         problems.append(Problem(join(path, "field"), message))
@@ -167,7 +167,7 @@ def _is_duration(text: str) -> bool:
     return True
 
 
-def _event(node: Mapping, path: str, depth: int, problems: list[Problem]) -> None:
+def _event(node: Mapping[str, Any], path: str, depth: int, problems: list[Problem]) -> None:
     event_type = node["event"]
     if not is_event_type(event_type):
         problems.append(Problem(join(path, "event"), f"event must be an event type such as 'purchase' "
@@ -209,4 +209,4 @@ def _count_bound(bound: Any) -> bool:
     """A non-negative integer; an integral Decimal counts (criteria read back from DynamoDB)."""
     if isinstance(bound, bool) or not is_number(bound) or isinstance(bound, float):
         return False
-    return bound >= 0 and bound == int(bound)
+    return bool(bound >= 0 and bound == int(bound))

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 
 from chalicelib import clock, durations
 
@@ -76,7 +76,7 @@ def to_moment(value: Any) -> datetime | None:
     return None
 
 
-def is_duration_text(value: Any) -> bool:
+def is_duration_text(value: Any) -> TypeGuard[str]:
     """Whether a criteria value is written as a (possibly negative) ISO duration."""
     return isinstance(value, str) and value.strip().lstrip("-").startswith("P")
 

@@ -49,7 +49,7 @@ def validate_event(raw: Any, path: str = "", *, allow_system: bool, future_toler
         event_id = str(uuid.uuid4())
     elif not isinstance(event_id, str) or not ID_PATTERN.match(event_id):
         problems.append(Problem(join(path, "id"), "id must be a string of 1 to 128 letters, digits or _.:@#/-"))
-    event_type = raw.get("type")
+    event_type: Any = raw.get("type")
     if not is_event_type(event_type):
         problems.append(Problem(join(path, "type"), "type is required: a name such as signup, page_view or "
                                 f"cart_updated ({EVENT_TYPE_RULE})"))
@@ -101,7 +101,7 @@ def normalize_identifier(key: str, value: str) -> str:
     return value.strip()
 
 
-def _traits(raw: Any, path: str, problems: list[Problem]) -> tuple[dict, dict]:
+def _traits(raw: Any, path: str, problems: list[Problem]) -> tuple[dict[str, Any], dict[str, Any]]:
     if raw is None:
         return {}, {}
     cleaned, found = clean_traits(raw, path)

@@ -19,7 +19,7 @@ def export(contact_id: str) -> dict | None:
         return None
     profile = contacts.to_api(contact)
     profile.update(soft_bounces=contacts.plain(contact.soft_bounces), segments=sorted(contact.segments or ()))
-    memberships = []
+    memberships: list[dict[str, str | None]] = []
     for kind, ids in (("list", contact.lists or ()), ("segment", contact.segments or ())):
         for group_id in sorted(ids):
             try:

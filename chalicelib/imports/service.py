@@ -121,7 +121,7 @@ def parse_options(params: Mapping[str, str]) -> Options:
         problems.append(Problem("dry_run", "dry_run must be true or false"))
     if problems:
         raise Invalid(problems, "The import parameters are not valid.")
-    return Options(kind, mode, encoding, delimiter, list_id, region.upper() if region else None,
+    return Options(str(kind), mode, encoding, delimiter, list_id, region.upper() if region else None,
                    dry_run in ("true", "1"))
 
 
@@ -228,7 +228,7 @@ def _upsert(import_id: str, options: Options, row: Row, change: contacts.Change,
 def _screen(row: Row, consent: dict[str, bool]) -> tuple[dict[str, bool], str | None]:
     """Consent grants in a file never re-subscribe an erased address."""
     if any(consent.values()) and store.suppressed({name: row.values.get(name) for name in contacts.IDENTIFIERS}):
-        kept = {channel: granted for channel, granted in consent.items() if not granted}
+        kept: dict[str, bool] = {channel: granted for channel, granted in consent.items() if not granted}
         return kept, "consent not granted: this address was erased at the person's request; it needs fresh consent"
     return consent, None
 

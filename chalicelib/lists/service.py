@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock
 from chalicelib.audience import jobs, members
@@ -80,7 +81,8 @@ def update(item: AudienceList, body: Any) -> AudienceList:
     problems = validate(body, list_id=item.id)
     if problems:
         raise Invalid(problems)
-    actions = [AudienceList.name.set(body["name"].strip()), AudienceList.updated_at.set(clock.iso(clock.now()))]
+    actions: list[Action] = [AudienceList.name.set(body["name"].strip()),
+                             AudienceList.updated_at.set(clock.iso(clock.now()))]
     actions.append(AudienceList.description.set(body["description"]) if body.get("description") is not None
                    else AudienceList.description.remove())
     item.update(actions=actions)

@@ -46,17 +46,17 @@ def install() -> None:
     send_raw, send_simple, publish = SESBackend.send_raw_email, SESBackend.send_email, SNSBackend.publish
     _ORIGINALS.update(send_raw_email=send_raw, send_email=send_simple, publish=publish)
 
-    def send_raw_email(backend, *args, **kwargs):  # noqa: ANN001, ANN202
+    def send_raw_email(backend, *args, **kwargs):
         message = send_raw(backend, *args, **kwargs)
         _note("email", message.id, backend)
         return message
 
-    def send_email(backend, *args, **kwargs):  # noqa: ANN001, ANN202
+    def send_email(backend, *args, **kwargs):
         message = send_simple(backend, *args, **kwargs)
         _note("email", message.id, backend)
         return message
 
-    def publish_(backend, *args, **kwargs):  # noqa: ANN001, ANN202
+    def publish_(backend, *args, **kwargs):
         message_id = publish(backend, *args, **kwargs)
         if kwargs.get("phone_number") or (len(args) >= 3 and args[2]):
             _note("sms", message_id, backend)

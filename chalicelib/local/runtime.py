@@ -42,10 +42,9 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None, sched
         stack.register(name, getattr(app_module, name))
     stack.register_sns_handlers(app)  # SES feedback and inbound SMS, as SNS delivers them
     jobs.run_as_started(lambda: stack.running)
-    key = settings().admin_key
-    generated = key is None
-    if generated:
-        key = f"prc_{secrets.token_urlsafe(24)}"
+    configured = settings().admin_key
+    generated = configured is None
+    key = f"prc_{secrets.token_urlsafe(24)}" if configured is None else configured
     keys.ensure(key, "admin", "local admin")
     pump = QueuePump(app_module.automation)
     pump.start()

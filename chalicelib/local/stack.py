@@ -12,9 +12,13 @@ import os
 import secrets
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-MOTO_CONFIG = {
+if TYPE_CHECKING:
+    from moto.core.config import DefaultConfig
+    from moto.core.models import MockAWS
+
+MOTO_CONFIG: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
@@ -76,7 +80,7 @@ def _start_executions_on_aliases() -> None:
         return
     original = StepFunctionBackend.describe_state_machine
 
-    def describe_state_machine(backend, arn):  # noqa: ANN001, ANN202
+    def describe_state_machine(backend, arn):
         parts = arn.split(":")
         if len(parts) != 8:
             return original(backend, arn)
@@ -111,7 +115,7 @@ def _one_line_state_failures() -> None:
         return
     log = logging.getLogger(eval_component.__name__)
 
-    def log_failure(self, failure_event_exception):  # noqa: ANN001, ANN202
+    def log_failure(self, failure_event_exception):
         if getattr(self, "state_type", None) is None:
             return  # a part of a state: the state itself logs it
         error = failure_event_exception.failure_event.error_name
@@ -121,7 +125,7 @@ def _one_line_state_failures() -> None:
         else:
             log.warning("state %r failed: %s", self.name, name)
 
-    def log_exception(self, exception):  # noqa: ANN001, ANN202
+    def log_exception(self, exception):
         if getattr(self, "state_type", None) is not None:
             log.warning("state %r failed: %s: %s", self.name, type(exception).__name__, str(exception)[:300])
 
@@ -142,7 +146,7 @@ def _serialize_dynamodb() -> None:
     original = DynamoHandler.call_action
     lock = threading.RLock()
 
-    def call_action(handler):  # noqa: ANN001, ANN202
+    def call_action(handler):
         with lock:
             return original(handler)
 
@@ -166,7 +170,7 @@ def _fast_transactions() -> None:
     if getattr(DynamoDBBackend.transact_write_items, "fast", False):
         return
 
-    def transact_write_items(self, transact_items):  # noqa: ANN001, ANN202
+    def transact_write_items(self, transact_items):
         if len(transact_items) > 100:
             raise TooManyTransactionsException()
         seen, planned, errors, failed = set(), [], [], False
@@ -241,7 +245,7 @@ class LocalStack:
         self.table_prefix = table_prefix
         self.handlers: dict[str, Handler] = {}
         self.topic_handlers: dict[str, Handler] = {}
-        self._mock = None
+        self._mock: MockAWS | None = None
         self._original_invoke = None
         self._original_topic_publish = None
 
@@ -250,8 +254,9 @@ class LocalStack:
         self._configure_environment()
         from moto import mock_aws
 
-        self._mock = mock_aws(config=MOTO_CONFIG)
-        self._mock.start()
+        mock = mock_aws(config=MOTO_CONFIG)
+        mock.start()
+        self._mock = mock
         self._route_lambda_to_handlers()
         self._route_topics_to_handlers()
         _start_executions_on_aliases()
@@ -362,7 +367,7 @@ class LocalStack:
         stack = self
         self._original_invoke = LambdaSimpleBackend.invoke
 
-        def invoke(backend, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001
+        def invoke(backend, function_name, qualifier, body, headers, response_headers):
             name = function_name.rsplit(":", 1)[-1] if function_name.startswith("arn:") else function_name
             handler = stack.handlers.get(name)
             if handler is None:
@@ -392,7 +397,7 @@ class LocalStack:
         stack = self
         original = self._original_topic_publish = Topic.publish
 
-        def publish(topic, message, subject=None, message_attributes=None, *args, **kwargs):  # noqa: ANN001, ANN202
+        def publish(topic, message, subject=None, message_attributes=None, *args, **kwargs):
             message_id = original(topic, message, subject, message_attributes, *args, **kwargs)
             handler = stack.topic_handlers.get(topic.name)
             if handler is not None:

@@ -29,13 +29,13 @@ FAILED = "_failed"
 COMPLETE = "_complete"
 START = "_start"
 
-RETRY: list[dict] = [{
+RETRY: list[dict[str, Any]] = [{
     "ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException",
                     "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
                     "Parcours.Throttled"],
     "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0,
 }]
-CATCH: list[dict] = [
+CATCH: list[dict[str, Any]] = [
     {"ErrorEquals": ["Parcours.JourneyExited"], "ResultPath": None, "Next": EXITED},
     {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": RECORD_FAILURE},
 ]
@@ -50,11 +50,11 @@ _EXECUTION_EVENTS = 2
 
 @dataclass(frozen=True)
 class Compiled:
-    asl: dict
+    asl: dict[str, Any]
     timeouts: dict[str, int]  # merged into the execution input as "timeouts"
 
 
-def compile_scenario(definition: dict, *, step_runner_arn: str) -> Compiled:
+def compile_scenario(definition: dict[str, Any], *, step_runner_arn: str) -> Compiled:
     """The state machine of a valid scenario (scenarios.schema.validate is the judge; it measures
     the cleaned step tree with this too), the same on AWS and on the local stack (whose Step
     Functions keeps the scaled domain clock: chalicelib/local/steptime.py)."""
@@ -64,12 +64,12 @@ def compile_scenario(definition: dict, *, step_runner_arn: str) -> Compiled:
 class _Builder:
     def __init__(self, arn: str) -> None:
         self.arn = arn
-        self.states: dict[str, dict] = {}
+        self.states: dict[str, dict[str, Any]] = {}
         self.timeout_keys: dict[str, str] = {}  # wait_for step id -> "tN"
         self.timeouts: dict[str, int] = {}
         self.quiet_hours = False
 
-    def build(self, definition: dict) -> Compiled:
+    def build(self, definition: dict[str, Any]) -> Compiled:
         steps = definition.get("steps") or []
         self.quiet_hours = bool((definition.get("settings") or {}).get("quiet_hours"))
         self._number_timeouts(steps)
@@ -92,7 +92,7 @@ class _Builder:
 
     # -- flow ------------------------------------------------------------------------------
 
-    def _number_timeouts(self, steps: list[dict]) -> None:
+    def _number_timeouts(self, steps: list[dict[str, Any]]) -> None:
         """tN in order of appearance in the document (depth first)."""
         for step in steps:
             if step["type"] == "wait_for":
@@ -102,7 +102,7 @@ class _Builder:
             for child in semantics.children(step):
                 self._number_timeouts(child)
 
-    def _steps(self, steps: list[dict], follow: str | None) -> str | None:
+    def _steps(self, steps: list[dict[str, Any]], follow: str | None) -> str | None:
         """Compile a list of steps that continues at state `follow` (None: the journey ends);
         answer the list's first state (`follow` itself when the list is empty)."""
         for step in reversed(steps):
@@ -113,8 +113,8 @@ class _Builder:
         """Where a state that is not an ending action goes: `_complete` at the end."""
         return COMPLETE if follow is None else follow
 
-    def _step(self, step: dict, follow: str | None) -> str:
-        kind, sid = step["type"], step["id"]
+    def _step(self, step: dict[str, Any], follow: str | None) -> str:
+        kind, sid = step["type"], str(step["id"])
         if kind in ACTION_TYPES:
             if kind in TERMINAL_TYPES:
                 follow = None
@@ -172,12 +172,12 @@ class _Builder:
             raise ValueError(f"unknown step type {kind!r}")
         return sid
 
-    def _task(self, payload: dict, *, catch: bool = True, **fields: Any) -> dict:
+    def _task(self, payload: dict[str, Any], *, catch: bool = True, **fields: Any) -> dict[str, Any]:
         state: dict[str, Any] = {
             "Type": "Task", "Resource": INVOKE,
             "Parameters": {"FunctionName": self.arn, "Payload": payload},
         }
-        ending = {key: fields.pop(key) for key in ("Next", "End") if key in fields}
+        ending: dict[str, Any] = {key: fields.pop(key) for key in ("Next", "End") if key in fields}
         state.update(fields)
         state.setdefault("ResultPath", None)
         state["Retry"] = copy.deepcopy(RETRY)
@@ -189,7 +189,7 @@ class _Builder:
     def _refers_to(self, name: str) -> bool:
         return any(name in _successors(state) for state in self.states.values())
 
-    def _ordered(self, start: str) -> dict[str, dict]:
+    def _ordered(self, start: str) -> dict[str, dict[str, Any]]:
         """States in flow order (depth first from StartAt), the shared `_` states last."""
         order: list[str] = []
         seen: set[str] = set()
@@ -208,7 +208,7 @@ class _Builder:
         return {name: self.states[name] for name in body + shared}
 
 
-def _successors(state: dict) -> list[str]:
+def _successors(state: dict[str, Any]) -> list[str]:
     """Names a state can go to: Next, Choices, Default, then Catch targets."""
     names = [state["Next"]] if "Next" in state else []
     names += [choice["Next"] for choice in state.get("Choices", [])]
@@ -221,26 +221,26 @@ def _successors(state: dict) -> list[str]:
 # -- measuring -----------------------------------------------------------------------------
 
 
-def _state_events(state: dict) -> int:
+def _state_events(state: dict[str, Any]) -> int:
     if state["Type"] == "Task":
-        attempts = sum(retrier.get("MaxAttempts", 3) for retrier in state.get("Retry", []))
+        attempts: int = sum(retrier.get("MaxAttempts", 3) for retrier in state.get("Retry", []))
         return _TASK_EVENTS + _RETRY_EVENTS * attempts
     return _OTHER_EVENTS
 
 
-def history_events(asl: dict) -> int:
+def history_events(asl: dict[str, Any]) -> int:
     """Worst-case execution history along the longest path: a Task 5 events plus 3 per retry
     attempt allowed, any other state 2, the execution's start and end 2."""
     return _EXECUTION_EVENTS + _longest(asl, _state_events, failures=True)[0]
 
 
-def main_path(asl: dict) -> list[str]:
+def main_path(asl: dict[str, Any]) -> list[str]:
     """The longest path from StartAt to a successful end, leaving out failures and exits
     (wait_for timeouts are kept): the states a contact enters at most, one transition each."""
     return _longest(asl, lambda state: 1, failures=False)[1]
 
 
-def _longest(asl: dict, weight: Any, *, failures: bool) -> tuple[int, list[str]]:
+def _longest(asl: dict[str, Any], weight: Any, *, failures: bool) -> tuple[int, list[str]]:
     """Heaviest path from StartAt (the graph has no cycles); iterative, for long machines."""
     states = asl["States"]
 

@@ -46,7 +46,7 @@ def _label(*lines: str) -> str:
     return '"' + "<br/>".join(escape(_short(line)) for line in lines if line) + '"'
 
 
-def mermaid(definition: dict) -> str:
+def mermaid(definition: dict[str, Any]) -> str:
     """The flowchart of a (valid) scenario definition, as Mermaid source text."""
     return _Diagram().render(definition)
 
@@ -58,7 +58,7 @@ class _Diagram:
         self.edges: list[tuple[int, int, str]] = []  # (source order, sequence, line)
         self.end_used = False
 
-    def node(self, shape: tuple[str, str], label: str, step: dict | None = None) -> str:
+    def node(self, shape: tuple[str, str], label: str, step: dict[str, Any] | None = None) -> str:
         name = f"n{len(self.nodes)}"
         self.nodes.append(f"    {name}{shape[0]}{label}{shape[1]}")
         if step is not None:
@@ -84,7 +84,7 @@ class _Diagram:
         arrow = f"-->|{_label(label)}|" if label else "-->"
         self.edges.append((int(source[1:]), len(self.edges), f"    {source} {arrow} {target}"))
 
-    def render(self, definition: dict) -> str:
+    def render(self, definition: dict[str, Any]) -> str:
         trigger = self.node(("([", "])"), _label(*_trigger_text(definition.get("trigger"))))
         steps = _list(definition.get("steps"))
         self.declare(steps)
@@ -95,14 +95,14 @@ class _Diagram:
         lines += [line for _, _, line in sorted(self.edges)]
         return "\n".join(lines) + "\n"
 
-    def steps(self, steps: list, follow: str) -> str:
+    def steps(self, steps: list[Any], follow: str) -> str:
         """Draw a list of steps continuing at node `follow`; answer its first node."""
         for step in reversed(_list(steps)):
             if isinstance(step, dict):
                 follow = self.step(step, follow)
         return follow
 
-    def step(self, step: dict, follow: str) -> str:
+    def step(self, step: dict[str, Any], follow: str) -> str:
         kind = str(step.get("type", "?"))
         name = self.names[id(step)]
         if kind == "if":
@@ -122,7 +122,7 @@ class _Diagram:
         return name
 
 
-def _list(value: Any) -> list:
+def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
@@ -139,7 +139,7 @@ def _trigger_text(trigger: Any) -> list[str]:
     return ["trigger", text + (" (filtered)" if "where" in trigger else "")]
 
 
-def _step_text(step: dict) -> str:
+def _step_text(step: dict[str, Any]) -> str:
     kind = str(step.get("type", "?"))
     if kind in ("email", "sms"):
         if "template" in step:

@@ -4,7 +4,7 @@ Lambda reports an unhandled exception by its class name, so the classes carry th
 names the ASL expects.
 """
 
-JourneyExited = type("Parcours.JourneyExited", (Exception,), {
+JourneyExited: type[Exception] = type("Parcours.JourneyExited", (Exception,), {
     "__doc__": "The journey is over (exit_when met, converted, stopped, contact gone): end without failing."})
-Throttled = type("Parcours.Throttled", (Exception,), {
+Throttled: type[Exception] = type("Parcours.Throttled", (Exception,), {
     "__doc__": "A downstream service throttled us: the state machine retries with backoff."})

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock, durations
 from chalicelib.scenarios import semantics
@@ -83,7 +84,7 @@ def started(enrollment: Enrollment, execution_arn: str) -> None:
 
 def record(enrollment: Enrollment, step: str, result: str, *, current: str | None) -> None:
     entry = {"step": step, "at": clock.iso(clock.now()), "result": result}
-    actions = [Enrollment.path.set(Enrollment.path.append([entry]))]
+    actions: list[Action] = [Enrollment.path.set(Enrollment.path.append([entry]))]
     actions.append(Enrollment.current_step.set(current) if current else Enrollment.current_step.remove())
     enrollment.update(actions=actions)
 

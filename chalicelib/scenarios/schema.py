@@ -14,7 +14,7 @@ import re
 import zoneinfo
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from chalicelib import durations
@@ -70,7 +70,7 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -149,7 +149,7 @@ class _Checker:
     def add(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
 
-    def unknown_keys(self, value: dict, allowed: Any, path: str, what: str) -> None:
+    def unknown_keys(self, value: dict[str, Any], allowed: Any, path: str, what: str) -> None:
         for key in value:
             if key not in allowed:
                 expected = ", ".join(sorted(allowed)) if allowed else "no other field"
@@ -186,7 +186,7 @@ class _Checker:
             self.problems.extend(validate_criteria(definition["exit_when"], "exit_when", scope="contact"))
         if "settings" in definition:
             self.settings(definition["settings"], "settings")
-        steps: list[dict] = []
+        steps: list[dict[str, Any]] = []
         if "steps" in definition:
             steps = self.steps(definition["steps"], "steps", what="a scenario", required=True)
         self.limits(definition, steps)
@@ -348,7 +348,7 @@ class _Checker:
 
     # -- steps -----------------------------------------------------------------------------
 
-    def steps(self, value: Any, path: str, *, what: str, required: bool) -> list[dict]:
+    def steps(self, value: Any, path: str, *, what: str, required: bool) -> list[dict[str, Any]]:
         """Check a list of steps; answer the cleaned steps (see the class docstring)."""
         if not isinstance(value, list):
             self.add(path, f"{what} needs a list of steps")
@@ -364,8 +364,8 @@ class _Checker:
         finally:
             self.depth -= 1
 
-    def step_list(self, value: list, path: str) -> list[dict]:
-        cleaned: list[dict] = []
+    def step_list(self, value: list[Any], path: str) -> list[dict[str, Any]]:
+        cleaned: list[dict[str, Any]] = []
         ended = False
         for index, step in enumerate(value):
             where = join(path, index)
@@ -380,7 +380,7 @@ class _Checker:
                 ended = True
         return cleaned
 
-    def step(self, step: Any, path: str) -> dict | None:
+    def step(self, step: Any, path: str) -> dict[str, Any] | None:
         if not isinstance(step, dict):
             self.add(path, 'a step must be an object such as {"id": "welcome", "type": "email", "template": "welcome"}')
             return None
@@ -394,11 +394,11 @@ class _Checker:
                      f"unknown step type {_describe(kind)}; expected one of {', '.join(STEP_TYPES)}")
             return None
         self.unknown_keys(step, STEP_FIELDS[kind] | {"id", "type"}, path, f"{_article(kind)} {kind} step")
-        clean: dict = {"id": step_id, "type": kind}
+        clean: dict[str, Any] = {"id": step_id, "type": kind}
         getattr(self, f"step_{kind}")(step, path, clean)
         return clean
 
-    def step_id(self, step: dict, path: str) -> str:
+    def step_id(self, step: dict[str, Any], path: str) -> str:
         """The step's id, or a placeholder (that no real id can equal) when it is unusable."""
         where = join(path, "id")
         value = step.get("id")
@@ -415,17 +415,17 @@ class _Checker:
         self.placeholders += 1
         return f"#{self.placeholders}"
 
-    def require(self, step: dict, key: str, path: str, what: str) -> bool:
+    def require(self, step: dict[str, Any], key: str, path: str, what: str) -> bool:
         if key in step:
             return True
         self.add(join(path, key), f"{key} is required in {what}")
         return False
 
-    def transactional(self, step: dict, path: str) -> None:
+    def transactional(self, step: dict[str, Any], path: str) -> None:
         if "transactional" in step and not isinstance(step["transactional"], bool):
             self.add(join(path, "transactional"), "transactional must be true or false")
 
-    def step_email(self, step: dict, path: str, clean: dict) -> None:
+    def step_email(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         inline = [key for key in ("subject", "html", "text") if key in step]
         if "template" in step:
             self.reference(step["template"], join(path, "template"), "template")
@@ -443,7 +443,7 @@ class _Checker:
             self.add(path, "an email needs a template, or a subject with html and/or text")
         self.transactional(step, path)
 
-    def step_sms(self, step: dict, path: str, clean: dict) -> None:
+    def step_sms(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         if "template" in step and "text" in step:
             self.add(path, "an sms uses either a template or a text, not both")
         elif "template" in step:
@@ -454,7 +454,7 @@ class _Checker:
             self.add(path, "an sms needs a template or a text")
         self.transactional(step, path)
 
-    def step_wait(self, step: dict, path: str, clean: dict) -> None:
+    def step_wait(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         if "duration" in step and "until" in step:
             self.add(path, "a wait has either a duration or an until, not both")
         if "duration" in step:
@@ -466,7 +466,7 @@ class _Checker:
             self.add(path, 'a wait needs a duration ("P3D") or an until ({"time": "09:00"})')
             clean["duration"] = "PT1S"
 
-    def until(self, until: Any, path: str) -> dict:
+    def until(self, until: Any, path: str) -> dict[str, Any]:
         shapes = '{"time": "09:00"} or {"date_field": "attributes.trial_ends_at", "offset": "-P2D"}'
         if not isinstance(until, dict):
             self.add(path, f"until must be an object: {shapes}")
@@ -487,7 +487,7 @@ class _Checker:
         self.add(path, f"until needs a time or a date_field: {shapes}")
         return {"time": "00:00"}
 
-    def step_wait_for(self, step: dict, path: str, clean: dict) -> None:
+    def step_wait_for(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         if self.require(step, "event", path, "a wait_for step"):
             self.event_type(step["event"], join(path, "event"))
         if "where" in step:
@@ -500,7 +500,7 @@ class _Checker:
             if key in step:
                 clean[key] = self.steps(step[key], join(path, key), what=f"{key} of a wait_for", required=False)
 
-    def step_if(self, step: dict, path: str, clean: dict) -> None:
+    def step_if(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         if self.require(step, "condition", path, "an if step"):
             self.problems.extend(validate_criteria(step["condition"], join(path, "condition"), scope="contact"))
         clean["then"] = []
@@ -509,7 +509,7 @@ class _Checker:
         if "else" in step:
             clean["else"] = self.steps(step["else"], join(path, "else"), what="else of an if", required=False)
 
-    def step_split(self, step: dict, path: str, clean: dict) -> None:
+    def step_split(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         clean["branches"] = []
         if not self.require(step, "branches", path, "a split step"):
             return
@@ -532,26 +532,26 @@ class _Checker:
                 self.add(join(at, "weight"), f"weight must be a whole percentage from 1 to 99, not {_describe(weight)}")
             else:
                 weights.append(weight)
-            steps: list[dict] = []
+            steps: list[dict[str, Any]] = []
             if self.require(branch, "steps", at, "a split branch"):
                 steps = self.steps(branch["steps"], join(at, "steps"), what="a split branch", required=True)
             clean["branches"].append({"weight": weight if _is_int(weight) else 0, "steps": steps})
         if len(weights) == len(branches) and len(branches) >= 2 and sum(weights) != 100:
             self.add(where, f"split weights must add up to 100, they add up to {sum(weights)}")
 
-    def step_add_to_list(self, step: dict, path: str, clean: dict) -> None:
+    def step_add_to_list(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         if self.require(step, "list", path, f"{_article(step['type'])} {step['type']} step"):
             self.reference(step["list"], join(path, "list"), "list")
 
     step_remove_from_list = step_add_to_list
 
-    def step_score(self, step: dict, path: str, clean: dict) -> None:
+    def step_score(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         if self.require(step, "points", path, "a score step"):
             points = step["points"]
             if not _is_int(points) or points == 0:
                 self.add(join(path, "points"), f"points must be a non-zero whole number, not {_describe(points)}")
 
-    def step_update_contact(self, step: dict, path: str, clean: dict) -> None:
+    def step_update_contact(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         if not self.require(step, "set", path, "an update_contact step"):
             return
         fields, where = step["set"], join(path, "set")
@@ -588,7 +588,7 @@ class _Checker:
         else:
             self.text(value, path, field)
 
-    def step_webhook(self, step: dict, path: str, clean: dict) -> None:
+    def step_webhook(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         if self.require(step, "url", path, "a webhook step"):
             problem = webhook_url_problem(step["url"])
             if problem:
@@ -596,14 +596,14 @@ class _Checker:
         if "body" in step and not isinstance(step["body"], dict):
             self.add(join(path, "body"), "body must be a JSON object")
 
-    def step_delete_contact(self, step: dict, path: str, clean: dict) -> None:
+    def step_delete_contact(self, step: dict[str, Any], path: str, clean: dict[str, Any]) -> None:
         pass
 
     step_exit = step_delete_contact
 
     # -- limits ----------------------------------------------------------------------------
 
-    def limits(self, definition: dict, steps: list[dict]) -> None:
+    def limits(self, definition: dict[str, Any], steps: list[dict[str, Any]]) -> None:
         try:
             size = len(json.dumps(definition, ensure_ascii=False, allow_nan=False).encode())
         except (TypeError, ValueError):
@@ -636,7 +636,7 @@ class _Checker:
                      f"{MAX_EXECUTION_SECONDS // 86400} days")
 
 
-def _longest_wait(steps: list[dict]) -> float:
+def _longest_wait(steps: list[dict[str, Any]]) -> float:
     """Seconds waited along the longest path of cleaned steps (waits until a date count 0)."""
     total = 0.0
     for step in steps:

@@ -64,14 +64,14 @@ def branch_of(step: Mapping[str, Any], bucket: int) -> int:
     return len(step["branches"]) - 1
 
 
-def children(step: Mapping[str, Any]) -> list[list[dict]]:
+def children(step: Mapping[str, Any]) -> list[list[dict[str, Any]]]:
     """The step lists nested in a step (then/else, split branches)."""
     if step["type"] == "split":
         return [branch["steps"] for branch in step["branches"]]
     return [step[key] for key in ("then", "else") if key in step]
 
 
-def find_step(steps: list[dict], step_id: str) -> dict:
+def find_step(steps: list[dict[str, Any]], step_id: str) -> dict[str, Any]:
     for step in steps:
         if step["id"] == step_id:
             return step
@@ -100,7 +100,7 @@ def condition_met(step: Mapping[str, Any], subject: criteria.Subject, now: datet
 
 
 def goal_met(definition: Mapping[str, Any], event_type: str, properties: Mapping[str, Any],
-             now: datetime | None = None) -> dict | None:
+             now: datetime | None = None) -> dict[str, Any] | None:
     """The scenario's goal this event meets, if any."""
     for goal in definition.get("goals") or []:
         if goal["event"] == event_type and criteria.matches_properties(goal.get("where"), properties, now=now):
@@ -117,7 +117,7 @@ def awaited(where: Mapping[str, Any] | None, event_type: str, awaited_type: str,
 def exit_met(definition: Mapping[str, Any], subject: criteria.Subject, now: datetime | None = None) -> bool:
     """Whether `exit_when` ends the journey (checked before every action)."""
     exit_when = definition.get("exit_when")
-    return bool(exit_when) and criteria.matches(exit_when, subject, now=now)
+    return criteria.matches(exit_when, subject, now=now) if exit_when else False
 
 
 # -- time -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
@@ -47,7 +48,7 @@ def definition(scenario_id: str, version: int) -> dict:
     return Scenario.get(scenario_id, version).definition
 
 
-def create(body: object) -> Scenario:
+def create(body: Any) -> Scenario:
     _refuse_if(validate(body))
     now = clock.iso(clock.now())
     scenario = Scenario(body["id"], HEAD, name=body["name"], status="draft", latest_version=1, created_at=now,
@@ -60,7 +61,7 @@ def create(body: object) -> Scenario:
     return scenario
 
 
-def new_version(scenario: Scenario, body: object) -> Scenario:
+def new_version(scenario: Scenario, body: Any) -> Scenario:
     problems = validate(body)
     if isinstance(body, dict) and body.get("id") not in (None, scenario.id):
         problems.append(Problem("id", f"id must stay '{scenario.id}'"))

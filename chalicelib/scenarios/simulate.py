@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo
 
 from chalicelib import clock, criteria, durations, vocabulary
@@ -130,7 +130,7 @@ class _Event:
     moment: datetime
     seq: int  # order among events at the same moment
     type: str
-    properties: dict
+    properties: dict[str, Any]
     id: str | None = None
 
     @property
@@ -152,14 +152,15 @@ class Installation:
     default_timezone: str = "UTC"
     caps: gate.Caps = field(default_factory=lambda: gate.Caps(None, None))
     scoring: Mapping[str, Any] | None = None
-    template: Callable[[str], dict | None] = lambda template_id: None
+    template: Callable[[str], dict[str, Any] | None] = lambda template_id: None
 
 
 # -- the simulation ------------------------------------------------------------------------
 
 
-def simulate(definition: dict, contact: dict, timeline: list[dict], *, start: datetime | None = None,
-             installation: Installation | None = None, bucket: int | None = None) -> dict:
+def simulate(definition: dict[str, Any], contact: dict[str, Any], timeline: list[dict[str, Any]], *,
+             start: datetime | None = None, installation: Installation | None = None,
+             bucket: int | None = None) -> dict[str, Any]:
     """The journey `contact` would take through the scenario given the events of `timeline`.
 
     Answers {"status", "entered_at", "ended_at", "path": [{"step", "type", "at", "result"(, "until")}],
@@ -179,8 +180,8 @@ def simulate(definition: dict, contact: dict, timeline: list[dict], *, start: da
 
 
 class _Simulation:
-    def __init__(self, definition: dict, contact: dict, timeline: list[dict], start: datetime,
-                 installation: Installation, bucket: int | None) -> None:
+    def __init__(self, definition: dict[str, Any], contact: dict[str, Any], timeline: list[dict[str, Any]],
+                 start: datetime, installation: Installation, bucket: int | None) -> None:
         self.body = definition
         self.contact = _contact_copy(contact)
         self.start = start
@@ -192,16 +193,16 @@ class _Simulation:
                        for seq, (moment, index) in enumerate(moments)]
         self.produced = 0
         self.now = start
-        self.entered_by: dict = {"id": "simulated"}  # the trigger as the stack records it: its id, entry key
+        self.entered_by: dict[str, Any] = {"id": "simulated"}  # the trigger as the stack records it: its id, entry key
         self.entry_key: tuple[datetime, int] = (start, -1)
-        self.trigger: dict = {}
-        self.path: list[dict] = []
+        self.trigger: dict[str, Any] = {}
+        self.path: list[dict[str, Any]] = []
         self.world = _MemoryWorld(self)
         self.notes: list[str] = []
 
     # -- running -------------------------------------------------------------------------------
 
-    def run(self) -> dict:
+    def run(self) -> dict[str, Any]:
         self._enter()
         entered = self.now
         try:
@@ -215,8 +216,8 @@ class _Simulation:
     def _enter(self) -> None:
         trigger = self.body.get("trigger") or {}
         if "event" in trigger:
-            matching = [event for event in self.events if self._guarded(
-                lambda event=event: semantics.triggered(self.body, event.type, event.properties, now=event.moment))]
+            matching = [event for event in self.events
+                        if _guarded(semantics.triggered, self.body, event.type, event.properties, now=event.moment)]
             chosen = next((event for event in matching if event.moment >= self.start), None)
             chosen = chosen or (matching[0] if matching else None)
             if chosen is not None:
@@ -241,11 +242,11 @@ class _Simulation:
             return
         self.notes.append(f"the scenario has no trigger: simulated from {clock.iso(self.start)}")
 
-    def _steps(self, steps: list[dict]) -> None:
+    def _steps(self, steps: list[dict[str, Any]]) -> None:
         for step in steps:
             self._step(step)
 
-    def _step(self, step: dict) -> None:
+    def _step(self, step: dict[str, Any]) -> None:
         self._reach(self.now)
         kind = step["type"]
         if kind == "wait":
@@ -265,7 +266,7 @@ class _Simulation:
 
     # -- flow ------------------------------------------------------------------------------------
 
-    def _wait(self, step: dict) -> None:
+    def _wait(self, step: dict[str, Any]) -> None:
         began = self.now
         if "duration" in step:
             target = began + timedelta(seconds=semantics.wait_seconds(step["duration"]))
@@ -278,19 +279,19 @@ class _Simulation:
                                                        f"the contact has no usable {field_}: the wait ends at once"))
         self._until(step, began, target, "waited")
 
-    def _wait_for(self, step: dict) -> None:
+    def _wait_for(self, step: dict[str, Any]) -> None:
         began = self.now
         deadline = began + timedelta(seconds=semantics.wait_seconds(step["timeout"]))
         caught = next((event for event in self._all_events()
                        if event.key > self.entry_key and began <= event.moment < deadline
-                       and self._guarded(lambda event=event: semantics.awaited(
-                           step.get("where"), event.type, step["event"], event.properties, now=event.moment))),
+                       and _guarded(semantics.awaited, step.get("where"), event.type, step["event"],
+                                    event.properties, now=event.moment)),
                       None)
         end = caught.moment if caught else deadline
         self._until(step, began, end, "then" if caught else "timeout")
         self._steps((step.get("then") if caught else step.get("else")) or [])
 
-    def _until(self, step: dict, began: datetime, end: datetime, result: str) -> None:
+    def _until(self, step: dict[str, Any], began: datetime, end: datetime, result: str) -> None:
         """Record a step that lasts from `began` to `end`, unless a goal converts the journey first."""
         goal = self._goal_by(end)
         if goal is not None:
@@ -309,7 +310,7 @@ class _Simulation:
 
     # -- actions ---------------------------------------------------------------------------------
 
-    def _action(self, step: dict) -> None:
+    def _action(self, step: dict[str, Any]) -> None:
         if step["type"] in semantics.SENDS:
             release = semantics.quiet_release(self.body, self._zone(), self.now)
             if release is not None:
@@ -339,17 +340,9 @@ class _Simulation:
     def _all_events(self) -> list[_Event]:
         return sorted(self.events, key=lambda event: event.key)
 
-    def produce(self, event_type: str, properties: dict) -> None:
+    def produce(self, event_type: str, properties: dict[str, Any]) -> None:
         self.produced += 1
         self.events.append(_Event(self.now, _AFTER_EVERYTHING + self.produced, event_type, properties))
-
-    @staticmethod
-    def _guarded(test: Callable[[], bool]) -> bool:
-        """A trigger, goal or wait filter that cannot be evaluated on an event does not match it."""
-        try:
-            return test()
-        except (ValueError, TypeError):
-            return False
 
     def _goal_by(self, moment: datetime) -> _Event | None:
         """The first goal event after the entry and at or before `moment`."""
@@ -358,9 +351,8 @@ class _Simulation:
         for event in self._all_events():
             if event.moment > moment:
                 break
-            if event.key > self.entry_key and self._guarded(
-                    lambda event=event: semantics.goal_met(self.body, event.type, event.properties,
-                                                           now=event.moment) is not None):
+            if event.key > self.entry_key and _guarded(semantics.goal_met, self.body, event.type, event.properties,
+                                                       now=event.moment):
                 return event
         return None
 
@@ -373,12 +365,12 @@ class _Simulation:
         self.notes.append(f"converted: goal {goal.type} at {clock.iso(goal.moment)}")
         raise _End("converted", goal.moment)
 
-    def _criteria(self, step: dict, test: Callable[[criteria.Subject], bool]) -> bool:
+    def _criteria(self, step: dict[str, Any], test: Callable[[criteria.Subject], bool]) -> bool:
         """Criteria on the contact as the journey left it and the events up to now; one that cannot be
         evaluated fails the journey, as a failing Task does."""
         now = self.now
 
-        def history(event_type: str, since: datetime | None) -> list[dict]:
+        def history(event_type: str, since: datetime | None) -> list[dict[str, Any]]:
             return [{"type": event.type, "properties": event.properties, "timestamp": event.moment}
                     for event in self._all_events()
                     if event.type == event_type and event.moment <= now and (since is None or event.moment >= since)]
@@ -393,7 +385,8 @@ class _Simulation:
 
     # -- small things ----------------------------------------------------------------------------
 
-    def _record(self, step: dict, result: str, *, at: datetime | None = None, until: datetime | None = None) -> None:
+    def _record(self, step: dict[str, Any], result: str, *, at: datetime | None = None,
+                until: datetime | None = None) -> None:
         entry = {"step": step["id"], "type": step["type"], "at": clock.iso(at or self.now), "result": result}
         if until is not None:
             entry["until"] = clock.iso(until)
@@ -409,7 +402,7 @@ class _MemoryWorld:
     def __init__(self, simulation: _Simulation) -> None:
         self.simulation = simulation
         self.contact = simulation.contact
-        self.messages: list[dict] = []
+        self.messages: list[dict[str, Any]] = []
         self.sent: list[tuple[datetime, bool]] = []  # for the frequency caps
         score = self.contact.get("score")
         self.points = float(score) if _is_number(score) else 0.0  # decayed to `scored_at`, as the stored state
@@ -448,7 +441,7 @@ class _MemoryWorld:
         return day, week
 
     def join_list(self, list_id: str, source: str) -> bool:
-        lists: list = self.contact["lists"]
+        lists: list[str] = self.contact["lists"]
         if list_id in lists:
             return False
         lists.append(list_id)
@@ -457,7 +450,7 @@ class _MemoryWorld:
         return True
 
     def leave_list(self, list_id: str, source: str) -> bool:
-        lists: list = self.contact["lists"]
+        lists: list[str] = self.contact["lists"]
         if list_id not in lists:
             return False
         lists.remove(list_id)
@@ -502,19 +495,27 @@ class _MemoryWorld:
         """The contact is erased when the real step runs; the simulation keeps it to report it."""
 
 
-def _contact_copy(contact: Mapping) -> dict:
+def _guarded(rule: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+    """A trigger, goal or wait filter that cannot be evaluated on an event does not match it."""
+    try:
+        return bool(rule(*args, **kwargs))
+    except (ValueError, TypeError):
+        return False
+
+
+def _contact_copy(contact: Mapping[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(dict(contact or {}))
     if not isinstance(data.get("attributes"), dict):
         data["attributes"] = {}
     lists = data.get("lists")
     data["lists"] = sorted(str(item) for item in lists) if isinstance(lists, (list, tuple, set, frozenset)) else []
-    consent = data.get("consent") if isinstance(data.get("consent"), dict) else {}
+    consent = data["consent"] if isinstance(data.get("consent"), dict) else {}
     data["consent"] = {channel: {"granted": record} if isinstance(record, bool) else record
                        for channel, record in consent.items() if isinstance(record, (bool, dict))}
     return data
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float | Decimal]:
     return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 

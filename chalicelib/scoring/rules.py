@@ -86,7 +86,7 @@ def _validate_rules(rules: Any) -> list[Problem]:
             problems.append(Problem(path, "a rule has either event or criteria, not both"))
             continue
         if "event" in rule:
-            allowed = ("event", "where", "points")
+            allowed: tuple[str, ...] = ("event", "where", "points")
             event = rule["event"]
             if not vocabulary.is_event_type(event):
                 problems.append(Problem(join(path, "event"), "must be an event type such as page_view "
@@ -128,7 +128,7 @@ def _validate_criteria(criteria: Any, path: str) -> list[Problem]:
     return problems
 
 
-def _conditions(node: Mapping, path: str) -> Iterator[tuple[str, Mapping]]:
+def _conditions(node: Mapping[str, Any], path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """The conditions of a (valid) criteria tree with their paths."""
     for combinator in ("all", "any"):
         if combinator in node:

@@ -298,15 +298,15 @@ class Decay:
             seen += 1
             if half_life is None or not item.at:
                 continue
-            now = clock.now()
-            score = round(_decay(float(item.points or 0), clock.parse_iso(item.at), now, half_life)
+            now, at = clock.now(), clock.parse_iso(item.at)
+            score = round(_decay(float(item.points or 0), at, now, half_life)
                           + float(item.fields or 0), 2)
             stage = rules.stage_for(settings, score)
             if abs(score - float(item.score or 0)) < DECAY_STEP and stage == item.stage:
                 continue
-            state = _State(item, float(item.points or 0), clock.parse_iso(item.at))
+            state = _State(item, float(item.points or 0), at)
             cause = f"decay:{head.params['day']}:{item.contact_id}"
-            outcome = _write(item.contact_id, state, base=state.points, reference=state.at, fields=float(item.fields),
+            outcome = _write(item.contact_id, state, base=state.points, reference=at, fields=float(item.fields),
                              score=score, stage=stage, cause=cause, score_event=None)
             if outcome is not None and outcome.applied:
                 moved += 1
@@ -372,11 +372,11 @@ class Rescore:
                 return Applied(False)  # never scored, nothing to score
             score = round(base + fields, 2)
             state.item.rescored_by, state.item.delta, state.item.delta_job = head.id, 0, None
-            event = {"points": 0, "score": score, "previous": _plain(state.item.score), "reason": "rescore"} \
+            changed = {"points": 0, "score": score, "previous": _plain(state.item.score), "reason": "rescore"} \
                 if score != float(state.item.score or 0) else None
             return _write(contact.id, state, base=base, reference=now, fields=fields, score=score,
                           stage=rules.stage_for(settings, score), cause=f"rescore:{head.id}:{contact.id}",
-                          score_event=event)
+                          score_event=changed)
 
         return retry.until_settled(attempt, limit=8, what=f"rescore of {contact.id}")
 

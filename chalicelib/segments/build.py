@@ -98,7 +98,7 @@ class GroupDelete:
         model = AudienceList if kind == "list" else Segment
         try:
             model(group_id).delete(condition=model.job_id == head.id)
-        except Exception:  # noqa: BLE001 - recreated meanwhile under a new job: keep it
+        except Exception:  # recreated meanwhile under a new job: keep it
             pass
 
     def failed(self, head: Job, error: str) -> None:

@@ -62,8 +62,8 @@ class Loaded:
             for event_type, since in _windows(tree, now):
                 if event_type not in self._widest:
                     self._widest[event_type] = since
-                elif self._widest[event_type] is not None:
-                    self._widest[event_type] = None if since is None else min(self._widest[event_type], since)
+                elif (widest := self._widest[event_type]) is not None:
+                    self._widest[event_type] = None if since is None else min(widest, since)
 
     def events(self, event_type: str, since: datetime | None) -> list[dict]:
         cached = self._events.get(event_type)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.expressions.update import Action
 
 from chalicelib import clock, criteria
 from chalicelib.audience import jobs, members
@@ -202,7 +203,7 @@ def update(segment: Segment, body: Any) -> Segment:
         raise Invalid(problems)
     previous = segment.criteria
     now = clock.iso(clock.now())
-    actions = [Segment.name.set(body["name"].strip()), Segment.updated_at.set(now)]
+    actions: list[Action] = [Segment.name.set(body["name"].strip()), Segment.updated_at.set(now)]
     actions.append(Segment.description.set(body["description"]) if body.get("description") is not None
                    else Segment.description.remove())
     rebuilt = body["criteria"] != previous

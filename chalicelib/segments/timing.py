@@ -28,7 +28,7 @@ _DAY = timedelta(days=1)
 _COARSE = timedelta(days=1)
 
 
-def next_change(criteria: Mapping, subject: Subject, now: datetime) -> datetime | None:
+def next_change(criteria: Mapping[str, Any], subject: Subject, now: datetime) -> datetime | None:
     found: list[datetime] = []
     _walk(criteria, subject, now, found)
     later = [moment for moment in found if moment > now]
@@ -59,7 +59,7 @@ def _walk(node: Any, subject: Subject, now: datetime, found: list[datetime]) -> 
         _event(node, subject, now, found)
 
 
-def _event(node: Mapping, subject: Subject, now: datetime, found: list[datetime]) -> None:
+def _event(node: Mapping[str, Any], subject: Subject, now: datetime, found: list[datetime]) -> None:
     within = node["within"].strip()
     since = durations.shift(now, "-" + within)
     where = node.get("where")

@@ -259,7 +259,7 @@ def suppression_digest(kind: str, value: str) -> str:
     return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def suppressed(identifiers: dict[str, str]) -> bool:
+def suppressed(identifiers: dict[str, str | None]) -> bool:
     """Whether any of these identifiers (kind -> normalised value) was erased."""
     keys = [suppression_digest(kind, value) for kind, value in identifiers.items() if value]
     if not keys:
@@ -292,7 +292,7 @@ def ensure_imports_bucket() -> None:
     bucket = imports_bucket()
     try:
         _s3().head_bucket(Bucket=bucket)
-    except Exception:  # noqa: BLE001 - missing bucket
+    except Exception:  # missing bucket
         _s3().create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": settings().region})
 
 
@@ -307,7 +307,7 @@ def uploaded_size(key: str) -> int | None:
     """The size of an uploaded object, None when nothing was uploaded (yet)."""
     try:
         return int(_s3().head_object(Bucket=imports_bucket(), Key=key)["ContentLength"])
-    except Exception:  # noqa: BLE001 - 404 and friends
+    except Exception:  # 404 and friends
         return None
 
 
@@ -318,7 +318,7 @@ def read_upload(key: str) -> bytes:
 def delete_upload(key: str) -> None:
     try:
         _s3().delete_object(Bucket=imports_bucket(), Key=key)
-    except Exception:  # noqa: BLE001 - best effort: a lifecycle rule expires leftovers
+    except Exception:  # best effort: a lifecycle rule expires leftovers
         pass
 
 
@@ -326,5 +326,5 @@ def estimated_items(model: type[Model]) -> int:
     """DynamoDB's item count of a table (refreshed about every six hours): to size a scan."""
     try:
         return int(model.describe_table().get("ItemCount", 0))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return 0

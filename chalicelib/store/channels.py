@@ -17,7 +17,7 @@ class SendLedger(Model):
     Meta = _meta("send-ledger")
 
     contact_id = UnicodeAttribute(hash_key=True)
-    sends = ListAttribute(default=list)  # [{"at": ISO, "message": message id}], oldest first
+    sends: ListAttribute[str] = ListAttribute(default=list)  # "ISO|message id" entries, oldest first
     version = VersionAttribute()
     expires_at = TTLAttribute(null=True)
 

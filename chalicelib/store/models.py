@@ -10,6 +10,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
@@ -30,6 +32,8 @@ from chalicelib.config import settings
 class _TableMeta(type):
     """A model's Meta whose table name and region come from the settings each time PynamoDB
     asks (it does when it connects), so importing the models reads no configuration."""
+
+    table: str  # the table's name without the installation's prefix
 
     @property
     def table_name(cls) -> str:
@@ -95,7 +99,7 @@ class Contact(Model):
     birthday_md = UnicodeAttribute(null=True)  # "MM-DD", for the birthday index
     timezone = UnicodeAttribute(null=True)
     language = UnicodeAttribute(null=True)
-    attributes = MapAttribute(default=dict)
+    attributes: MapAttribute[str, Any] = MapAttribute(default=dict)
     consent_email = Consent(null=True)
     consent_sms = Consent(null=True)
     email_status = UnicodeAttribute(default="valid")  # valid | soft_bounce | hard_bounce | complained
@@ -133,7 +137,7 @@ class Event(Model):
     at = UnicodeAttribute(range_key=True)  # "2026-11-22T10:00:00.000Z#evt-123": time-ordered
     id = UnicodeAttribute()
     type = UnicodeAttribute()
-    properties = MapAttribute(default=dict)
+    properties: MapAttribute[str, Any] = MapAttribute(default=dict)
     received_at = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
 
@@ -209,7 +213,7 @@ class Enrollment(Model):
     scenario_id = UnicodeAttribute(null=True)
     version = NumberAttribute(null=True)
     status = UnicodeAttribute(null=True)  # running | completed | converted | exited | failed | stopped
-    path = ListAttribute(default=list)  # [{"step", "at", "result"}]
+    path: ListAttribute[dict[str, Any]] = ListAttribute(default=list)  # [{"step", "at", "result"}]
     current_step = UnicodeAttribute(null=True)
     bucket = NumberAttribute(null=True)
     trigger = JSONAttribute(null=True)  # the triggering event's id, type and properties
@@ -259,7 +263,7 @@ class Message(Model):
     reason = UnicodeAttribute(null=True)
     provider_id = UnicodeAttribute(null=True)  # SES MessageId / SNS MessageId
     sent_at = UnicodeAttribute(null=True)
-    events = ListAttribute(default=list)  # [{"type", "at"}]
+    events: ListAttribute[dict[str, Any]] = ListAttribute(default=list)  # [{"type", "at"}]
     transactional = BooleanAttribute(default=False)
 
     by_provider_id = BySesId()

@@ -81,7 +81,7 @@ def _connection() -> Connection:
 
 
 def _hash(model: Model) -> Any:
-    return getattr(model, type(model)._hash_keyname)
+    return getattr(model, str(type(model)._hash_keyname))
 
 
 def _range(model: Model) -> Any:

@@ -5,14 +5,12 @@ import random
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from chalicelib import clock
 from chalicelib.activity import rank
 from chalicelib.activity.service import ranks_by_count
-from tests.audience_helpers import (  # noqa: F401
-    error_paths,
-    run_schedule,
-)
-from tests.conftest import eventually
+from tests.helpers import error_paths, eventually, run_schedule
 
 
 def _generate(groups: dict[int, int], *, stale: int = 0) -> dict[str, int]:
@@ -70,6 +68,7 @@ def test_settings_defaults_and_validation(api):
     assert api.post("/activity/recompute", key=analyst).status_code == 403
 
 
+@pytest.mark.slow
 def test_deciles_over_a_generated_base(api):
     # 200 active contacts in groups of 20 per count (1..10 views): each group is one decile,
     # ties never split; 40 with no activity and 20 whose views are older than the window: 0.
@@ -83,6 +82,7 @@ def test_deciles_over_a_generated_base(api):
     assert rank.rank(counts) == {contact_id: ranks[contact_id] for contact_id in counts}
 
 
+@pytest.mark.slow
 def test_ties_across_decile_boundaries_and_the_built_in_segments(api):
     # 100 active contacts: 30 with 1 view, 30 with 2, 40 with 3: a tie takes the decile of its
     # top member; 10 without activity. The built-in segments follow the ranks.

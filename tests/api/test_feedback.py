@@ -5,23 +5,24 @@ import json
 
 import pytest
 
-from tests.api.channels_helpers import (
+from tests.helpers import (
     DAY,
     contact,
+    contact_id,
     email_to,
     events_of,
+    eventually,
     fetch_pixel,
     links,
     message,
     one_email,
     provider_id,
+    publish,
     publish_to_topic,
     scenario,
     ses_notification,
     signup,
 )
-from tests.conftest import eventually
-from tests.scenarios_helpers import publish
 
 SES = "parcours-ses-events"
 SMS = "parcours-sms-inbound"
@@ -48,7 +49,7 @@ def test_hard_bounce_suppresses_the_address(api):
     ses_id = _sent(api)
     publish_to_topic(SES, ses_notification("Bounce", ses_id, "ana@example.com"))
     publish_to_topic(SES, ses_notification("Bounce", ses_id, "ana@example.com"))  # SNS delivers twice
-    [bounce] = events_of(api, "ana@example.com", "email.bounced")
+    [bounce] = events_of(api, contact_id(api, "ana@example.com"), "email.bounced")
     sent = message(api, "ana@example.com")
     assert bounce["properties"] == {"scenario": "news", "step": "mail", "message_id": sent["id"],
                                     "bounce_type": "Permanent", "bounce_subtype": "General", "status": "5.1.1",
@@ -56,7 +57,7 @@ def test_hard_bounce_suppresses_the_address(api):
     assert sent["status"] == "bounced"
     assert sent["events"][-1]["type"] == "bounced" and sent["events"][-1]["bounce_type"] == "Permanent"
     assert contact(api, "ana@example.com")["email_status"] == "hard_bounce"
-    changed = [e for e in events_of(api, "ana@example.com", "contact.updated")
+    changed = [e for e in events_of(api, contact_id(api, "ana@example.com"), "contact.updated")
                if "email_status" in e["properties"]["changed"]]
     assert len(changed) == 1
     skipped = _second_send(api, "ana@example.com")
@@ -67,7 +68,7 @@ def test_hard_bounce_suppresses_the_address(api):
 def test_complaint_in_the_notification_format_suppresses(api):
     ses_id = _sent(api)
     publish_to_topic(SES, ses_notification("Complaint", ses_id, "ana@example.com", key="notificationType"))
-    [complaint] = events_of(api, "ana@example.com", "email.complained")
+    [complaint] = events_of(api, contact_id(api, "ana@example.com"), "email.complained")
     assert complaint["properties"]["feedback_type"] == "abuse"
     assert message(api, "ana@example.com")["status"] == "complained"
     assert contact(api, "ana@example.com")["email_status"] == "complained"
@@ -80,18 +81,18 @@ def test_complaint_in_the_notification_format_suppresses(api):
 def test_delivery_then_open_and_click_from_ses_count_with_our_own_tracking(api):
     ses_id = _sent(api)
     publish_to_topic(SES, ses_notification("Delivery", ses_id, "ana@example.com"))
-    [delivered] = events_of(api, "ana@example.com", "email.delivered")
+    [delivered] = events_of(api, contact_id(api, "ana@example.com"), "email.delivered")
     assert delivered["properties"]["step"] == "mail"
     assert message(api, "ana@example.com")["status"] == "delivered"
     [item] = email_to(api, "ana@example.com")
     found = links(item["html"])
     fetch_pixel(api, found["open"][0])
     publish_to_topic(SES, ses_notification("Open", ses_id, "ana@example.com"))  # SES's own open tracking
-    assert len(events_of(api, "ana@example.com", "email.opened")) == 1
+    assert len(events_of(api, contact_id(api, "ana@example.com"), "email.opened")) == 1
     tracked = "http://127.0.0.1:8000" + found["click"][0]  # SES reports the link as it was in the message
     publish_to_topic(SES, ses_notification("Click", ses_id, "ana@example.com", link=tracked))
     api.get(found["click"][0], key="")
-    [click] = events_of(api, "ana@example.com", "email.clicked")
+    [click] = events_of(api, contact_id(api, "ana@example.com"), "email.clicked")
     assert click["properties"]["url"] == "https://shop.example.com/offer?a=1&b=2"
     sent = message(api, "ana@example.com")
     assert sent["status"] == "clicked"
@@ -126,7 +127,7 @@ def test_soft_bounces_in_a_row_make_the_address_hard_and_a_delivery_resets_them(
     soft(3)
     assert (stored().soft_bounces, stored().email_status) == (2, "hard_bounce")
     # without a known message, the bounce lands on the contact that has the address
-    assert len(events_of(api, "ana@example.com", "email.bounced")) == 3
+    assert len(events_of(api, contact_id(api, "ana@example.com"), "email.bounced")) == 3
     assert _second_send(api, "ana@example.com")["reason"] == "suppressed"
 
 
@@ -168,7 +169,7 @@ def test_inbound_stop_reply_opts_out_of_sms(api):
     assert contact(api, "ana@example.com")["sms_opt_out"] is True
     assert contact(api, "other@example.com")["sms_opt_out"] is True  # every contact with the number
     assert contact(api, "bob@example.com")["sms_opt_out"] is False
-    [event] = events_of(api, "ana@example.com", "sms.opted_out")
+    [event] = events_of(api, contact_id(api, "ana@example.com"), "sms.opted_out")
     assert event["properties"] == {"source": "STOP reply"}
     api.post("/events", {"type": "visit", "contact": {"email": "ana@example.com"}})
     skipped = message(api, "ana@example.com", "text")

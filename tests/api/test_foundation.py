@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 
-def signup(email: str = "ana@example.com", **extra):
+def signup_event(email: str = "ana@example.com", **extra):
     return {"type": "signup", "contact": {"email": email}, **extra}
 
 
@@ -16,7 +16,7 @@ def test_health_needs_no_key(api):
 
 
 def test_event_creates_contact_with_traits_and_consent(api):
-    response = api.post("/events", signup(
+    response = api.post("/events", signup_event(
         id="evt-1", traits={"first_name": "Ana", "attributes": {"plan": "pro"}},
         consent={"email": True, "source": "signup form"}))
     assert response.status_code == 202
@@ -36,7 +36,7 @@ def test_event_creates_contact_with_traits_and_consent(api):
 
 
 def test_same_event_twice_is_stored_once(api):
-    event = signup(id="evt-dup", properties={"source": "landing"})
+    event = signup_event(id="evt-dup", properties={"source": "landing"})
     assert api.post("/events", event).data["accepted"] == 1
     second = api.post("/events", event)
     assert second.status_code == 202
@@ -47,14 +47,14 @@ def test_same_event_twice_is_stored_once(api):
 
 
 def test_two_events_with_one_email_give_one_contact(api):
-    api.post("/events", {"events": [signup("Ana@Example.com"), signup("ana@example.com"),
+    api.post("/events", {"events": [signup_event("Ana@Example.com"), signup_event("ana@example.com"),
                                     {"type": "page_view", "contact": {"email": "ana@example.com"}}]})
     items = api.get("/contacts?limit=500").data["items"]
     assert [item["email"] for item in items] == ["ana@example.com"]
 
 
 def test_traits_on_later_event_update_contact_and_record_contact_updated(api):
-    api.post("/events", signup(id="a"))
+    api.post("/events", signup_event(id="a"))
     api.post("/events", {"id": "b", "type": "form_submitted", "contact": {"email": "ana@example.com"},
                          "traits": {"last_name": "Lopez"}})
     contact = api.get("/contacts?email=ana@example.com").data["items"][0]
@@ -137,14 +137,14 @@ def test_missing_and_wrong_key_are_401(api):
 
 def test_roles_are_enforced(api):
     ingest, analyst, marketer = api.key_for("ingest"), api.key_for("analyst"), api.key_for("marketer")
-    assert api.post("/events", signup(), key=ingest).status_code == 202
+    assert api.post("/events", signup_event(), key=ingest).status_code == 202
     assert api.post("/contacts", {"email": "x@example.com"}, key=ingest).status_code == 201
     for path in ("/contacts", "/keys"):
         assert api.get(path, key=ingest).status_code == 403
     contact_id = api.get("/contacts?email=x@example.com").data["items"][0]["id"]
     assert api.get(f"/contacts/{contact_id}", key=analyst).status_code == 200
     assert api.patch(f"/contacts/{contact_id}", {"first_name": "X"}, key=analyst).status_code == 403
-    assert api.post("/events", signup(), key=analyst).status_code == 403
+    assert api.post("/events", signup_event(), key=analyst).status_code == 403
     assert api.patch(f"/contacts/{contact_id}", {"first_name": "X"}, key=marketer).status_code == 200
     forbidden = api.post("/keys", {"role": "admin", "name": "escalate"}, key=marketer)
     assert forbidden.status_code == 403
@@ -187,16 +187,16 @@ def test_invalid_event_is_422_with_paths(api):
 
 def test_future_timestamp_is_refused(api):
     future = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
-    response = api.post("/events", signup(timestamp=future))
+    response = api.post("/events", signup_event(timestamp=future))
     assert response.status_code == 422
     assert response.data["error"]["details"][0]["path"] == "timestamp"
     past = (datetime.now(timezone.utc) - timedelta(days=3)).isoformat()
-    assert api.post("/events", signup(timestamp=past)).status_code == 202
+    assert api.post("/events", signup_event(timestamp=past)).status_code == 202
 
 
 def test_batch_accepts_good_events_and_reports_bad_by_index(api):
-    response = api.post("/events", {"events": [signup("a@example.com"), {"type": "signup"},
-                                               signup("b@example.com"), signup("bad@")]})
+    response = api.post("/events", {"events": [signup_event("a@example.com"), {"type": "signup"},
+                                               signup_event("b@example.com"), signup_event("bad@")]})
     assert response.status_code == 202
     assert response.data["accepted"] == 2
     rejected = {item["index"]: item["errors"] for item in response.data["rejected"]}
@@ -208,13 +208,13 @@ def test_batch_accepts_good_events_and_reports_bad_by_index(api):
 
 
 def test_oversize_batch_is_413(api):
-    response = api.post("/events", {"events": [signup(f"u{i}@example.com") for i in range(501)]})
+    response = api.post("/events", {"events": [signup_event(f"u{i}@example.com") for i in range(501)]})
     assert response.status_code == 413
     assert response.data["error"]["code"] == "too_large"
 
 
 def test_oversize_body_is_413(api):
-    response = api.post("/events", raw=json.dumps(signup(properties={"blob": "x" * 2_000_000})))
+    response = api.post("/events", raw=json.dumps(signup_event(properties={"blob": "x" * 2_000_000})))
     assert response.status_code == 413
 
 
@@ -234,6 +234,6 @@ def test_unknown_contact_id_in_event_is_reported(api):
 
 
 def test_events_posted_as_text_plain_by_a_beacon_are_accepted(api):
-    response = api.post("/events", raw=json.dumps(signup()), headers={"Content-Type": "text/plain;charset=UTF-8"})
+    response = api.post("/events", raw=json.dumps(signup_event()), headers={"Content-Type": "text/plain;charset=UTF-8"})
     assert response.status_code == 202
     assert response.data["accepted"] == 1

@@ -8,21 +8,23 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.api.channels_helpers import (
+from tests.helpers import (
     DAY,
     contact,
+    contact_id,
     email_to,
     events_of,
+    eventually,
+    journey,
     message,
     messages,
     one_email,
     outbox,
+    publish,
     publish_to_topic,
     scenario,
     ses_notification,
 )
-from tests.conftest import eventually
-from tests.scenarios_helpers import contact_id, journey, publish
 
 MAIL = {"id": "mail", "type": "email", "subject": "News", "html": "<p>News</p>"}
 TEXT = {"id": "text", "type": "sms", "text": "News"}
@@ -77,7 +79,7 @@ def test_every_reason_to_skip_is_recorded_and_the_journey_goes_on(api, monkeypat
     assert journey(api, "ok@example.com", "gate")["path"] == ["mail", "text", "after"]
     # the SNS opt-out list is remembered on the contact
     assert contact(api, "optout@example.com")["sms_opt_out"] is True
-    [opted] = events_of(api, "optout@example.com", "sms.opted_out")
+    [opted] = events_of(api, contact_id(api, "optout@example.com"), "sms.opted_out")
     assert opted["properties"] == {"source": "sns opt-out list"}
     # only the allowed messages went out
     assert sorted(item["to"] for item in outbox(api)) == ["+33612345678", "ok@example.com"]
@@ -197,7 +199,7 @@ def test_a_retried_step_never_sends_twice(api):
     assert len(email_to(api, "ana@example.com")) == 1
     time.sleep(0.2)
     assert len([item for item in outbox(api) if item["channel"] == "email"]) == 1
-    assert len(events_of(api, "ana@example.com", "email.sent")) == 1
+    assert len(events_of(api, contact_id(api, "ana@example.com"), "email.sent")) == 1
     assert [item["status"] for item in messages(api, "ana@example.com")] == ["sent"]
 
 
@@ -218,7 +220,7 @@ def test_a_throttled_send_is_retried_and_sent_once(api, monkeypatch):
     real = providers.send_email
     calls = []
 
-    def flaky(message, to=None):  # noqa: ANN001, ANN202
+    def flaky(message, to=None):
         calls.append(to)
         if len(calls) == 1:
             raise Throttled("slow down")
@@ -231,4 +233,4 @@ def test_a_throttled_send_is_retried_and_sent_once(api, monkeypatch):
     assert channel_messages.send_step(MAIL, stored, enrollment, {"id": "manual"}) == "sent"  # not capped
     assert channel_messages.send_step(MAIL, stored, enrollment, {"id": "manual"}) == "sent"
     assert len(calls) == 2 and len(email_to(api, "ana@example.com")) == 1
-    eventually(lambda: len(events_of(api, "ana@example.com", "email.sent")) == 1)
+    eventually(lambda: len(events_of(api, contact_id(api, "ana@example.com"), "email.sent")) == 1)

@@ -3,19 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.audience_helpers import (  # noqa: F401
-    contact,
-    error_paths,
-    events_of,
-    post,
-    segment_ready,
-    wait_event,
-)
-from tests.conftest import eventually
-from tests.scenarios_helpers import journey, publish
+from tests.helpers import DAY, contact, eventually, journey, post, publish, wait_event
 
-CONSENT = {"email": True, "source": "signup form"}
-DAY = 86400
+FORM_CONSENT = {"email": True, "source": "signup form"}
 LONG_JOURNEY = {"id": "nurture", "name": "Nurture",
                 "trigger": {"event": "signup"},
                 "steps": [{"id": "hello", "type": "email", "subject": "Hello", "html": "<p>Hello</p>"},
@@ -31,7 +21,7 @@ def _import(api, body: str, query: str = "kind=contacts"):
 def test_export_bundles_fields_consent_events_messages_and_journeys(api):
     publish(api, LONG_JOURNEY)
     api.post("/lists", {"id": "vip", "name": "VIP"})
-    post(api, "signup", "ana@example.com", consent=CONSENT, traits={"first_name": "Ana",
+    post(api, "signup", "ana@example.com", consent=FORM_CONSENT, traits={"first_name": "Ana",
                                                                     "attributes": {"plan": "pro"}})
     ana = contact(api, "ana@example.com")["id"]
     api.post("/lists/vip/members", {"contact_id": ana})
@@ -60,7 +50,7 @@ def test_erasure_stops_journeys_and_forgets_everything(api):
     api.post("/lists", {"id": "vip", "name": "VIP"})
     api.post("/segments", {"id": "pro", "name": "Pro", "criteria": {"field": "attributes.plan", "op": "eq",
                                                                     "value": "pro"}})
-    post(api, "signup", "ana@example.com", consent=CONSENT, traits={"phone": "+33612345678",
+    post(api, "signup", "ana@example.com", consent=FORM_CONSENT, traits={"phone": "+33612345678",
                                                                     "attributes": {"plan": "pro"}})
     ana = contact(api, "ana@example.com")["id"]
     api.post("/lists/vip/members", {"contact_id": ana})
@@ -86,7 +76,7 @@ def test_erasure_stops_journeys_and_forgets_everything(api):
 
 
 def test_erasure_then_reimport_does_not_resubscribe(api):
-    api.post("/contacts", {"email": "ana@example.com", "first_name": "Ana", "consent": CONSENT})
+    api.post("/contacts", {"email": "ana@example.com", "first_name": "Ana", "consent": FORM_CONSENT})
     ana = contact(api, "ana@example.com")["id"]
     assert api.delete(f"/contacts/{ana}").status_code == 200
 
@@ -108,7 +98,7 @@ def test_erasure_then_reimport_does_not_resubscribe(api):
 
 
 def test_a_new_signup_after_erasure_with_fresh_consent_is_recorded(api):
-    post(api, "signup", "ana@example.com", consent=CONSENT)
+    post(api, "signup", "ana@example.com", consent=FORM_CONSENT)
     ana = contact(api, "ana@example.com")["id"]
     assert api.delete(f"/contacts/{ana}").status_code == 200
     post(api, "signup", "ana@example.com", consent={"email": True, "source": "came back"})

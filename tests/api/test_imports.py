@@ -1,14 +1,10 @@
 """CSV imports through the HTTP API: per-line reports, modes, encodings, file errors, S3 uploads."""
 from __future__ import annotations
 
+import pytest
 import requests
 
-from tests.audience_helpers import (  # noqa: F401
-    error_paths,
-    events_of,
-    run_schedule,
-)
-from tests.conftest import eventually
+from tests.helpers import error_paths, events_of, eventually, run_schedule
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -155,6 +151,7 @@ def test_unsubscribes_and_bounces(api):
     assert any(event["properties"]["changed"] == ["email_status"] for event in updated)
 
 
+@pytest.mark.slow
 def test_large_files_go_through_an_upload_and_a_background_job(api):
     created = api.post("/imports/uploads?kind=contacts&mode=upsert")
     assert created.status_code == 201, created.data

@@ -3,11 +3,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import eventually, run_schedule
-from tests.scenarios_helpers import contact_id, journey, journeys, post, publish, reference, sent_steps
-
-CONSENT = {"email": True, "source": "test"}
-DAY = 86400
+from tests.helpers import (
+    CONSENT,
+    DAY,
+    contact_id,
+    eventually,
+    journey,
+    journeys,
+    post,
+    publish,
+    reference,
+    run_schedule,
+    sent_steps,
+)
 
 
 @pytest.mark.time_scale(DAY)
@@ -125,7 +133,6 @@ def test_birthday_email_at_nine_local_time(api, runtime):
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    import app as app_module
     from chalicelib import clock
 
     publish(api, reference("birthday"))
@@ -140,8 +147,8 @@ def test_birthday_email_at_nine_local_time(api, runtime):
                            "timezone": "Asia/Tokyo", "consent": {"email": True}})
     api.post("/contacts", {"email": "bob@example.com", "birthday": "1990-" + (nine + timedelta(days=5)).strftime(
         "%m-%d"), "consent": {"email": True}})
-    assert run_schedule(app_module.date_triggers) == 1
-    assert run_schedule(app_module.date_triggers) == 0  # idempotent: one birthday, one journey
+    assert run_schedule("date_triggers") == 1
+    assert run_schedule("date_triggers") == 0  # idempotent: one birthday, one journey
     done = journey(api, "ana@example.com", "birthday", status="completed")
     assert done["path"] == ["birthday-mail"]
     messages = api.get(f"/contacts/{contact_id(api, 'ana@example.com')}/messages").data["items"]

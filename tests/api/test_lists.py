@@ -1,14 +1,7 @@
 """Static lists through the HTTP API: CRUD, members, list.joined / list.left, counts, bad input."""
 from __future__ import annotations
 
-from tests.audience_helpers import (  # noqa: F401
-    contact,
-    error_paths,
-    events_of,
-    wait_event,
-)
-from tests.conftest import eventually
-from tests.scenarios_helpers import journey, publish
+from tests.helpers import contact, error_paths, events_of, eventually, journey, publish, wait_event
 
 
 def _contact_id(api, email: str) -> str:

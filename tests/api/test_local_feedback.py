@@ -5,9 +5,19 @@ import dataclasses
 
 import pytest
 
-from tests.api.channels_helpers import DAY, contact, email_to, events_of, links, message, one_email, signup
-from tests.conftest import eventually
-from tests.scenarios_helpers import publish
+from tests.helpers import (
+    DAY,
+    contact,
+    contact_id,
+    email_to,
+    events_of,
+    eventually,
+    links,
+    message,
+    one_email,
+    publish,
+    signup,
+)
 
 
 def _sent(api, email: str = "ana@example.com") -> dict:
@@ -25,13 +35,13 @@ def test_playing_ses_feedback_on_a_sent_email(api):
     for event, extra in (("delivery", {}), ("open", {}), ("click", {"url": click})):
         played = api.post("/local/ses-events", {"message_id": mail["id"], "event": event, **extra})
         assert played.status_code == 202, played.data
-    [clicked] = events_of(api, "ana@example.com", "email.clicked")
+    [clicked] = events_of(api, contact_id(api, "ana@example.com"), "email.clicked")
     assert clicked["properties"]["url"] == "https://shop.example.com/offer?a=1&b=2"
     assert [entry["type"] for entry in message(api, "ana@example.com")["events"]] == [
         "sent", "delivered", "opened", "clicked"]
     assert api.post("/local/ses-events", {"message_id": mail["id"], "event": "bounce"}).status_code == 202
     assert contact(api, "ana@example.com")["email_status"] == "hard_bounce"
-    [bounce] = events_of(api, "ana@example.com", "email.bounced")
+    [bounce] = events_of(api, contact_id(api, "ana@example.com"), "email.bounced")
     assert bounce["properties"]["bounce_type"] == "Permanent"
 
 
@@ -50,7 +60,7 @@ def test_playing_an_sms_stop_reply(api):
     played = api.post("/local/sms-inbound", {"from": "+33 6 12 34 56 78", "text": "STOP"})
     assert played.status_code == 202, played.data
     eventually(lambda: contact(api, "ana@example.com")["sms_opt_out"])
-    [event] = events_of(api, "ana@example.com", "sms.opted_out")
+    [event] = events_of(api, contact_id(api, "ana@example.com"), "sms.opted_out")
     assert event["properties"] == {"source": "STOP reply"}
 
 

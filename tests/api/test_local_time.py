@@ -6,9 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.api.channels_helpers import DAY, message, scenario, signup
-from tests.conftest import eventually
-from tests.scenarios_helpers import journey, publish
+from tests.helpers import DAY, eventually, journey, journeys, message, publish, scenario, signup
 
 # Step Functions stamps its history to the millisecond (86 s of the domain at 86400), and a
 # thread wakes a few milliseconds late on a busy machine.
@@ -131,7 +129,6 @@ def test_a_wait_for_timeout_logs_one_short_line(api, caplog):
 def test_reentry_after_a_duration_counts_on_the_scaled_clock(api):
     import time
 
-    from tests.scenarios_helpers import journeys
 
     publish(api, scenario("again", "go", [{"id": "mail", "type": "email", "subject": "Hi", "text": "!"}],
                           entry={"reentry": {"after": "PT6H"}}))

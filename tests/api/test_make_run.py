@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.channels_helpers import CONSENT, HREF, one_email
-from tests.conftest import eventually
+from tests.helpers import CONSENT, HREF, eventually, one_email
 
 
 def _free_port() -> int:

@@ -7,9 +7,7 @@ from email.utils import getaddresses
 
 import pytest
 
-from tests.api.channels_helpers import DAY, email_to, message, one_email, outbox, scenario, signup
-from tests.conftest import eventually
-from tests.scenarios_helpers import publish
+from tests.helpers import DAY, email_to, eventually, message, one_email, outbox, publish, scenario, signup
 
 
 @pytest.mark.time_scale(DAY)

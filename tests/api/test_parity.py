@@ -17,12 +17,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.api.channels_helpers import outbox
-from tests.conftest import eventually
-from tests.scenarios_helpers import publish, reference
+from tests.helpers import DAY, eventually, outbox, publish, reference
 
-DAY = 86400
-CONSENT = {"email": True, "source": "parity test"}
+PARITY_CONSENT = {"email": True, "source": "parity test"}
 UNSUBSCRIBE = re.compile(r"\S+/u/\S+|\(unsubscribe link\)")
 
 
@@ -47,7 +44,7 @@ class Case:
 
 
 def _contact(api, case: Case) -> dict:
-    created = api.post("/contacts", {"email": case.email, "consent": CONSENT, **case.fields})
+    created = api.post("/contacts", {"email": case.email, "consent": PARITY_CONSENT, **case.fields})
     assert created.status_code in (200, 201), created.data
     return created.data
 

@@ -7,11 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import eventually
-from tests.scenarios_helpers import contact_id, journey, journeys, post, publish, reference, sent_steps
-
-CONSENT = {"email": True, "source": "test"}
-DAY = 86400
+from tests.helpers import CONSENT, DAY, contact_id, eventually, journey, journeys, post, publish, reference, sent_steps
 
 
 def test_validate_lists_every_problem_with_its_path(api):

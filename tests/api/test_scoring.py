@@ -7,16 +7,7 @@ import pytest
 
 from chalicelib import clock
 from chalicelib.scoring import rules
-from tests.audience_helpers import (  # noqa: F401
-    contact,
-    error_paths,
-    events_of,
-    post,
-    run_schedule,
-    wait_event,
-)
-from tests.conftest import eventually
-from tests.scenarios_helpers import journey, publish
+from tests.helpers import contact, error_paths, events_of, eventually, journey, post, publish, run_schedule, wait_event
 
 PURCHASES = {"rules": [{"event": "purchase", "points": 20},
                        {"event": "page_view", "where": {"field": "properties.url", "op": "starts_with",

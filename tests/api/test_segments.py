@@ -6,22 +6,22 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import clock
-from tests.audience_helpers import (  # noqa: F401
+from examples import segment
+from tests.helpers import (
     contact,
     error_paths,
-    events_of,
+    eventually,
+    journey,
     member_ids,
     post,
+    publish,
+    reference,
     run_schedule,
     segment_ready,
     wait_event,
 )
-from tests.conftest import eventually
-from tests.scenarios_helpers import journey, publish, reference
 
 PRO = {"field": "attributes.plan", "op": "eq", "value": "pro"}
-INACTIVE_6_MONTHS = {"all": [{"not": {"event": "page_view", "within": "P6M"}},
-                             {"not": {"event": "email.opened", "within": "P6M"}}]}
 
 
 def _new(api, email: str, **fields) -> str:
@@ -124,8 +124,7 @@ def test_membership_of_another_segment_cascades(api):
 
 @pytest.mark.time_scale(86400)
 def test_zero_waste_reference_segment_enters_by_time_and_starts_the_scenario(api):
-    api.post("/segments", {"id": "inactive-6-months", "name": "Inactive for 6 months",
-                           "criteria": INACTIVE_6_MONTHS})
+    assert api.post("/segments", segment("inactive-6-months")).status_code == 201
     segment_ready(api, "inactive-6-months")
     publish(api, reference("zero-waste"))
     post(api, "page_view", "ana@example.com", consent={"email": True, "source": "test"})

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.channels_helpers import DAY, email_to, message, scenario
-from tests.scenarios_helpers import publish
+from tests.helpers import DAY, email_to, message, publish, scenario
 
 WELCOME = {"id": "welcome", "channel": "email", "name": "Welcome",
            "subject": "Bienvenue {{ contact.first_name | default('à vous') }}",

@@ -4,20 +4,22 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.channels import tracking
-from tests.api.channels_helpers import (
+from tests.helpers import (
     DAY,
     contact,
+    contact_id,
     email_to,
     events_of,
+    eventually,
     fetch_pixel,
+    journey,
     links,
     message,
     one_email,
+    publish,
     scenario,
     signup,
 )
-from tests.conftest import eventually
-from tests.scenarios_helpers import contact_id, journey, publish
 
 OFFER = "https://shop.example.com/offer?a=1&b=2"
 HTML = ('<p>Hi! <a href="https://shop.example.com/offer?a=1&amp;b=2">See the offer</a> or '
@@ -47,7 +49,7 @@ def test_click_records_once_per_url_and_redirects_to_the_url_in_the_message(api)
     assert api.get(found["click"][0], key="").headers["Location"] == OFFER  # a second click: same redirect
     assert api.get(found["click"][1], key="").headers["Location"] == "https://blog.example.com/post"
     clicks = eventually(lambda: (lambda items: items if len(items) == 2 else None)(
-        events_of(api, "ana@example.com", "email.clicked")))
+        events_of(api, contact_id(api, "ana@example.com"), "email.clicked")))
     sent = message(api, "ana@example.com")
     assert sorted(event["properties"]["url"] for event in clicks) == ["https://blog.example.com/post", OFFER]
     assert all(event["properties"] == {"scenario": "news", "step": "mail", "message_id": sent["id"],
@@ -66,7 +68,7 @@ def test_open_pixel_is_a_gif_and_counts_once_per_message(api):
         assert response.status_code == 200 and response.headers["Content-Type"] == "image/gif"
         assert response.body[:6] == b"GIF89a" and len(response.body) == 42
     assert fetch_pixel(api, pixel, None).status_code == 204  # a client that accepts no image: no body, still fine
-    opened = events_of(api, "ana@example.com", "email.opened")
+    opened = events_of(api, contact_id(api, "ana@example.com"), "email.opened")
     assert len(opened) == 1 and opened[0]["properties"]["step"] == "mail"
     sent = message(api, "ana@example.com")
     assert sent["status"] == "opened" and [entry["type"] for entry in sent["events"]] == ["sent", "opened"]
@@ -99,8 +101,8 @@ def test_tampered_foreign_and_wrong_kind_tokens_are_404(api):
         assert response.status_code == 404, path
         assert response.data["error"]["code"] == "not_found"
     assert api.post("/u/" + _tamper(unsubscribe.rsplit("/", 1)[1]), key="").status_code == 404
-    assert events_of(api, "ana@example.com", "email.clicked") == []
-    assert events_of(api, "ana@example.com", "email.opened") == []
+    assert events_of(api, contact_id(api, "ana@example.com"), "email.clicked") == []
+    assert events_of(api, contact_id(api, "ana@example.com"), "email.opened") == []
     assert contact(api, "ana@example.com")["consent"]["email"]["granted"] is True
 
 
@@ -150,7 +152,7 @@ def test_unsubscribe_page_then_one_click_post_idempotent(api):
     assert api.get(unsubscribe, key="").status_code == 200
     consent = contact(api, "ana@example.com")["consent"]["email"]
     assert consent["granted"] is False and consent["source"] == "unsubscribe link"
-    [event] = eventually(lambda: events_of(api, "ana@example.com", "email.unsubscribed"))
+    [event] = eventually(lambda: events_of(api, contact_id(api, "ana@example.com"), "email.unsubscribed"))
     sent = message(api, "ana@example.com")
     assert event["properties"] == {"scenario": "news", "step": "mail", "message_id": sent["id"],
                                    "source": "unsubscribe link"}

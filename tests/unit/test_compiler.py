@@ -17,10 +17,10 @@ from chalicelib.scenarios.compiler import (
     history_events,
     main_path,
 )
+from examples import scenario_paths
 
 ARN = "arn:aws:lambda:eu-west-3:123456789012:function:parcours-step-runner"
-SCENARIOS = {path.stem: path for path in
-             sorted((Path(__file__).resolve().parents[3] / "shared" / "scenarios").glob("*.json"))}
+SCENARIOS = {path.stem: path for path in scenario_paths()}
 STATELINT = Path(sys.executable).parent / "statelint"
 ENROLLMENT = {"enrollment.$": "$.enrollment"}
 

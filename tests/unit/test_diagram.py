@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from chalicelib.scenarios.diagram import escape, mermaid
+from examples import scenario_paths
 
-SCENARIOS = sorted((Path(__file__).resolve().parents[3] / "shared" / "scenarios").glob("*.json"))
+SCENARIOS = scenario_paths()
 
 # A node line: name, opening shape, one quoted label without a raw quote, closing shape.
 NODE = re.compile(r'^    (n\d+|n_end)(\(\[|\[\[|\[/|\{\{|\{|\[)"([^"]*)"(\]\)|\]\]|/\]|\}\}|\}|\])$')

@@ -4,15 +4,15 @@ from __future__ import annotations
 import copy
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from chalicelib.events.validate import validate_event
 from chalicelib.scenarios import compiler
 from chalicelib.scenarios.schema import MAX_STATES, validate
+from examples import scenario_paths
 
-SCENARIOS = sorted((Path(__file__).resolve().parents[3] / "shared" / "scenarios").glob("*.json"))
+SCENARIOS = scenario_paths()
 
 # The example of DESIGN.md section 6.
 DESIGN_EXAMPLE = {

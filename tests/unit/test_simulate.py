@@ -4,13 +4,13 @@ from __future__ import annotations
 import copy
 import json
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
 from chalicelib.scenarios.simulate import Installation, InvalidTimeline, simulate, validate_timeline
+from examples import SCENARIO_DIR
 
-SCENARIOS = Path(__file__).resolve().parents[3] / "shared" / "scenarios"
+SCENARIOS = SCENARIO_DIR
 START = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # a Monday, 11:00 in Paris
 
 

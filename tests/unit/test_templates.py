@@ -318,6 +318,7 @@ def test_huge_range_refused_at_render():
     assert "range" in error.message
 
 
+@pytest.mark.slow
 def test_nested_range_loops_are_cut():
     error = refused_at_render(
         "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}"
@@ -325,6 +326,7 @@ def test_nested_range_loops_are_cut():
     assert "took longer" in error.message
 
 
+@pytest.mark.slow
 def test_nested_loops_over_data_are_cut():
     error = refused_at_render(
         "{% for a in s %}{% for b in s %}{% for c in s %}{% endfor %}{% endfor %}{% endfor %}", s="x" * 2000
@@ -332,6 +334,7 @@ def test_nested_loops_over_data_are_cut():
     assert "took longer" in error.message
 
 
+@pytest.mark.slow
 def test_exponential_macro_recursion_is_cut():
     source = (
         "{% macro m(n) %}{% if n %}{{ m(n - 1) }}{{ m(n - 1) }}{% else %}x{% endif %}{% endmacro %}{{ m(40) }}"
@@ -401,6 +404,7 @@ def test_doubling_in_a_loop_is_refused():
     assert "too large" in error.message
 
 
+@pytest.mark.slow
 def test_large_blocks_are_refused():
     source = "{% set x %}{% for i in range(100000) %}{{ s }}{% endfor %}{% endset %}{{ x|length }}"
     refused_at_render(source, s="a" * 10_000)
@@ -428,6 +432,7 @@ def test_runtime_error_reports_its_line():
     assert error.line == 3
 
 
+@pytest.mark.slow
 def test_a_failed_render_does_not_poison_the_next():
     refused_at_render("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}")
     assert text("{% for i in range(3) %}{{ i }}{% endfor %}") == "012"
@@ -489,6 +494,7 @@ def test_html_to_text_drops_comments_and_declarations():
     assert html_to_text(source) == "a b\n\n1 < 2"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("piece", ["<!--", "<![", "<!", "<?", "<a", "</", "<", "<a href=\"", "<p>x</p>", "<b\n"])
 def test_html_to_text_is_fast_on_broken_markup(piece):
     start = time.monotonic()

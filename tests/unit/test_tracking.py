@@ -313,6 +313,7 @@ def test_rewrite_leaves_some_links_alone(link):
     assert rewrite_links(source, make_url, unsubscribe_url="https://u.example.com/u/xyz?a=1&b=2") == source
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("piece", ['<a "', "<a '", "<a x", '<a href="https://x.example.com/">'])
 def test_rewrite_is_fast_on_broken_markup(piece):
     start = time.monotonic()

@@ -1,0 +1,253 @@
+"""What tests do through the HTTP API and the local stack, one meaning per name.
+
+Contacts are named by email in the helpers that post or wait for them (`post`, `signup`,
+`contact`, `journey`, `messages`...), and by id where the API itself takes an id
+(`events_of`, `wait_event`); `contact_id` turns one into the other. Fixtures (`runtime`,
+`api`) live in conftest.py.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from examples import scenario as example_scenario
+
+CONSENT = {"email": True, "source": "test"}
+DAY = 86400
+HREF = re.compile(r'(?:href|src)="([^"]+)"')
+SCHEDULED_EVENT = {"version": "0", "account": "123456789012", "region": "eu-west-3", "detail": {},
+                   "detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-01-01T00:00:00Z",
+                   "id": "scheduled", "resources": []}
+
+
+# -- waiting and schedules -------------------------------------------------------------------
+
+
+def eventually(check: Callable[[], Any], *, timeout: float = 60.0, interval: float = 0.05) -> Any:
+    """Poll until `check` returns a truthy value (journeys run on Step Functions' own threads)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s; last value: {result!r}")
+        time.sleep(interval)
+
+
+def run_schedule(name: str) -> Any:
+    """Run one of app.py's scheduled handlers, by name, with the event EventBridge sends it."""
+    import app as app_module
+
+    return getattr(app_module, name)(SCHEDULED_EVENT, None)
+
+
+# -- contacts and events ---------------------------------------------------------------------
+
+
+def post(api: Any, event_type: str, email: str, **fields: Any) -> None:
+    """Post one event for the contact with this email; it must be accepted (or a duplicate)."""
+    response = api.post("/events", {"type": event_type, "contact": {"email": email}, **fields})
+    assert response.status_code == 202, response.data
+    assert response.data["accepted"] + response.data["duplicates"] == 1, response.data
+
+
+def signup(api: Any, email: str, *, event: str = "signup", consent: dict | None = CONSENT, **traits: Any) -> None:
+    """Post a signup (or `event`) with email consent and optional traits."""
+    body: dict[str, Any] = {"type": event, "contact": {"email": email}}
+    if consent is not None:
+        body["consent"] = consent
+    if traits:
+        body["traits"] = traits
+    response = api.post("/events", body)
+    assert response.status_code == 202, response.data
+
+
+def contact_id(api: Any, email: str) -> str:
+    return eventually(lambda: (api.get(f"/contacts?email={email}").data["items"] or [{}])[0].get("id"))
+
+
+def contact(api: Any, email: str) -> dict:
+    """The contact with this email, once it exists."""
+    return api.get(f"/contacts/{contact_id(api, email)}").data
+
+
+def events_of(api: Any, contact_id: str, event_type: str | None = None) -> list[dict]:
+    """The contact's events (newest first), of one type if given."""
+    path = f"/contacts/{contact_id}/events?limit=500" + (f"&type={event_type}" if event_type else "")
+    return api.get(path).data["items"]
+
+
+def wait_event(api: Any, contact_id: str, event_type: str, **properties: Any) -> dict:
+    """The contact's latest event of that type whose properties include `properties`."""
+    def check() -> dict | None:
+        for event in events_of(api, contact_id, event_type):
+            if all(event["properties"].get(key) == value for key, value in properties.items()):
+                return event
+        return None
+
+    return eventually(check, timeout=30)
+
+
+def error_paths(response: Any) -> list[str]:
+    return [detail["path"] for detail in response.data["error"].get("details", [])]
+
+
+# -- segments --------------------------------------------------------------------------------
+
+
+def segment_ready(api: Any, segment_id: str) -> dict:
+    return eventually(lambda: (lambda body: body if body["status"] == "ready" else None)(
+        api.get(f"/segments/{segment_id}").data), timeout=30)
+
+
+def member_ids(api: Any, segment_id: str) -> set[str]:
+    return {item["id"] for item in api.get(f"/segments/{segment_id}/contacts?limit=500").data["items"]}
+
+
+# -- scenarios and journeys ------------------------------------------------------------------
+
+
+def reference(name: str) -> dict:
+    """A reference scenario of examples/scenarios."""
+    return example_scenario(name)
+
+
+def scenario(scenario_id: str, trigger: str, steps: list[dict], **extra: Any) -> dict:
+    """A scenario triggered by an event type, with these steps."""
+    return {"id": scenario_id, "name": scenario_id, "trigger": {"event": trigger}, "steps": steps, **extra}
+
+
+def one_email(scenario_id: str = "news", trigger: str = "signup", **step: Any) -> dict:
+    """A scenario sending one email on `trigger` (inline content unless `template` is given)."""
+    content = step or {"subject": "Hello {{ contact.first_name | default('there') }}",
+                       "html": '<p>Hi! <a href="https://shop.example.com/offer?a=1&amp;b=2">See the offer</a></p>'}
+    return scenario(scenario_id, trigger, [{"id": "mail", "type": "email", **content}])
+
+
+def publish(api: Any, definition: dict) -> dict:
+    created = api.post("/scenarios", definition)
+    assert created.status_code == 201, created.data
+    published = api.post(f"/scenarios/{definition['id']}/publish")
+    assert published.status_code == 200, published.data
+    return published.data
+
+
+def journeys(api: Any, email: str) -> list[dict]:
+    return api.get(f"/contacts/{contact_id(api, email)}/journeys").data["items"]
+
+
+def journey(api: Any, email: str, scenario: str, *, status: str | None = None, timeout: float = 60) -> dict:
+    def check() -> dict | None:
+        found = [item for item in journeys(api, email) if item["scenario"] == scenario]
+        if found and (status is None or found[0]["status"] == status):
+            return found[0]
+        return None
+
+    return eventually(check, timeout=timeout)
+
+
+# -- messages, the local outbox, tracking links, SNS -----------------------------------------
+
+
+def messages(api: Any, email: str) -> list[dict]:
+    return api.get(f"/contacts/{contact_id(api, email)}/messages").data["items"]
+
+
+def sent_steps(api: Any, email: str) -> list[str]:
+    """The steps whose message went out, sorted."""
+    return sorted(item["step"] for item in messages(api, email)
+                  if item["status"] not in ("skipped", "failed", "sending"))
+
+
+def message(api: Any, email: str, step: str = "mail", *, status: str | None = None, timeout: float = 20) -> dict:
+    """The contact's message for `step`, once it is out of `sending` (and at `status` if given)."""
+    def check() -> dict | None:
+        for item in messages(api, email):
+            if item["step"] == step and item["status"] != "sending" and (status is None or item["status"] == status):
+                return item
+        return None
+
+    return eventually(check, timeout=timeout)
+
+
+def outbox(api: Any, **params: Any) -> list[dict]:
+    query = "&".join(f"{key}={value}" for key, value in params.items())
+    response = api.get("/local/outbox" + (f"?{query}" if query else ""))
+    assert response.status_code == 200, response.data
+    return response.data["items"]
+
+
+def email_to(api: Any, address: str, *, count: int = 1) -> list[dict]:
+    """The emails the local SES received for `address` (waits until there are `count`)."""
+    return eventually(lambda: (lambda found: found if len(found) >= count else None)(
+        [item for item in outbox(api, limit=500) if item["channel"] == "email" and item["to"] == address]))
+
+
+def links(html: str) -> dict[str, list[str]]:
+    """Tracking URLs of an email's HTML, as paths: {"click": [...], "open": [...], "unsubscribe": [...]}."""
+    found: dict[str, list[str]] = {"click": [], "open": [], "unsubscribe": [], "other": []}
+    for url in HREF.findall(html):
+        path = urlsplit(url.replace("&amp;", "&")).path
+        kind = "click" if path.startswith("/t/c/") else "open" if path.startswith("/t/o/") else \
+            "unsubscribe" if path.startswith("/u/") else "other"
+        found[kind].append(path if kind != "other" else url)
+    return found
+
+
+def fetch_pixel(api: Any, path: str, accept: str | None = "image/avif,image/webp,image/*,*/*;q=0.8") -> Any:
+    """GET the open pixel as a mail client does (the JSON test client cannot read a GIF)."""
+    headers = {"Accept": accept} if accept else {}
+    return api.client.http.request("GET", path, headers=headers)
+
+
+def publish_to_topic(topic: str, message: dict | str) -> str:
+    """Publish to one of the app's SNS topics, as SES or SNS would (the local stack delivers it)."""
+    import boto3
+
+    from chalicelib.config import settings
+
+    sns = boto3.client("sns", region_name=settings().region)
+    arn = next(item["TopicArn"] for item in sns.list_topics()["Topics"] if item["TopicArn"].endswith(f":{topic}"))
+    body = message if isinstance(message, str) else json.dumps(message)
+    return sns.publish(TopicArn=arn, Message=body)["MessageId"]
+
+
+def ses_notification(event_type: str, ses_message_id: str, address: str, *, key: str = "eventType",
+                     **detail: Any) -> dict:
+    """The JSON SES publishes (event publishing with `eventType`, or `notificationType`)."""
+    mail = {"timestamp": "2026-01-01T10:00:00.000Z", "source": "hello@example.com",
+            "sourceArn": "arn:aws:ses:eu-west-3:123456789012:identity/example.com",
+            "sendingAccountId": "123456789012", "messageId": ses_message_id, "destination": [address],
+            "headersTruncated": False, "headers": [], "commonHeaders": {"to": [address]}}
+    body: dict = {key: event_type, "mail": mail}
+    if event_type == "Bounce":
+        body["bounce"] = {"bounceType": detail.get("bounce_type", "Permanent"), "bounceSubType": "General",
+                          "bouncedRecipients": [{"emailAddress": address, "action": "failed", "status": "5.1.1",
+                                                 "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
+                          "timestamp": "2026-01-01T10:00:01.000Z", "feedbackId": "feedback-1"}
+    elif event_type == "Complaint":
+        body["complaint"] = {"complainedRecipients": [{"emailAddress": address}], "complaintFeedbackType": "abuse",
+                             "timestamp": "2026-01-01T10:00:01.000Z", "feedbackId": "feedback-2"}
+    elif event_type == "Delivery":
+        body["delivery"] = {"timestamp": "2026-01-01T10:00:01.000Z", "processingTimeMillis": 500,
+                            "recipients": [address], "smtpResponse": "250 ok", "reportingMTA": "a8-70.smtp-out"}
+    elif event_type == "Open":
+        body["open"] = {"ipAddress": "192.0.2.1", "timestamp": "2026-01-01T10:05:00.000Z", "userAgent": "Mail"}
+    elif event_type == "Click":
+        body["click"] = {"ipAddress": "192.0.2.1", "timestamp": "2026-01-01T10:06:00.000Z", "userAgent": "Mail",
+                         "link": detail["link"], "linkTags": {}}
+    return body
+
+
+def provider_id(email: str, step: str = "mail") -> str:
+    """The SES message id of a contact's message (as the feedback handler looks it up)."""
+    from chalicelib.channels import messages as channel_messages
+    from chalicelib.contacts import service
+
+    found = service.find(service.Identity(email=email))
+    return next(item.provider_id for item in channel_messages.of_contact(found.id) if item.step == step)
