@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.helpers import DAY, eventually, outbox, publish, reference
+from tests.helpers import DAY, eventually, outbox, publish, reference, run_schedule
 
 PARITY_CONSENT = {"email": True, "source": "parity test"}
 UNSUBSCRIBE = re.compile(r"\S+/u/\S+|\(unsubscribe link\)")
@@ -191,6 +191,41 @@ def test_zero_waste_click(api):
     kept = assert_same(api, "zero-waste", Case("ana@example.com", "segment.entered", entered,
                                                later=[Later("last-chance", "email.clicked", "+P3D", click)]))
     assert kept["status"] == "exited"
+
+
+@pytest.mark.time_scale(3600)  # an hour a second: the domain day must not turn while the test sets up
+def test_birthday(api):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from chalicelib import clock
+
+    publish(api, reference("birthday"))
+    results = {}
+    for email, hour in (("ana@example.com", 7), ("bob@example.com", 6)):
+        # the fixed-offset zone where it is now `hour` o'clock: 09:00 there is two or three hours ahead
+        now = clock.now()
+        zone = next(f"Etc/GMT{-offset:+d}" for offset in range(-12, 15)
+                    if now.astimezone(ZoneInfo(f"Etc/GMT{-offset:+d}")).hour == hour)
+        day = now.astimezone(ZoneInfo(zone)).date()
+        contact = _contact(api, Case(email, "", fields={"first_name": email[:3].title(), "timezone": zone,
+                                                        "birthday": f"1990-{day:%m-%d}"}))
+        results[email] = api.get(f"/contacts/{contact['id']}").data
+    start = clock.iso(clock.now())
+    run_schedule("date_triggers")
+    for email, before in results.items():
+        journey = _journey(api, before["id"], "birthday")
+        response = api.post("/scenarios/birthday/simulate", {"contact": before, "timeline": [], "start": start})
+        assert response.status_code == 200, response.data
+        result = response.data
+        assert journey["status"] == result["status"] == "completed"
+        assert stack_steps(journey, reference("birthday")) == simulated_steps(result) == [("birthday-mail", "sent")]
+        sent = sorted((item["subject"], _text(item["text"])) for item in _emails(api, email))
+        assert sent == sorted((item["subject"], _text(item["text"])) for item in result["messages"])
+        [message] = api.get(f"/contacts/{before['id']}/messages").data["items"]
+        # the stack sends when simulate enters: 09:00 in the contact's zone (give or take the polling)
+        entered = clock.parse_iso(result["entered_at"])
+        assert entered <= clock.parse_iso(message["sent_at"]) < entered + timedelta(minutes=30)
 
 
 AB_TEST = {
