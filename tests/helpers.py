@@ -251,3 +251,25 @@ def provider_id(email: str, step: str = "mail") -> str:
 
     found = service.find(service.Identity(email=email))
     return next(item.provider_id for item in channel_messages.of_contact(found.id) if item.step == step)
+
+
+# The example of DESIGN.md section 6.
+DESIGN_EXAMPLE = {
+    "id": "abandoned-cart", "name": "Relance panier abandonné",
+    "trigger": {"event": "cart_updated", "where": {"field": "properties.items", "op": "gt", "value": 0}},
+    "entry": {"reentry": {"after": "P7D"}, "max_contacts": 2000},
+    "goals": [{"event": "purchase"}],
+    "exit_when": {"field": "consent.email", "op": "ne", "value": True},
+    "settings": {"quiet_hours": {"from": "21:00", "to": "08:00"}, "timezone": "Europe/Paris"},
+    "steps": [
+        {"id": "wait-buy", "type": "wait_for", "event": "purchase", "timeout": "PT1H",
+         "then": [{"id": "done", "type": "exit"}],
+         "else": [{"id": "reminder", "type": "email", "template": "cart-reminder"}]},
+        {"id": "w2", "type": "wait", "duration": "P2D"},
+        {"id": "clicked", "type": "if",
+         "condition": {"event": "email.clicked",
+                       "where": {"field": "properties.step", "op": "eq", "value": "reminder"}},
+         "then": [{"id": "promo", "type": "email", "template": "free-shipping"}],
+         "else": [{"id": "similar", "type": "email", "template": "similar-products"}]},
+    ],
+}

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from chalicelib.scenarios.json_schema import scenario_schema, scenario_schema_json
 from chalicelib.scenarios.schema import validate
 from examples import HERE, scenarios
+from tests.helpers import DESIGN_EXAMPLE
 
 SCHEMA = Draft202012Validator(scenario_schema())
 
@@ -26,23 +27,7 @@ def base(*steps: dict, **extra: Any) -> dict:
 
 # Scenarios the validator accepts, one for each shape of the format (DESIGN.md section 6).
 GOOD: dict[str, dict] = {
-    "design example": {
-        "id": "abandoned-cart", "name": "Relance panier abandonné",
-        "trigger": {"event": "cart_updated", "where": {"field": "properties.items", "op": "gt", "value": 0}},
-        "entry": {"reentry": {"after": "P7D"}, "max_contacts": 2000},
-        "goals": [{"event": "purchase"}],
-        "exit_when": {"field": "consent.email", "op": "ne", "value": True},
-        "settings": {"quiet_hours": {"from": "21:00", "to": "08:00"}, "timezone": "Europe/Paris"},
-        "steps": [
-            {"id": "wait-buy", "type": "wait_for", "event": "purchase", "timeout": "PT1H",
-             "then": [{"id": "done", "type": "exit"}],
-             "else": [{"id": "reminder", "type": "email", "template": "cart-reminder"}]},
-            {"id": "w2", "type": "wait", "duration": "P2D"},
-            {"id": "clicked", "type": "if",
-             "condition": {"event": "email.clicked",
-                           "where": {"field": "properties.step", "op": "eq", "value": "reminder"}},
-             "then": [{"id": "promo", "type": "email", "template": "free-shipping"}],
-             "else": [{"id": "similar", "type": "email", "template": "similar-products"}]}]},
+    "design example": DESIGN_EXAMPLE,
     "every other step type": base(
         {"id": "sms", "type": "sms", "text": "Hello {{ contact.first_name }}", "transactional": True},
         {"id": "sms-t", "type": "sms", "template": "promo-sms"},

@@ -11,29 +11,10 @@ from chalicelib.events.validate import validate_event
 from chalicelib.scenarios import compiler
 from chalicelib.scenarios.schema import MAX_STATES, validate
 from examples import scenario_paths
+from tests.helpers import DESIGN_EXAMPLE
 
 SCENARIOS = scenario_paths()
 
-# The example of DESIGN.md section 6.
-DESIGN_EXAMPLE = {
-    "id": "abandoned-cart", "name": "Relance panier abandonné",
-    "trigger": {"event": "cart_updated", "where": {"field": "properties.items", "op": "gt", "value": 0}},
-    "entry": {"reentry": {"after": "P7D"}, "max_contacts": 2000},
-    "goals": [{"event": "purchase"}],
-    "exit_when": {"field": "consent.email", "op": "ne", "value": True},
-    "settings": {"quiet_hours": {"from": "21:00", "to": "08:00"}, "timezone": "Europe/Paris"},
-    "steps": [
-        {"id": "wait-buy", "type": "wait_for", "event": "purchase", "timeout": "PT1H",
-         "then": [{"id": "done", "type": "exit"}],
-         "else": [{"id": "reminder", "type": "email", "template": "cart-reminder"}]},
-        {"id": "w2", "type": "wait", "duration": "P2D"},
-        {"id": "clicked", "type": "if",
-         "condition": {"event": "email.clicked",
-                       "where": {"field": "properties.step", "op": "eq", "value": "reminder"}},
-         "then": [{"id": "promo", "type": "email", "template": "free-shipping"}],
-         "else": [{"id": "similar", "type": "email", "template": "similar-products"}]},
-    ],
-}
 
 
 def scenario(*steps: dict, **extra) -> dict:
