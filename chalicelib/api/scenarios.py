@@ -112,6 +112,12 @@ def scenario_diagram(scenario_id: str) -> dict:
     return {"format": "mermaid", "diagram": diagram.mermaid(scenarios.definition(scenario_id, _version(scenario)))}
 
 
+@bp.route("/scenarios/{scenario_id}/webhooks", methods=["GET"], roles=WRITE)
+def scenario_webhooks(scenario_id: str) -> dict:
+    scenario = _scenario_or_404(scenario_id)
+    return {"items": scenarios.webhook_endpoints(scenario_id, _version(scenario))}
+
+
 @bp.route("/scenarios/{scenario_id}/simulate", methods=["POST"], roles=WRITE)
 def simulate_scenario(scenario_id: str) -> dict:
     scenario = _scenario_or_404(scenario_id)

@@ -1,6 +1,7 @@
 """Scenarios: every accepted version kept; publish compiles and deploys; pause, resume, archive."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -8,10 +9,10 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import clock
-from chalicelib.channels import caps, messages
+from chalicelib.channels import caps, messages, webhooks
 from chalicelib.config import settings
 from chalicelib.problems import Invalid, Problem
-from chalicelib.scenarios import deployer, journeys, schema, simulate
+from chalicelib.scenarios import deployer, journeys, references, schema, simulate
 from chalicelib.scoring import service as scoring
 from chalicelib.store.models import Scenario, Trigger
 
@@ -28,6 +29,18 @@ class WrongState(Exception):
 
 def validate(definition: object) -> list[Problem]:
     return schema.validate(definition)
+
+
+def webhook_endpoints(scenario_id: str, version: int) -> list[dict]:
+    """The webhook steps of a version, each with the secret its receiver verifies signatures with."""
+    def secret(step: Mapping[str, Any]) -> str | None:
+        try:
+            return webhooks.endpoint_secret(scenario_id, step["id"], step["url"])
+        except webhooks.Refused:  # no PARCOURS_WEBHOOK_SECRET: nothing is signed, nothing is sent
+            return None
+
+    return [{"step": step["id"], "path": path, "url": step["url"], "secret": secret(step)}
+            for path, step in references.steps(definition(scenario_id, version)) if step.get("type") == "webhook"]
 
 
 def _refuse_if(problems: list[Problem]) -> None:
