@@ -46,8 +46,9 @@ def _lifecycle(action, scenario_id: str) -> dict:
 
 @bp.route("/scenarios/validate", methods=["POST"], roles=WRITE)
 def validate_scenario() -> dict:
-    problems = scenarios.validate(read_json(bp.current_request))
-    return {"valid": not problems, "problems": [problem.as_dict() for problem in problems]}
+    problems, missing = scenarios.check(read_json(bp.current_request))
+    return {"valid": not problems, "problems": [problem.as_dict() for problem in problems],
+            "publishable": not problems and not missing, "missing": [problem.as_dict() for problem in missing]}
 
 
 @bp.route("/scenarios", methods=["POST"], roles=WRITE)
