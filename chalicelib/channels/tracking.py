@@ -8,8 +8,9 @@ accepted as a click or an unsubscribe token. Tokens do not expire: an unsubscrib
 link must keep working for as long as the email sits in a mailbox. `verify` and
 `read_token` accept a list of secrets (current first) to allow rotation.
 
-The order for an email's HTML part: render, `ensure_unsubscribe_link`,
-`rewrite_links` (which leaves the unsubscribe link alone), `add_open_pixel`.
+The order for an email's HTML part: `mark_template_links` on the template, render,
+`finish_links` (tracks the template's own links, leaves the unsubscribe link alone),
+`ensure_unsubscribe_link`, `add_open_pixel`.
 """
 from __future__ import annotations
 
@@ -262,38 +263,6 @@ def _links(html: str) -> list[tuple[int, int, dict[str, tuple[str, tuple[int, in
     return [(start, end, _attributes(html[start:end])) for start, end in _a_tags(html)]
 
 
-def rewrite_links(html: str, make_url: Callable[[str], str], *, unsubscribe_url: str | None = None) -> str:
-    """Replace the href of every `<a href="http(s)://...">` with `make_url(url)`, the URL
-    entity-decoded (`&amp;` -> `&`). Other attributes and the rest of the HTML are kept
-    byte for byte. Left alone: mailto:, tel:, anchors and other schemes, URLs that
-    `safe_redirect_url` refuses, links marked `data-parcours="unsubscribe"` or
-    `data-parcours="notrack"`, and links to `unsubscribe_url`."""
-    unsubscribe = unsubscribe_url.strip() if unsubscribe_url else None
-    out: list[str] = []
-    position = 0
-    for tag_start, tag_end, attributes in _links(html):
-        href = attributes.get("href")
-        if href is None:
-            continue
-        url = href[0].strip()
-        mark = attributes.get("data-parcours", ("", (0, 0)))[0].strip().lower()
-        if (
-            not _HTTP.match(url)
-            or not safe_redirect_url(url)
-            or mark in _SKIP_MARKS
-            or (unsubscribe is not None and url == unsubscribe)
-        ):
-            continue
-        tag = html[tag_start:tag_end]
-        start, end = href[1]
-        new_tag = f'{tag[:start]}"{_html.escape(make_url(url), quote=True)}"{tag[end:]}'
-        out.append(html[position:tag_start])
-        out.append(new_tag)
-        position = tag_end
-    out.append(html[position:])
-    return "".join(out)
-
-
 # -------------------------------------------------------- links the template writes itself
 
 
@@ -367,8 +336,10 @@ def finish_links(html: str, marker: str, origins: Sequence[str], click: Callable
     """After rendering a template marked by `mark_template_links`: remove the marks, remove
     `javascript:`, `data:` and `vbscript:` hrefs from every link, and, when `click` is given,
     replace the href of each of the template's own links that still points at the origin the
-    template wrote with `click(url)` (the rules of `rewrite_links` apply too). Links that data
-    made are left as they are, never tracked."""
+    template wrote with `click(url)`, the URL entity-decoded (`&amp;` -> `&`). Other attributes
+    and the rest of the HTML are kept byte for byte. Left alone: links that data made, mailto:,
+    tel:, anchors and other schemes, URLs that `safe_redirect_url` refuses, links marked
+    `data-parcours="unsubscribe"` or `data-parcours="notrack"`, and links to `unsubscribe_url`."""
     unsubscribe = unsubscribe_url.strip() if unsubscribe_url else None
     out: list[str] = []
     position = 0
