@@ -208,3 +208,32 @@ def test_only_https_on_port_443(monkeypatch, url):
     monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: pytest.fail("must not resolve"))
     with pytest.raises(webhooks.Refused):
         webhooks.post(url, b"{}", {})
+
+
+@pytest.mark.time_scale(DAY)
+def test_without_a_webhook_secret_nothing_is_sent(api, receiver, monkeypatch):
+    from chalicelib import config
+
+    monkeypatch.setenv("PARCOURS_WEBHOOK_SECRET", "")
+    config.reload()
+    try:
+        done = _run(api, _hooked())
+        assert [step["result"] for step in done["steps"]] == ["refused:PARCOURS_WEBHOOK_SECRET is not set"]
+        assert receiver.requests == [] and receiver.connected == []
+        assert api.get("/scenarios/hooked/webhooks").data["items"][0]["secret"] is None
+    finally:
+        monkeypatch.undo()
+        config.reload()
+
+
+def test_the_webhook_secret_may_not_be_the_tracking_secret(monkeypatch):
+    from chalicelib import config
+
+    monkeypatch.setenv("PARCOURS_TOKEN_SECRET", "one-secret")
+    monkeypatch.setenv("PARCOURS_WEBHOOK_SECRET", "one-secret")
+    try:
+        with pytest.raises(RuntimeError, match="must differ"):
+            config.reload()
+    finally:
+        monkeypatch.undo()
+        config.reload()
