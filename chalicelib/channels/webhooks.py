@@ -75,7 +75,6 @@ class _PinnedConnection(http.client.HTTPSConnection):
 
     def __init__(self, host: str, address: str, context: ssl.SSLContext) -> None:
         super().__init__(host, addresses.ALLOWED_PORT, timeout=TIMEOUT_SECONDS, context=context)
-        self._address = address
         # http.client opens its socket through this attribute, with (host, port): swap the host
         # for the checked address; TLS (SNI, certificate) and the Host header keep the name.
         self._create_connection = lambda where, *args: socket.create_connection((address, where[1]), *args)
