@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.meter import Meter
-from examples import SCENARIO_DIR
+from examples import SCENARIO_DIR, lists_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = SCENARIO_DIR
@@ -410,6 +410,8 @@ def measure_scenarios(session: Session, names: tuple[str, ...] = REFERENCE) -> l
     results = []
     for name in names:
         drive = DRIVES[name]
+        for body in lists_for(name):
+            session.post("/lists", body)
         session.publish(reference(name))
         email = session.unique_email(name)
         drive.setup(session, email)

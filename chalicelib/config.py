@@ -31,7 +31,9 @@ class Settings:
     email_from: str
     ses_configuration_set: str
     public_base_url: str
-    token_secret: str
+    token_secret: str  # signs tracking and unsubscribe tokens
+    token_secrets_previous: tuple[str, ...]  # still verify tokens signed before a rotation
+    webhook_secret: str  # master key of the per-endpoint webhook signing secrets
     default_timezone: str
     max_per_day: int  # marketing messages per contact per rolling day; 0: no cap
     max_per_week: int
@@ -42,6 +44,11 @@ class Settings:
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
 
+    @property
+    def token_secrets(self) -> tuple[str, ...]:
+        """The secrets a tracking token may be signed with: the current one first."""
+        return tuple(secret for secret in (self.token_secret, *self.token_secrets_previous) if secret)
+
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
@@ -51,6 +58,11 @@ def settings() -> Settings:
     if unique_key not in ("email", "phone", "external_id"):
         raise RuntimeError("PARCOURS_UNIQUE_KEY must be email, phone or external_id")
     port = int(env.get("PORT", "8000"))
+    token_secret = env.get("PARCOURS_TOKEN_SECRET", "")
+    webhook_secret = env.get("PARCOURS_WEBHOOK_SECRET", "")
+    if webhook_secret and webhook_secret == token_secret:
+        # a webhook receiver must never hold a key that signs tracking tokens
+        raise RuntimeError("PARCOURS_WEBHOOK_SECRET must differ from PARCOURS_TOKEN_SECRET")
     return Settings(
         region=region,
         table_prefix=env.get("PARCOURS_TABLE_PREFIX", "parcours-"),
@@ -70,7 +82,10 @@ def settings() -> Settings:
         ses_configuration_set=env.get("PARCOURS_SES_CONFIGURATION_SET", "parcours"),
         # links in emails point at the API as served: on a laptop, the port make run listens on
         public_base_url=env.get("PARCOURS_PUBLIC_BASE_URL", f"http://{LOCAL_HOST}:{port}").rstrip("/"),
-        token_secret=env.get("PARCOURS_TOKEN_SECRET", ""),
+        token_secret=token_secret,
+        token_secrets_previous=tuple(secret.strip() for secret in
+                                     env.get("PARCOURS_TOKEN_SECRETS_PREVIOUS", "").split(",") if secret.strip()),
+        webhook_secret=webhook_secret,
         default_timezone=env.get("PARCOURS_DEFAULT_TIMEZONE", "Europe/Paris"),
         max_per_day=int(env.get("PARCOURS_MAX_PER_DAY", "0")),
         max_per_week=int(env.get("PARCOURS_MAX_PER_WEEK", "0")),

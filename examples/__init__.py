@@ -44,3 +44,21 @@ def scenario_paths() -> list[Path]:
 def scenarios() -> dict[str, dict[str, Any]]:
     """Every reference scenario by id."""
     return {path.stem: scenario(path.stem) for path in scenario_paths()}
+
+
+def lists_for(name: str) -> list[dict[str, Any]]:
+    """The lists a reference scenario joins or leaves, as POST /lists bodies: publishing refuses a
+    scenario that names a list that does not exist."""
+    found: list[str] = []
+
+    def walk(steps: Any) -> None:
+        for step in steps if isinstance(steps, list) else []:
+            if step.get("type") in ("add_to_list", "remove_from_list") and step["list"] not in found:
+                found.append(step["list"])
+            walk(step.get("then"))
+            walk(step.get("else"))
+            for branch in step.get("branches") or []:
+                walk(branch.get("steps"))
+
+    walk(scenario(name).get("steps"))
+    return [audience_list(list_id) for list_id in found]

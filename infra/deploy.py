@@ -65,7 +65,7 @@ def ssm_secret(name: str, session: Any) -> str:
     except ssm.exceptions.ParameterNotFound:
         value = secrets.token_urlsafe(48)
         ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=False,
-                          Description="Parcours: signs tracking and unsubscribe tokens (PARCOURS_TOKEN_SECRET)")
+                          Description=f"Parcours: {name} (a signing key, random)")
         print(f"created the SecureString {name}")
         return value
 

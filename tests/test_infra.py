@@ -242,10 +242,12 @@ def test_fill_touches_only_the_chosen_stage(config):
     values = {"AppRoleArn": "arn:role", "TablePrefix": "parcours-dev-", "StateMachineRoleArn": "a",
               "StepRunnerArn": "b", "AutomationQueueUrl": "c", "SesConfigurationSet": "d", "EmailFrom": "e",
               "ImportsBucket": "f",
-              "api:url": "https://api", "ssm:/parcours/dev/token-secret": "s3cret"}
+              "api:url": "https://api", "ssm:/parcours/dev/token-secret": "s3cret",
+              "ssm:/parcours/dev/webhook-secret": "hook-s3cret"}
     filled = fill(config, "dev", values)
     assert filled["stages"]["dev"]["environment_variables"]["PARCOURS_TABLE_PREFIX"] == "parcours-dev-"
     assert filled["stages"]["dev"]["environment_variables"]["PARCOURS_TOKEN_SECRET"] == "s3cret"
+    assert filled["stages"]["dev"]["environment_variables"]["PARCOURS_WEBHOOK_SECRET"] == "hook-s3cret"
     assert filled["stages"]["prod"] == config["stages"]["prod"]
     with pytest.raises(KeyError):
         fill(config, "dev", {})

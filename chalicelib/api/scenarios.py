@@ -46,8 +46,9 @@ def _lifecycle(action, scenario_id: str) -> dict:
 
 @bp.route("/scenarios/validate", methods=["POST"], roles=WRITE)
 def validate_scenario() -> dict:
-    problems = scenarios.validate(read_json(bp.current_request))
-    return {"valid": not problems, "problems": [problem.as_dict() for problem in problems]}
+    problems, missing = scenarios.check(read_json(bp.current_request))
+    return {"valid": not problems, "problems": [problem.as_dict() for problem in problems],
+            "publishable": not problems and not missing, "missing": [problem.as_dict() for problem in missing]}
 
 
 @bp.route("/scenarios", methods=["POST"], roles=WRITE)
@@ -110,6 +111,12 @@ def scenario_asl(scenario_id: str) -> dict:
 def scenario_diagram(scenario_id: str) -> dict:
     scenario = _scenario_or_404(scenario_id)
     return {"format": "mermaid", "diagram": diagram.mermaid(scenarios.definition(scenario_id, _version(scenario)))}
+
+
+@bp.route("/scenarios/{scenario_id}/webhooks", methods=["GET"], roles=WRITE)
+def scenario_webhooks(scenario_id: str) -> dict:
+    scenario = _scenario_or_404(scenario_id)
+    return {"items": scenarios.webhook_endpoints(scenario_id, _version(scenario))}
 
 
 @bp.route("/scenarios/{scenario_id}/simulate", methods=["POST"], roles=WRITE)

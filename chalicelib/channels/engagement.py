@@ -29,7 +29,7 @@ UNSUBSCRIBE_SOURCE = "unsubscribe link"
 
 
 def _read(token: str, kind: str) -> dict[str, Any] | None:
-    return tracking.read_token(token, settings().token_secret, kind)
+    return tracking.read_token(token, settings().token_secrets, kind)
 
 
 def click(token: str) -> str | None:

@@ -270,7 +270,7 @@ def _unwrap_click(link: str) -> str:
     """SES reports the link as it was in the message: ours when we rewrote it."""
     prefix = f"{settings().public_base_url}/t/c/"
     if isinstance(link, str) and link.startswith(prefix):
-        data = tracking.read_token(link[len(prefix):].split("?", 1)[0], settings().token_secret,
+        data = tracking.read_token(link[len(prefix):].split("?", 1)[0], settings().token_secrets,
                                    tracking.KIND_CLICK)
         if data is not None:
             return data["url"]

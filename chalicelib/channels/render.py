@@ -1,12 +1,15 @@
 """How a message reads: the one renderer behind sending, template preview and simulate.
 
 Sending adds tracked links and the open pixel; preview and simulate leave links as written.
+Only links the template writes itself are tracked: an href that data makes is left as it is,
+never signed, and `javascript:` / `data:` hrefs are removed, for the three alike.
 Everything else (the subject cleaned for a header, the text part generated from the HTML, an
 HTML part made from text, the unsubscribe link every marketing email carries) is the same for
 the three, because it is this code.
 """
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,8 +45,8 @@ def email(content: Mapping[str, Any], values: Mapping[str, Any], links: Links, *
           errors: list[PartError] | None = None) -> dict[str, str]:
     """{"subject", "html", "text"} of an email. A part that fails raises PartError, or, when
     `errors` is given, is collected there and left empty."""
-    def part(name: str, autoescape: bool) -> str:
-        source = content.get(name)
+    def part(name: str, autoescape: bool, source: str | None = None) -> str:
+        source = source or content.get(name)
         if not source:
             return ""
         try:
@@ -55,12 +58,13 @@ def email(content: Mapping[str, Any], values: Mapping[str, Any], links: Links, *
             return ""
 
     subject = clean_header_value(part("subject", False))
-    html = part("html", True)
+    marker = secrets.token_hex(8)
+    marked, origins = tracking.mark_template_links(content.get("html") or "", marker)
+    html = part("html", True, marked)
     text = part("text", False) if content.get("text") else templates.html_to_text(html)
     if not html:
         html = "<p>" + templates.render("{{ t }}", {"t": text}, autoescape=True).replace("\n", "<br>") + "</p>"
-    if links.click is not None:
-        html = tracking.rewrite_links(html, links.click, unsubscribe_url=links.unsubscribe_url)
+    html = tracking.finish_links(html, marker, origins, links.click, unsubscribe_url=links.unsubscribe_url)
     if not transactional:
         html, text = tracking.ensure_unsubscribe_link(html, text, links.unsubscribe_url)
     if links.open_pixel is not None:

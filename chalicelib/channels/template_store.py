@@ -20,6 +20,7 @@ from chalicelib.channels import render, templates
 from chalicelib.channels.sms_text import segments
 from chalicelib.contacts import service as contacts
 from chalicelib.problems import Problem
+from chalicelib.scenarios import references
 from chalicelib.scenarios import service as scenarios
 from chalicelib.store.models import Template
 
@@ -219,20 +220,7 @@ def used_by(template_id: str) -> list[str]:
     for head in scenarios.list_heads():
         if head.status not in ("live", "paused") or not head.live_version:
             continue
-        if template_id in _template_ids(scenarios.definition(head.id, int(head.live_version)).get("steps") or []):
+        named = references.references(scenarios.definition(head.id, int(head.live_version)))
+        if any(reference.kind == "template" and reference.id == template_id for reference in named):
             found.append(head.id)
     return sorted(found)
-
-
-def _template_ids(steps: list) -> set[str]:
-    found: set[str] = set()
-    for step in steps:
-        if not isinstance(step, dict):
-            continue
-        if step.get("type") in ("email", "sms") and isinstance(step.get("template"), str):
-            found.add(step["template"])
-        for key in ("then", "else"):
-            found |= _template_ids(step.get(key) or [])
-        for branch in step.get("branches") or []:
-            found |= _template_ids((branch or {}).get("steps") or [])
-    return found

@@ -8,8 +8,9 @@ accepted as a click or an unsubscribe token. Tokens do not expire: an unsubscrib
 link must keep working for as long as the email sits in a mailbox. `verify` and
 `read_token` accept a list of secrets (current first) to allow rotation.
 
-The order for an email's HTML part: render, `ensure_unsubscribe_link`,
-`rewrite_links` (which leaves the unsubscribe link alone), `add_open_pixel`.
+The order for an email's HTML part: `mark_template_links` on the template, render,
+`finish_links` (tracks the template's own links, leaves the unsubscribe link alone),
+`ensure_unsubscribe_link`, `add_open_pixel`.
 """
 from __future__ import annotations
 
@@ -214,18 +215,16 @@ _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
 _SKIP_MARKS = frozenset({"unsubscribe", "notrack"})
 
 
-def _attributes(tag: str) -> dict[str, tuple[str, tuple[int, int]]]:
-    """Attributes of an `<a ...>` tag: lower-case name -> (decoded value, span of the raw value).
-    The first occurrence of a name wins, as in browsers."""
-    found: dict[str, tuple[str, tuple[int, int]]] = {}
+def _attribute_spans(tag: str) -> Iterator[tuple[str, str, tuple[int, int], tuple[int, int]]]:
+    """Each attribute of an `<a ...>` tag, duplicates included: (lower-case name, decoded value,
+    span of the raw value, span of the whole attribute)."""
     inner_start = 2  # after "<a"
     inner = tag[inner_start:-1]
     for match in _ATTRIBUTE.finditer(inner):
         name = match.group("name").lower()
-        if name in found:
-            continue
+        whole = (match.start() + inner_start, match.end() + inner_start)
         if match.group("value") is None:
-            found[name] = ("", (match.end() + inner_start, match.end() + inner_start))
+            yield name, "", (whole[1], whole[1]), whole
             continue
         raw = match.group("dq")
         if raw is None:
@@ -233,7 +232,15 @@ def _attributes(tag: str) -> dict[str, tuple[str, tuple[int, int]]]:
         if raw is None:
             raw = match.group("uq")
         start, end = match.span("value")
-        found[name] = (_html.unescape(raw or ""), (start + inner_start, end + inner_start))
+        yield name, _html.unescape(raw or ""), (start + inner_start, end + inner_start), whole
+
+
+def _attributes(tag: str) -> dict[str, tuple[str, tuple[int, int]]]:
+    """Attributes of an `<a ...>` tag: lower-case name -> (decoded value, span of the raw value).
+    The first occurrence of a name wins, as in browsers."""
+    found: dict[str, tuple[str, tuple[int, int]]] = {}
+    for name, value, span, _whole in _attribute_spans(tag):
+        found.setdefault(name, (value, span))
     return found
 
 
@@ -256,33 +263,115 @@ def _links(html: str) -> list[tuple[int, int, dict[str, tuple[str, tuple[int, in
     return [(start, end, _attributes(html[start:end])) for start, end in _a_tags(html)]
 
 
-def rewrite_links(html: str, make_url: Callable[[str], str], *, unsubscribe_url: str | None = None) -> str:
-    """Replace the href of every `<a href="http(s)://...">` with `make_url(url)`, the URL
-    entity-decoded (`&amp;` -> `&`). Other attributes and the rest of the HTML are kept
-    byte for byte. Left alone: mailto:, tel:, anchors and other schemes, URLs that
-    `safe_redirect_url` refuses, links marked `data-parcours="unsubscribe"` or
-    `data-parcours="notrack"`, and links to `unsubscribe_url`."""
+# -------------------------------------------------------- links the template writes itself
+
+
+LINK_MARK = "data-parcours-link"
+_JINJA_OPEN = {"{{": "}}", "{%": "%}", "{#": "#}"}
+# An href whose scheme and host are written out: what follows the host may come from data.
+_LITERAL_ORIGIN = re.compile(r"\s*(https?://[^/?#{}\s\\@]+)(?:[/?#]|\s*$)", re.IGNORECASE)
+_SCRIPT_SCHEMES = ("javascript:", "data:", "vbscript:")
+_LINK_NUMBER = re.compile(r"[0-9]{1,9}")
+_URL_NOISE = re.compile(r"[\x00-\x20]")  # browsers ignore these in a scheme
+
+
+def _jinja_spans(source: str) -> list[tuple[int, int]]:
+    """Where `{{ }}`, `{% %}` and `{# #}` are, in one pass (an unclosed one runs to the end)."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    while True:
+        start = source.find("{", position)
+        if start < 0 or start + 1 >= len(source):
+            return spans
+        closing = _JINJA_OPEN.get(source[start:start + 2])
+        if closing is None:
+            position = start + 1
+            continue
+        end = source.find(closing, start + 2)
+        end = len(source) if end < 0 else end + 2
+        spans.append((start, end))
+        position = end
+
+
+def _origin(url: str) -> str:
+    return urlsplit(url).netloc.lower()
+
+
+def mark_template_links(source: str, marker: str) -> tuple[str, list[str]]:
+    """The HTML template with each link it writes itself marked `data-parcours-link="MARKER-N"`,
+    and the origin (host and port) each link N points at.
+
+    A link is the template's own when its href starts with a written-out http(s) scheme and host
+    (`https://shop.example.com/p/{{ p.id }}` is; `{{ contact.attributes.site }}` is not): only
+    those become tracked redirects. `marker` is chosen at random for each message, so no value
+    rendered into it can pass for the template's own."""
+    jinja = _jinja_spans(source)
+    out: list[str] = []
+    origins: list[str] = []
+    position = 0
+    span_index = 0
+    for tag_start, tag_end in _a_tags(source):
+        while span_index < len(jinja) and jinja[span_index][1] <= tag_start:
+            span_index += 1
+        if span_index < len(jinja) and jinja[span_index][0] <= tag_start:
+            continue  # inside a Jinja expression or statement: not markup the template writes
+        href = _attributes(source[tag_start:tag_end]).get("href")
+        literal = _LITERAL_ORIGIN.match(href[0]) if href else None
+        if literal is None:
+            continue
+        origins.append(_origin(literal.group(1)))
+        out.append(source[position:tag_start + 2])
+        out.append(f' {LINK_MARK}="{marker}-{len(origins) - 1}"')
+        position = tag_start + 2
+    out.append(source[position:])
+    return "".join(out), origins
+
+
+def _script_href(url: str) -> bool:
+    return _URL_NOISE.sub("", url).lower().startswith(_SCRIPT_SCHEMES)
+
+
+def finish_links(html: str, marker: str, origins: Sequence[str], click: Callable[[str], str] | None = None, *,
+                 unsubscribe_url: str | None = None) -> str:
+    """After rendering a template marked by `mark_template_links`: remove the marks, remove
+    `javascript:`, `data:` and `vbscript:` hrefs from every link, and, when `click` is given,
+    replace the href of each of the template's own links that still points at the origin the
+    template wrote with `click(url)`, the URL entity-decoded (`&amp;` -> `&`). Other attributes
+    and the rest of the HTML are kept byte for byte. Left alone: links that data made, mailto:,
+    tel:, anchors and other schemes, URLs that `safe_redirect_url` refuses, links marked
+    `data-parcours="unsubscribe"` or `data-parcours="notrack"`, and links to `unsubscribe_url`."""
     unsubscribe = unsubscribe_url.strip() if unsubscribe_url else None
     out: list[str] = []
     position = 0
-    for tag_start, tag_end, attributes in _links(html):
-        href = attributes.get("href")
-        if href is None:
-            continue
-        url = href[0].strip()
-        mark = attributes.get("data-parcours", ("", (0, 0)))[0].strip().lower()
-        if (
-            not _HTTP.match(url)
-            or not safe_redirect_url(url)
-            or mark in _SKIP_MARKS
-            or (unsubscribe is not None and url == unsubscribe)
-        ):
-            continue
+    for tag_start, tag_end in _a_tags(html):
         tag = html[tag_start:tag_end]
-        start, end = href[1]
-        new_tag = f'{tag[:start]}"{_html.escape(make_url(url), quote=True)}"{tag[end:]}'
+        edits: list[tuple[tuple[int, int], str]] = []
+        own: str | None = None
+        first: dict[str, tuple[str, tuple[int, int]]] = {}
+        for name, value, span, whole in _attribute_spans(tag):
+            removal = (whole[0] - 1 if tag[whole[0] - 1].isspace() else whole[0], whole[1])  # with its space
+            if name == LINK_MARK:
+                edits.append((removal, ""))
+                label = value.rpartition("-")
+                if label[0] == marker and _LINK_NUMBER.fullmatch(label[2]) and int(label[2]) < len(origins):
+                    own = own or origins[int(label[2])]
+                continue
+            if name == "href" and _script_href(value):
+                edits.append((removal, ""))
+            first.setdefault(name, (value, span))
+        href = first.get("href")
+        mark = first.get("data-parcours", ("", (0, 0)))[0].strip().lower()
+        if click is not None and own is not None and href is not None and not _script_href(href[0]):
+            url = href[0].strip()
+            if (_HTTP.match(url) and safe_redirect_url(url) and _origin(url) == own and mark not in _SKIP_MARKS
+                    and url != unsubscribe):
+                edits.append((href[1], f'"{_html.escape(click(url), quote=True)}"'))
+        if not edits:
+            continue
+        for (start, end), replacement in sorted(edits, reverse=True):
+            tag = tag[:start] + replacement + tag[end:]
         out.append(html[position:tag_start])
-        out.append(new_tag)
+        out.append(tag)
         position = tag_end
     out.append(html[position:])
     return "".join(out)

@@ -1,58 +1,126 @@
-"""Outbound webhooks from scenario steps: signed JSON POSTs, to public HTTPS hosts only (no SSRF)."""
+"""Outbound webhooks from scenario steps: signed JSON POSTs, to public HTTPS hosts only (no SSRF).
+
+Signing: each endpoint (scenario, step and URL) has its own secret, derived from
+PARCOURS_WEBHOOK_SECRET: HKDF-Expand (RFC 5869, one SHA-256 block) of the master key with the
+endpoint as `info`. Nothing is stored, a receiver's secret cannot be computed from another's,
+and pointing a step at a new URL gives that receiver a new secret. The tracking secret plays no
+part, so no receiver can forge a click redirect or an unsubscribe link.
+
+Connecting: the host is resolved once, every address it answers must be public
+(`addresses.refusal`: IPv6 spellings of internal IPv4 included), and the connection goes to
+that very address, with the TLS certificate and the Host header checked against the name: a
+second DNS answer (rebinding) never gets a say. Port 443 only; a redirect is an answer, never
+followed.
+"""
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from chalicelib.channels import addresses
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.store.models import Contact
 
 TIMEOUT_SECONDS = 5
+MAX_RESPONSE_BYTES = 64 * 1024  # read and dropped: the status is the outcome
+_INFO = b"parcours.webhook.v1\x00"
+SECRET_PREFIX = "whsec_"
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # a redirect could lead to an internal address: never follow
+class Refused(Exception):
+    """The URL may not be called (scheme, port, or an address that is not public)."""
 
 
-def public_address(host: str) -> bool:
-    """Whether every address the host resolves to is public (not private, loopback, link-local...)."""
+def endpoint_secret(scenario_id: str, step_id: str, url: str) -> str:
+    """The signing secret of one webhook endpoint; its receiver verifies with it."""
+    master = settings().webhook_secret
+    if not master:
+        raise Refused("PARCOURS_WEBHOOK_SECRET is not set")
+    info = _INFO + "\x00".join((scenario_id, step_id, url)).encode("utf-8")
+    return SECRET_PREFIX + hmac.new(master.encode("utf-8"), info + b"\x01", hashlib.sha256).hexdigest()
+
+
+def sign(secret: str, body: bytes, timestamp: str) -> str:
+    """`X-Parcours-Signature` without its `sha256=` prefix: HMAC-SHA256 of `timestamp.body`."""
+    return hmac.new(secret.encode("utf-8"), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def checked_address(host: str) -> str:
+    """The one address to connect to: the host resolved once, every answer public."""
     try:
-        infos = socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return False
-    addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
-    return bool(addresses) and all(address.is_global for address in addresses)
+        infos = socket.getaddrinfo(host, addresses.ALLOWED_PORT, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        raise Refused(f"{host} does not resolve") from None
+    found = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    if not found:
+        raise Refused(f"{host} does not resolve")
+    for address in found:
+        why = addresses.refusal(address)
+        if why:
+            raise Refused(why)
+    return str(found[0])
 
 
-def sign(body: bytes, timestamp: str) -> str:
-    return hmac.new(settings().token_secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+class _PinnedConnection(http.client.HTTPSConnection):
+    """HTTPS to a name, over a TCP connection to an address chosen beforehand."""
+
+    def __init__(self, host: str, address: str, context: ssl.SSLContext) -> None:
+        super().__init__(host, addresses.ALLOWED_PORT, timeout=TIMEOUT_SECONDS, context=context)
+        # http.client opens its socket through this attribute, with (host, port): swap the host
+        # for the checked address; TLS (SNI, certificate) and the Host header keep the name.
+        self._create_connection = lambda where, *args: socket.create_connection((address, where[1]), *args)
+
+
+def post(url: str, body: bytes, headers: dict[str, str], *,
+         resolve: Callable[[str], str] = checked_address, context: ssl.SSLContext | None = None) -> int:
+    """POST to `url` and answer the HTTP status. Refused when the URL is not https on port 443
+    or its host is not public. `resolve` and `context` exist for tests, which stand in for a
+    public name with a local TLS server."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise Refused("the URL has an invalid port") from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise Refused("not an https URL")
+    if port not in (None, addresses.ALLOWED_PORT):
+        raise Refused(f"port {port}: webhooks call port {addresses.ALLOWED_PORT} only")
+    connection = _PinnedConnection(parts.hostname, resolve(parts.hostname),
+                                   context or ssl.create_default_context())
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    try:
+        connection.request("POST", target, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(MAX_RESPONSE_BYTES)
+        return response.status
+    finally:
+        connection.close()
 
 
 def call_step(step: dict, contact: Contact, scenario: dict) -> str:
     """POST the step's body with the contact; the outcome for the journey's path."""
     url = step["url"]
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname or not public_address(parts.hostname):
-        return "refused:not a public https address"
     payload = json.dumps({"scenario": scenario["id"], "step": step["id"], "contact": contacts.to_api(contact),
                           "data": step.get("body") or {}}).encode()
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(url, data=payload, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "Parcours-Webhook/1",
-        "X-Parcours-Timestamp": timestamp, "X-Parcours-Signature": f"sha256={sign(payload, timestamp)}"})
     try:
-        with urllib.request.build_opener(_NoRedirect).open(request, timeout=TIMEOUT_SECONDS) as response:
-            return f"delivered:{response.status}"
-    except urllib.error.HTTPError as error:
-        return f"failed:{error.code}"
-    except (urllib.error.URLError, OSError) as error:
+        secret = endpoint_secret(scenario["id"], step["id"], url)
+        status = post(url, payload, {
+            "Content-Type": "application/json", "User-Agent": "Parcours-Webhook/1",
+            "X-Parcours-Timestamp": timestamp, "X-Parcours-Signature": f"sha256={sign(secret, payload, timestamp)}"})
+    except Refused as error:
+        return f"refused:{error}"
+    except (OSError, http.client.HTTPException) as error:
         return f"failed:{type(error).__name__}"
+    return f"delivered:{status}" if 200 <= status < 300 else f"failed:{status}"

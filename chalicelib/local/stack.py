@@ -350,6 +350,7 @@ class LocalStack:
         if self.admin_key is not None:
             env["PARCOURS_ADMIN_KEY"] = self.admin_key
         env.setdefault("PARCOURS_TOKEN_SECRET", secrets.token_urlsafe(32))
+        env.setdefault("PARCOURS_WEBHOOK_SECRET", secrets.token_urlsafe(32))
         # moto's TransactWriteItems is not safe under concurrent callers; DynamoDB is.
         env["PARCOURS_INGEST_WORKERS"] = "1"
         env["PARCOURS_STEP_RUNNER_ARN"] = (

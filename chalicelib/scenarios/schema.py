@@ -18,6 +18,7 @@ from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from chalicelib import durations
+from chalicelib.channels import addresses, templates
 from chalicelib.criteria import validate as validate_criteria
 from chalicelib.problems import Problem, join
 from chalicelib.scenarios import compiler
@@ -109,11 +110,13 @@ def webhook_url_problem(url: Any) -> str | None:
         return "must not contain spaces or control characters"
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        port = parts.port
     except ValueError:
         return f"{_describe(url)} is not a valid URL"
     if parts.scheme.lower() != "https":
         return f"only https URLs can be called, not {parts.scheme or 'a relative URL'}"
+    if port not in (None, addresses.ALLOWED_PORT):
+        return f"webhooks call port {addresses.ALLOWED_PORT} only (the https port), not {port}"
     host = (parts.hostname or "").rstrip(".")
     if not host:
         return "the URL has no host name"
@@ -128,6 +131,9 @@ def webhook_url_problem(url: Any) -> str | None:
         return f"the host {host!r} is an IP address: webhooks may only call public host names"
     if host == "localhost" or labels[-1] in ("localhost", "internal", "local", "localdomain"):
         return f"the host {host!r} is internal: webhooks may only call public host names"
+    if addresses.spells_address(host):
+        return (f"the host {host!r} spells out an IP address (a wildcard DNS name): webhooks may only call "
+                "public host names")
     if len(labels) < 2:
         return f"the host {host!r} is not a public domain name (it has no dot)"
     return None
@@ -316,6 +322,16 @@ class _Checker:
         if not isinstance(value, str) or not value.strip():
             self.add(path, f"{what} must be a non-empty string")
 
+    def template_source(self, value: Any, path: str, what: str) -> None:
+        """Inline content goes through the sandbox checks of /templates, at save as there."""
+        if not isinstance(value, str) or not value.strip():
+            self.add(path, f"{what} must be a non-empty string")
+            return
+        try:
+            templates.check(value)
+        except templates.TemplateError as error:
+            self.add(path, str(error))
+
     def time_of_day(self, value: Any, path: str) -> None:
         if not isinstance(value, str) or not _TIME.fullmatch(value):
             self.add(path, f"a time of day is written HH:MM on 24 hours, such as 09:00, not {_describe(value)}")
@@ -438,7 +454,7 @@ class _Checker:
             if "html" not in step and "text" not in step:
                 self.add(path, "an inline email needs html or text (or both)")
             for key in inline:
-                self.text(step[key], join(path, key), key)
+                self.template_source(step[key], join(path, key), key)
         else:
             self.add(path, "an email needs a template, or a subject with html and/or text")
         self.transactional(step, path)
@@ -449,7 +465,7 @@ class _Checker:
         elif "template" in step:
             self.reference(step["template"], join(path, "template"), "template")
         elif "text" in step:
-            self.text(step["text"], join(path, "text"), "text")
+            self.template_source(step["text"], join(path, "text"), "text")
         else:
             self.add(path, "an sms needs a template or a text")
         self.transactional(step, path)

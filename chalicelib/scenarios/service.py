@@ -1,6 +1,7 @@
 """Scenarios: every accepted version kept; publish compiles and deploys; pause, resume, archive."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -8,12 +9,14 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib import clock
-from chalicelib.channels import caps, messages
+from chalicelib.channels import caps, messages, templates, webhooks
 from chalicelib.config import settings
+from chalicelib.lists import service as lists
 from chalicelib.problems import Invalid, Problem
-from chalicelib.scenarios import deployer, journeys, schema, simulate
+from chalicelib.scenarios import deployer, journeys, references, schema, simulate
 from chalicelib.scoring import service as scoring
-from chalicelib.store.models import Scenario, Trigger
+from chalicelib.segments import service as segments
+from chalicelib.store.models import Scenario, Template, Trigger
 
 HEAD = Scenario.HEAD
 
@@ -28,6 +31,67 @@ class WrongState(Exception):
 
 def validate(definition: object) -> list[Problem]:
     return schema.validate(definition)
+
+
+def check(body: object) -> tuple[list[Problem], list[Problem]]:
+    """What refuses saving the scenario, and, when nothing does, what refuses publishing it now."""
+    problems = validate(body)
+    return problems, ([] if problems or not isinstance(body, dict) else missing_references(body))
+
+
+def missing_references(body: dict) -> list[Problem]:
+    """The templates, lists and segments the scenario names that do not exist, and the templates
+    it names that the sandbox refuses or that belong to another channel. Checked at publish: a
+    draft may name what is created later."""
+    problems = []
+    for found in references.references(body):
+        if found.kind == "template":
+            template = _template(found.id)
+            if template is None:
+                problems.append(Problem(found.path, f"no template '{found.id}'; create it with POST /templates"))
+            elif template.channel != found.channel:
+                problems.append(Problem(found.path, f"template '{found.id}' is an {template.channel} template, "
+                                                    f"not an {found.channel} one"))
+            else:
+                problems.extend(Problem(found.path, f"template '{found.id}', {part}: {error}")
+                                for part, error in _sandbox_errors(template))
+        elif found.kind == "list" and lists.get(found.id) is None:
+            problems.append(Problem(found.path, f"no list '{found.id}'; create it with POST /lists"))
+        elif found.kind == "segment" and found.id not in segments.BUILTIN and segments.get(found.id) is None:
+            problems.append(Problem(found.path, f"no segment '{found.id}'; create it with POST /segments"))
+    return problems
+
+
+def _sandbox_errors(template: Template) -> list[tuple[str, templates.TemplateError]]:
+    # a template saved before the sandbox learnt a rule is held to today's rules
+    errors = []
+    for part in ("subject", "html", "text"):
+        source = getattr(template, part)
+        if source:
+            try:
+                templates.check(source)
+            except templates.TemplateError as error:
+                errors.append((part, error))
+    return errors
+
+
+def _template(template_id: str) -> Template | None:
+    try:
+        return Template.get(template_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def webhook_endpoints(scenario_id: str, version: int) -> list[dict]:
+    """The webhook steps of a version, each with the secret its receiver verifies signatures with."""
+    def secret(step: Mapping[str, Any]) -> str | None:
+        try:
+            return webhooks.endpoint_secret(scenario_id, step["id"], step["url"])
+        except webhooks.Refused:  # no PARCOURS_WEBHOOK_SECRET: nothing is signed, nothing is sent
+            return None
+
+    return [{"step": step["id"], "path": path, "url": step["url"], "secret": secret(step)}
+            for path, step in references.steps(definition(scenario_id, version)) if step.get("type") == "webhook"]
 
 
 def _refuse_if(problems: list[Problem]) -> None:
@@ -81,7 +145,8 @@ def publish(scenario: Scenario) -> Scenario:
         raise WrongState("an archived scenario cannot be published")
     version = int(scenario.latest_version)
     body = definition(scenario.id, version)
-    _refuse_if(validate(body))  # stored under an older validator, it may no longer be one we can run
+    # stored under an older validator, it may no longer be one we can run; and what it names must exist now
+    _refuse_if(validate(body) or missing_references(body))
     deployed = deployer.publish(body, state_machine_arn=scenario.state_machine_arn, alias_arn=scenario.alias_arn,
                                 version=version)
     Scenario(scenario.id, version).update(actions=[Scenario.version_arn.set(deployed.version_arn),

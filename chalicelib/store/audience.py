@@ -253,15 +253,17 @@ def group_count(group: str) -> int:
 # -- suppression ---------------------------------------------------------------------------
 
 
-def suppression_digest(kind: str, value: str) -> str:
+def suppression_digest(kind: str, value: str, secret: str | None = None) -> str:
     """HMAC-SHA256 of `kind:value` keyed with the token secret: not reversible without it."""
-    secret = settings().token_secret.encode()
-    return hmac.new(secret, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    key = (settings().token_secret if secret is None else secret).encode()
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
 def suppressed(identifiers: dict[str, str | None]) -> bool:
     """Whether any of these identifiers (kind -> normalised value) was erased."""
-    keys = [suppression_digest(kind, value) for kind, value in identifiers.items() if value]
+    # Digests written before a rotation of the token secret were keyed with a previous one.
+    keys = list(dict.fromkeys(suppression_digest(kind, value, secret) for kind, value in identifiers.items()
+                              if value for secret in settings().token_secrets or ("",)))
     if not keys:
         return False
     return any(True for _ in Suppression.batch_get(keys))

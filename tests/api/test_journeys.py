@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from examples import lists_for
 from tests.helpers import (
     CONSENT,
     DAY,
@@ -90,6 +91,8 @@ def test_lead_magnet_sequence_and_goal_mid_journey(api):
 
 @pytest.mark.time_scale(DAY)
 def test_loyal_customers_first_purchase_coupon_then_loyal_list_and_points(api):
+    for body in lists_for("loyal-customers"):
+        assert api.post("/lists", body).status_code == 201
     publish(api, reference("loyal-customers"))
     post(api, "purchase", "ana@example.com", consent=CONSENT, id="order-1")
     first = journey(api, "ana@example.com", "loyal-customers", status="completed")
@@ -183,6 +186,7 @@ def test_every_step_type_runs(api):
 
     from chalicelib import clock
 
+    assert api.post("/lists", {"id": "trials", "name": "Trials"}).status_code == 201
     publish(api, EVERY_STEP)
     ends = (clock.now() + timedelta(days=3)).isoformat()
     response = api.post("/events", {"type": "trial_started", "contact": {"email": "zed@example.com"},

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from examples import lists_for
 from tests.helpers import DAY, eventually, outbox, publish, reference, run_schedule
 
 PARITY_CONSENT = {"email": True, "source": "parity test"}
@@ -174,6 +175,8 @@ def test_lead_magnet(api):
 
 @pytest.mark.time_scale(DAY)
 def test_loyal_customers(api):
+    for body in lists_for("loyal-customers"):
+        assert api.post("/lists", body).status_code == 201
     publish(api, reference("loyal-customers"))
     first = assert_same(api, "loyal-customers", Case("ana@example.com", "purchase", {"order_id": "o-1"}))
     assert [item["step"] for item in first["messages"]] == ["coupon"]

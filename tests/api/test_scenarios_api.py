@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from examples import lists_for
 from tests.helpers import CONSENT, DAY, contact_id, eventually, journey, journeys, post, publish, reference, sent_steps
 
 
@@ -22,7 +23,8 @@ def test_validate_lists_every_problem_with_its_path(api):
     assert {"steps[0].timeout", "steps[1].duration", "steps[3].type"} <= paths
     assert any(problem["path"].startswith("steps[3]") and "why" in problem["message"] or "duplicate" in
                problem["message"] for problem in response.data["problems"])
-    assert api.post("/scenarios/validate", reference("birthday")).data == {"valid": True, "problems": []}
+    assert api.post("/scenarios/validate", reference("birthday")).data == {
+        "valid": True, "problems": [], "publishable": True, "missing": []}
 
 
 def test_invalid_scenario_is_refused_and_valid_versions_are_kept(api):
@@ -86,6 +88,8 @@ def test_roles_on_scenarios(api):
 
 @pytest.mark.time_scale(DAY)
 def test_duplicate_trigger_event_starts_one_journey(api):
+    for body in lists_for("loyal-customers"):
+        api.post("/lists", body)
     publish(api, reference("loyal-customers"))  # re-entry "always": one journey per purchase event
     for _ in range(3):
         post(api, "purchase", "ana@example.com", consent=CONSENT, id="order-42")
@@ -124,6 +128,8 @@ def test_reentry_after_a_delay(api):
 def test_max_contacts_caps_entries(api):
     definition = reference("loyal-customers")
     definition["entry"]["max_contacts"] = 2
+    for body in lists_for("loyal-customers"):
+        api.post("/lists", body)
     publish(api, definition)
     for name in ("a", "b", "c"):
         post(api, "purchase", f"{name}@example.com", consent=CONSENT)

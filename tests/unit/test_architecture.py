@@ -24,6 +24,7 @@ RULES = frozenset({
     "chalicelib.scoring.rules", "chalicelib.activity.rank", "chalicelib.segments.timing",
     "chalicelib.channels.gate", "chalicelib.channels.templates", "chalicelib.channels.headers",
     "chalicelib.channels.sms_text", "chalicelib.channels.tracking", "chalicelib.channels.render",
+    "chalicelib.channels.addresses", "chalicelib.scenarios.references",
     "chalicelib.imports.csv_parse", "chalicelib.contacts.fields", "chalicelib.events.validate",
 })
 # What the rules ring never imports: AWS, its SDKs and the embedded AWS.

@@ -12,11 +12,12 @@ from chalicelib.channels import tracking
 from chalicelib.channels.tracking import (
     add_open_pixel,
     ensure_unsubscribe_link,
+    finish_links,
     make_click_token,
     make_open_token,
     make_unsubscribe_token,
+    mark_template_links,
     read_token,
-    rewrite_links,
     safe_redirect_url,
     sign,
     verify,
@@ -240,6 +241,12 @@ def tracked(url: str) -> str:
     return "https://t.example.com/t/c/TOKEN?u=" + url
 
 
+def rewrite_links(html: str, make_url, *, unsubscribe_url: str | None = None) -> str:
+    """Track the links of HTML written as it is (no Jinja): every link is the template's own."""
+    marked, origins = mark_template_links(html, "m")
+    return finish_links(marked, "m", origins, make_url, unsubscribe_url=unsubscribe_url)
+
+
 def test_rewrite_replaces_http_links_and_keeps_the_rest():
     source = (
         '<html><body><p>Hi <a class="btn" href="https://shop.example.com/p" target="_blank" '
@@ -295,7 +302,6 @@ def test_rewrite_uses_the_first_href_like_browsers():
         '<a href="mailto:ana@example.com">mail</a>',
         '<a href="tel:+33123456789">call</a>',
         '<a href="#top">top</a>',
-        '<a href="javascript:alert(1)">js</a>',
         '<a href="/relative">rel</a>',
         '<a href="https://user:pw@x.example.com">creds</a>',
         '<a name="anchor">no href</a>',
