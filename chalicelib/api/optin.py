@@ -29,9 +29,9 @@ def confirm_page(token: str) -> Response:
 @bp.route("/c/{token}", methods=["POST"], roles=PUBLIC, content_types=FORM_TYPES)
 def confirm(token: str) -> Response:
     request = bp.current_request
-    headers = request.headers or {}
+    user_agent = request.headers.get("user-agent") if request.headers else None
     source_ip = ((request.context or {}).get("identity") or {}).get("sourceIp")
-    confirmed = optin.confirm(token, ip=source_ip, user_agent=headers.get("user-agent"))
+    confirmed = optin.confirm(token, ip=source_ip, user_agent=user_agent)
     if confirmed is None:
         raise not_found("This link")
     if not confirmed:

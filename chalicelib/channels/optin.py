@@ -56,10 +56,10 @@ def send_confirmation(event: dict[str, Any]) -> str | None:
     or None when there is nothing to confirm any more (confirmed, withdrawn, contact erased)."""
     if event.get("type") != REQUESTED:
         return None
-    channel = (event.get("properties") or {}).get("channel")
+    channel = str((event.get("properties") or {}).get("channel"))
     contact = contacts.get(event["contact_id"])
     consent = _pending(contact, channel) if contact is not None and channel in contacts.CHANNELS else None
-    if contact is None or consent is None:
+    if contact is None or consent is None or not consent.pending_at:
         return None
     digest = hashlib.sha256(f"{channel}#{consent.pending_at}".encode()).hexdigest()[:24]
     record = Message(contact.id, f"confirm-{digest}", channel=channel, step=STEP, status="sending",

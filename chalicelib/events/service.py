@@ -165,7 +165,7 @@ def _store_valid(event: ValidEvent, public: bool) -> list[dict]:
         items: list[tuple[str, Model, Any]] = []
         records.clear()
         origin = client_event_id(event.id)
-        derived = [("contact.created", {}, "contact.created")] if created else (
+        derived: list[tuple[str, dict[str, Any], str]] = [("contact.created", {}, "contact.created")] if created else (
             [("contact.updated", {"changed": changed}, "contact.updated")] if changed else [])
         derived += [("contact.consent_requested", {"channel": channel}, f"consent.{channel}")
                     for channel in contacts.pending_channels(contact, changed, created=created)]
