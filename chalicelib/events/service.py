@@ -110,8 +110,21 @@ def _hand_over(stored: list[tuple[str, list[dict]]]) -> None:
     except Exception as error:
         logger.exception("stored events not queued", extra={"events": len(stored)})
         raise NotQueued() from error
-    for stored_id, _ in stored:
-        EventId(stored_id).update(actions=[EventId.outbox.remove()])
+
+    def clear(stored_id: str) -> None:
+        try:
+            EventId(stored_id).update(actions=[EventId.outbox.remove()])
+        except Exception:  # the mark stays: a retry of this request would queue the event again, harmlessly
+            logger.exception("outbox mark not cleared", extra={"event_id": stored_id})
+
+    ids = [stored_id for stored_id, _ in stored]
+    workers = min(settings().ingest_workers, len(ids))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(clear, ids))
+    else:
+        for stored_id in ids:
+            clear(stored_id)
 
 
 def _store_one(event: ValidEvent, path: str, public: bool) -> tuple[str, Any]:
