@@ -17,6 +17,7 @@ from tests.helpers import (
     events_of,
     eventually,
     journey,
+    links,
     message,
     one_email,
     publish,
@@ -181,6 +182,22 @@ def test_an_unsubscribe_after_the_request_voids_the_confirmation_link(api):
     late = api.request("POST", link, key="", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert late.status_code == 410
     assert api.get(f"/contacts/{cid}").data["consent"]["email"]["granted"] is False
+
+
+@pytest.mark.time_scale(DAY)
+def test_after_a_real_unsubscribe_the_ingest_key_cannot_grant_consent_again(api):
+    publish(api, one_email())
+    api.post("/events", {**SIGNUP, "consent": {"email": True, "source": "shop"}}, key=api.key_for("marketer"))
+    [mail] = email_to(api, "ana@example.com")
+    [unsubscribe] = links(mail["html"])["unsubscribe"]
+    assert api.post(unsubscribe, key="").status_code == 200
+    assert contact(api, "ana@example.com")["consent"]["email"]["granted"] is False
+    regrant = api.post("/contacts", {"email": "ana@example.com", "consent": {"email": True}}, key=api.key_for("ingest"))
+    assert regrant.status_code == 202
+    consent = contact(api, "ana@example.com")["consent"]["email"]
+    assert consent["granted"] is False and consent["source"] == "unsubscribe link" and "pending" in consent
+    confirmation = email_to(api, "ana@example.com", count=2)[0]  # newest first: only the owner can confirm
+    assert "/c/" in confirmation["html"]
 
 
 # -- 2. separate namespaces ---------------------------------------------------------------
