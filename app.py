@@ -11,6 +11,7 @@ from chalicelib.api import gdpr as gdpr_api
 from chalicelib.api import imports as imports_api
 from chalicelib.api import lists as lists_api
 from chalicelib.api import local_feedback as local_feedback_api
+from chalicelib.api import optin as optin_api
 from chalicelib.api import outbox as outbox_api
 from chalicelib.api import schemas as schemas_api
 from chalicelib.api import segments as segments_api
@@ -32,7 +33,7 @@ for blueprint in (health, events, contacts, keys, scenarios):
     app.register_blueprint(blueprint.bp)
 for blueprint in (lists_api, segments_api, settings_api, imports_api, gdpr_api):  # audience
     app.register_blueprint(blueprint.bp)
-for blueprint in (templates_api, tracking_api, outbox_api, local_feedback_api):  # channels
+for blueprint in (templates_api, tracking_api, optin_api, outbox_api, local_feedback_api):  # channels
     app.register_blueprint(blueprint.bp)
 app.register_blueprint(schemas_api.bp)
 # CSV imports arrive byte for byte (Latin-1 files included)

@@ -40,6 +40,8 @@ class Settings:
     soft_bounce_limit: int  # soft bounces in a row that make an address undeliverable
     imports_bucket: str  # where large CSV files are uploaded (the stack's imports bucket)
     ingest_workers: int  # contacts of one batch stored concurrently
+    ingest_overwrites: bool  # the public ingest key's traits may overwrite filled fields
+    confirm_template: str  # template of the double opt-in email; empty: the built-in one
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -92,6 +94,8 @@ def settings() -> Settings:
         soft_bounce_limit=int(env.get("PARCOURS_SOFT_BOUNCE_LIMIT", "3")),
         imports_bucket=env.get("PARCOURS_IMPORTS_BUCKET", ""),
         ingest_workers=max(1, int(env.get("PARCOURS_INGEST_WORKERS", "8"))),
+        ingest_overwrites=env.get("PARCOURS_INGEST_OVERWRITES", "") == "1",
+        confirm_template=env.get("PARCOURS_CONFIRM_TEMPLATE", ""),
     )
 
 

@@ -55,6 +55,26 @@ def is_system_type(event_type: str) -> bool:
     return event_type.startswith(SYSTEM_PREFIXES)
 
 
+# -- event ids -----------------------------------------------------------------------------
+
+# Posted ids and the ids the system derives (`<enrollment>/entered`, `<message>/sent`, ...)
+# share the idempotency table, so they live in separate namespaces: otherwise a posted id
+# could claim a system id in advance and suppress what it stands for.
+CLIENT_EVENT_ID = "c:"
+SYSTEM_EVENT_ID = "s:"
+
+
+def client_event_id(posted: str) -> str:
+    """The stored id of an event posted to POST /events."""
+    return CLIENT_EVENT_ID + posted
+
+
+def system_event_id(derived: str) -> str:
+    """The stored id of an event the system records (an id derived from a system id keeps its
+    namespace; one derived from a posted id, `c:evt-1/contact.created`, enters the system's)."""
+    return derived if derived.startswith(SYSTEM_EVENT_ID) else SYSTEM_EVENT_ID + derived
+
+
 # -- contact fields (DESIGN.md section 5) --------------------------------------------------
 
 # Contact fields a condition may name directly. `consent.email` and `consent.sms` resolve to

@@ -39,7 +39,8 @@ def _conflict() -> ApiError:
 
 @bp.route("/contacts", methods=["POST"], cors=PUBLIC_CORS, content_types=BEACON_TYPES, roles=INGEST)
 def upsert_contact() -> Response:
-    identity, change, problems = payload.parse_upsert(read_object(bp.current_request))
+    public = bp.current_request.principal.role == "ingest"  # type: ignore[attr-defined]  # set by the role check
+    identity, change, problems = payload.parse_upsert(read_object(bp.current_request), public=public)
     if problems:
         raise Invalid(problems)
     try:
@@ -47,6 +48,8 @@ def upsert_contact() -> Response:
     except service.ContactConflict:
         raise _conflict() from None
     payload.announce(upserted)
+    if public:  # write-only: the same acknowledgement whether the contact existed or not
+        return Response({"status": "accepted"}, status_code=202)
     return Response(service.to_api(upserted.contact), status_code=201 if upserted.created else 200)
 
 

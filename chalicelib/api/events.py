@@ -27,8 +27,11 @@ def post_events() -> Response:
                            f" this one has {len(events)}.")
     else:
         events = [body]
-    report = service.ingest(events, allow_system=principal.role != "ingest",
-                            paths=None if batch else [""])
+    try:
+        report = service.ingest(events, public=principal.role == "ingest", paths=None if batch else [""])
+    except service.NotQueued:
+        raise ApiError(503, "unavailable", "The events were stored but could not be handed to automation yet;"
+                       " post the same request again (nothing is stored twice).") from None
     if not report.accepted and not report.duplicates:
         details = [Problem(**error) for rejected in report.rejected for error in rejected["errors"]]
         raise Invalid(details, "No event was accepted.")

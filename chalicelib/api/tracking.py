@@ -35,7 +35,7 @@ padding:0 1rem;color:#222;line-height:1.5}}button{{font-size:1rem;padding:.6rem 
 """
 
 
-def _page(title: str, body: str, status: int = 200) -> Response:
+def page(title: str, body: str, status: int = 200) -> Response:
     return Response(_PAGE.format(title=html.escape(title), body=body), status_code=status, headers=PAGE_HEADERS)
 
 
@@ -69,12 +69,12 @@ def unsubscribe_page(token: str) -> Response:
     body = (f"<p>Ne plus recevoir {what} ?<br>Stop receiving these messages?</p>"
             '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
             '<button type="submit">Se désinscrire / Unsubscribe</button></form>')
-    return _page("Désinscription / Unsubscribe", body)
+    return page("Désinscription / Unsubscribe", body)
 
 
 @bp.route("/u/{token}", methods=["POST"], roles=PUBLIC, content_types=FORM_TYPES)
 def unsubscribe(token: str) -> Response:
     if engagement.unsubscribe(token) is None:
         raise not_found("This link")
-    return _page("Désinscription confirmée / Unsubscribed",
+    return page("Désinscription confirmée / Unsubscribed",
                  "<p>Vous ne recevrez plus ces messages.<br>You will not receive these messages any more.</p>")

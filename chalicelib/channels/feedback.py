@@ -42,6 +42,7 @@ from chalicelib.contacts.fields import FieldError, normalize_email, normalize_ph
 from chalicelib.events import service as events
 from chalicelib.logs import logger
 from chalicelib.store.models import Contact, EventId, Message
+from chalicelib.vocabulary import system_event_id
 
 ATTEMPTS = 10
 # Higher wins: a message opened then delivered (late notification) stays "opened".
@@ -225,7 +226,7 @@ def apply(event: dict[str, Any]) -> list[str]:
 def _claim(event: dict[str, Any]) -> bool:
     """The right to apply this event: one conditional write on the events' idempotency table."""
     ttl_days = settings().event_ttl_days
-    claim = EventId(f"{event['id']}/applied", contact_id=event["contact_id"],
+    claim = EventId(system_event_id(f"{event['id']}/applied"), contact_id=event["contact_id"],
                     expires_at=clock.now() + timedelta(days=ttl_days) if ttl_days else None)
     try:
         claim.save(condition=EventId.id.does_not_exist())

@@ -31,23 +31,27 @@ SIGNATURE_BYTES = 16
 KIND_OPEN = "open"
 KIND_CLICK = "click"
 KIND_UNSUBSCRIBE = "unsubscribe"
+KIND_CONFIRM = "confirm"  # the double opt-in link of consent granted through the public ingest key
 
 UNSUBSCRIBE_TEXT = "Se désinscrire / Unsubscribe"
 _UNSUBSCRIBE_HTML_TEXT = "Se d&eacute;sinscrire / Unsubscribe"
 
 _CONTEXT = b"parcours.token.v1\x00"
-_KIND_CODES = {KIND_OPEN: "o", KIND_CLICK: "c", KIND_UNSUBSCRIBE: "u"}
+_KIND_CODES = {KIND_OPEN: "o", KIND_CLICK: "c", KIND_UNSUBSCRIBE: "u", KIND_CONFIRM: "f"}
 # compact payload keys -> names callers see
-_FIELDS = {"m": "message_id", "c": "contact_id", "u": "url", "s": "scenario", "t": "step", "h": "channel"}
+_FIELDS = {"m": "message_id", "c": "contact_id", "u": "url", "s": "scenario", "t": "step", "h": "channel",
+           "r": "requested_at"}
 _REQUIRED = {
     KIND_OPEN: ("message_id", "contact_id"),
     KIND_CLICK: ("message_id", "contact_id", "url"),
     KIND_UNSUBSCRIBE: ("contact_id", "channel"),
+    KIND_CONFIRM: ("contact_id", "channel", "requested_at"),
 }
 _OPTIONAL = {
     KIND_OPEN: ("scenario", "step"),
     KIND_CLICK: ("scenario", "step"),
     KIND_UNSUBSCRIBE: ("message_id",),
+    KIND_CONFIRM: (),
 }
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
@@ -147,12 +151,19 @@ def make_unsubscribe_token(
     return _make(secret, KIND_UNSUBSCRIBE, contact_id=contact_id, message_id=message_id, channel=channel)
 
 
+def make_confirm_token(secret: str, contact_id: str, channel: str, requested_at: str) -> str:
+    """Token for `GET+POST /c/{token}`: confirms the consent requested at that moment (a later
+    request gets a new link; this one then no longer confirms anything)."""
+    return _make(secret, KIND_CONFIRM, contact_id=contact_id, channel=channel, requested_at=requested_at)
+
+
 def read_token(token: str, secret: str | Sequence[str], kind: str) -> dict[str, Any] | None:
     """The fields of a valid token of this kind, or None. Never raises.
 
     click: {"kind", "message_id", "contact_id", "url", "scenario", "step"};
     open: {"kind", "message_id", "contact_id", "scenario", "step"};
-    unsubscribe: {"kind", "contact_id", "channel", "message_id"}.
+    unsubscribe: {"kind", "contact_id", "channel", "message_id"};
+    confirm: {"kind", "contact_id", "channel", "requested_at"}.
     Optional fields absent from the token are None."""
     code = _KIND_CODES.get(kind)
     payload = verify(token, secret)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.config import settings
 from chalicelib.contacts import service
 from chalicelib.contacts.fields import FieldError, clean_traits
 from chalicelib.events import service as events
@@ -12,8 +13,13 @@ from chalicelib.problems import Problem
 CONSENT_KEYS = ("email", "sms", "source")
 
 
-def parse_upsert(body: dict[str, Any]) -> tuple[service.Identity, service.Change, list[Problem]]:
+def parse_upsert(body: dict[str, Any], *, public: bool = False
+                 ) -> tuple[service.Identity, service.Change, list[Problem]]:
+    """`public`: the ingest key's body (fill-only, consent by double opt-in, no withdrawal)."""
     change, problems = parse_patch(body)
+    if public:
+        change.public, change.overwrite = True, settings().ingest_overwrites
+        problems += public_refusals(change)
     identity = service.Identity(**{name: change.traits[name] for name in service.IDENTIFIERS
                                    if change.traits.get(name)})
     if not any(p.path in service.IDENTIFIERS for p in problems) and not any(
@@ -57,8 +63,21 @@ def find_one(lookup: dict[str, str]) -> tuple[service.Contact | None, list[Probl
 
 
 def announce(upserted: service.Upserted) -> None:
-    """Record contact.created / contact.updated and hand them to automation."""
+    """Record contact.created / contact.updated (and a double opt-in's contact.consent_requested)
+    and hand them to automation."""
     import uuid
 
-    stored = events.contact_events(upserted, origin=f"api-{uuid.uuid4()}")
+    origin = f"api-{uuid.uuid4()}"
+    stored = events.contact_events(upserted, origin=origin)
+    for channel in service.pending_channels(upserted.contact, upserted.changed, created=upserted.created):
+        requested = events.record(upserted.contact.id, "contact.consent_requested", {"channel": channel},
+                                  event_id=f"{origin}/consent.{channel}")
+        stored += [requested] if requested else []
     events.queue.enqueue(stored)
+
+
+def public_refusals(change: service.Change) -> list[Problem]:
+    """What the public ingest key may not ask of POST /contacts, whether or not the contact exists."""
+    return [Problem(f"consent.{channel}", "an ingest key cannot withdraw consent: the unsubscribe link in every "
+                                          "message does, or a server-side key")
+            for channel, granted in change.consent.items() if not granted]

@@ -6,12 +6,13 @@ transaction as the contact, so concurrent signups with one address make one cont
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.models import Model
 
 from chalicelib import clock, retry
 from chalicelib.config import settings
@@ -25,6 +26,16 @@ CHANNELS = ("email", "sms")
 
 class ContactConflict(Exception):
     """The unique key value belongs to another contact."""
+
+
+class AlreadyRecorded(Exception):
+    """An item written alongside the contact met its condition (its event was stored before):
+    nothing was written."""
+
+
+# Items written in the one transaction of the contact's change (an event and its idempotency
+# record), built once the change is known: (contact, created, changed fields) -> items.
+Alongside = Callable[["Contact", bool, list[str]], list[tuple[str, Model, Any]]]
 
 
 @dataclass
@@ -47,6 +58,11 @@ class Change:
     consent: dict[str, bool] = field(default_factory=dict)  # channel -> granted
     consent_source: str | None = None
     activity_at: str | None = None
+    # The public ingest key (DESIGN.md section 7): on an existing contact its traits fill empty
+    # fields only (unless `overwrite`), its identifiers never change, and consent it grants waits
+    # for the double opt-in (`pending`) instead of counting at once.
+    public: bool = False
+    overwrite: bool = False
 
 
 @dataclass
@@ -96,14 +112,15 @@ def find_by(name: str, value: str) -> Contact | None:
     return None
 
 
-def upsert(identity: Identity, change: Change) -> Upserted:
-    """Create or update the contact the identity names; safe against concurrent writers."""
+def upsert(identity: Identity, change: Change, *, alongside: Alongside | None = None) -> Upserted:
+    """Create or update the contact the identity names; safe against concurrent writers.
+    `alongside` items go in the same transaction (AlreadyRecorded when their condition fails)."""
 
     def attempt() -> Upserted | None:
         contact = find(identity)
         if contact is None:
-            return _create(identity, change)
-        return _update(contact, identity, change)
+            return _create(identity, change, alongside)
+        return _update(contact, identity, change, alongside)
 
     return retry.until_settled(attempt, limit=5, what="contact upsert")
 
@@ -122,45 +139,68 @@ def patch(contact: Contact, change: Change) -> Upserted:
     return retry.until_settled(attempt, limit=5, what="contact patch")
 
 
-def _create(identity: Identity, change: Change) -> Upserted | None:
+def _create(identity: Identity, change: Change, alongside: Alongside | None = None) -> Upserted | None:
     """The new contact; None when another writer created it meanwhile (read it again)."""
     now = clock.iso(clock.now())
     contact = Contact(str(uuid.uuid4()), created_at=now, updated_at=now)
     for name in IDENTIFIERS:
         if identity.value(name):
             setattr(contact, name, identity.value(name))
-    _apply(contact, change, now)
+    changed = _apply(contact, change, now)
     unique = settings().unique_key
     unique_value = getattr(contact, unique)
     write = Transaction()
+    labels = _add_alongside(write, alongside, contact, True, changed)
     write.put("contact", contact, condition=Contact.id.does_not_exist())
     if unique_value:
         write.put("key", ContactKey(_key(unique, unique_value), contact_id=contact.id),
                   condition=ContactKey.key.does_not_exist())
-    if write.commit():
+    failed = write.commit()
+    if labels.intersection(failed):
+        raise AlreadyRecorded()
+    if failed:
         return None
     return Upserted(contact, True, [])
 
 
-def _update(contact: Contact, identity: Identity, change: Change) -> Upserted | None:
+def _add_alongside(write: Transaction, alongside: Alongside | None, contact: Contact, created: bool,
+                   changed: list[str]) -> set[str]:
+    """Put the alongside items first: DynamoDB may report only the first failed condition, and
+    theirs decides (a duplicate event changes nothing, whatever else raced)."""
+    labels = set()
+    for label, item, condition in alongside(contact, created, changed) if alongside else ():
+        write.put(label, item, condition=condition)
+        labels.add(label)
+    return labels
+
+
+def _update(contact: Contact, identity: Identity, change: Change,
+            alongside: Alongside | None = None) -> Upserted | None:
     """The updated contact; None when another writer changed it since it was read (read it
     again); ContactConflict when its new unique key belongs to another contact."""
     now = clock.iso(clock.now())
     unique = settings().unique_key
     old_unique = getattr(contact, unique)
     traits = dict(change.traits)
-    for name in IDENTIFIERS:  # an identifier that found the contact fills it if empty
-        if identity.value(name) and not getattr(contact, name) and name not in traits:
+    attributes = dict(change.attributes)
+    if change.public:
+        traits, attributes = _fill_only(contact, traits, attributes, overwrite=change.overwrite)
+    for name in IDENTIFIERS:  # an identifier that found the contact fills it if empty (not a public key's)
+        if identity.value(name) and not getattr(contact, name) and name not in traits and not change.public:
             traits[name] = identity.value(name)
-    changed = _apply(contact, Change(traits, change.attributes, change.consent, change.consent_source,
-                                     change.activity_at), now)
+    changed = _apply(contact, Change(traits, attributes, change.consent, change.consent_source,
+                                     change.activity_at, change.public), now)
     activity_moved = change.activity_at is not None and contact.last_activity_at == change.activity_at
     if not changed and not activity_moved:
+        if alongside:
+            write = Transaction()
+            if _add_alongside(write, alongside, contact, False, []).intersection(write.commit()):
+                raise AlreadyRecorded()
         return Upserted(contact, False, [])
     if changed:
         contact.updated_at = now
     new_unique = getattr(contact, unique)
-    if new_unique == old_unique:
+    if new_unique == old_unique and not alongside:
         try:
             contact.save()  # conditional on the version read
         except PutError as error:
@@ -169,18 +209,34 @@ def _update(contact: Contact, identity: Identity, change: Change) -> Upserted | 
             raise
         return Upserted(contact, False, changed)
     write = Transaction()
+    labels = _add_alongside(write, alongside, contact, False, changed)
     write.put("contact", contact)  # conditional on the version read
-    if old_unique:
+    if old_unique and new_unique != old_unique:
         write.delete("old_key", ContactKey(_key(unique, old_unique)))
-    if new_unique:
+    if new_unique and new_unique != old_unique:
         write.put("key", ContactKey(_key(unique, new_unique), contact_id=contact.id),
                   condition=ContactKey.key.does_not_exist())
     failed = write.commit()
+    if labels.intersection(failed):
+        raise AlreadyRecorded()
     if "key" in failed:
         raise ContactConflict(unique)
     if failed:
         return None
     return Upserted(contact, False, changed)
+
+
+def _fill_only(contact: Contact, traits: dict[str, Any], attributes: dict[str, Any], *,
+               overwrite: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What a public key may write on an existing contact: never its identifiers (they name it:
+    changing one is a takeover), and other fields only where empty unless `overwrite`. What it
+    may not write is dropped without a word: a refusal would tell the caller the contact exists."""
+    kept = {name: value for name, value in traits.items()
+            if name not in IDENTIFIERS and value is not None and (overwrite or getattr(contact, name) in (None, ""))}
+    current = attributes_of(contact)
+    kept_attributes = {name: value for name, value in attributes.items()
+                       if value is not None and (overwrite or current.get(name) in (None, ""))}
+    return kept, kept_attributes
 
 
 def _apply(contact: Contact, change: Change, now: str) -> list[str]:
@@ -204,13 +260,27 @@ def _apply(contact: Contact, change: Change, now: str) -> list[str]:
     contact.attributes = attributes
     for channel, granted in change.consent.items():
         current = getattr(contact, f"consent_{channel}")
-        if current is None or current.granted != granted:
+        if change.public:  # a grant only, and it counts once confirmed (double opt-in)
+            if granted and (current is None or (current.granted is not True and not current.pending_at)):
+                setattr(contact, f"consent_{channel}", Consent(
+                    granted=current.granted if current else None, at=current.at if current else None,
+                    source=current.source if current else None, pending_at=now,
+                    pending_source=change.consent_source or "api"))
+                changed.append(f"consent.{channel}")
+        elif current is None or current.granted != granted or current.pending_at:
             setattr(contact, f"consent_{channel}",
                     Consent(granted=granted, at=now, source=change.consent_source or "api"))
             changed.append(f"consent.{channel}")
     if change.activity_at and (contact.last_activity_at or "") < change.activity_at:
         contact.last_activity_at = change.activity_at
     return changed
+
+
+def pending_channels(contact: Contact, changed: list[str], *, created: bool = False) -> list[str]:
+    """The channels whose consent this change (or creation) has just put on hold for a double opt-in."""
+    consents = {channel: getattr(contact, f"consent_{channel}") for channel in CHANNELS}
+    return [channel for channel, consent in consents.items()
+            if (created or f"consent.{channel}" in changed) and consent is not None and consent.pending_at]
 
 
 def attributes_of(contact: Contact) -> dict[str, Any]:
@@ -230,9 +300,16 @@ def plain(value: Any) -> Any:
 
 
 def consent_to_api(consent: Consent | None) -> dict | None:
+    """`granted`, `at`, `source`; `pending` while a double opt-in waits for its confirmation;
+    `proof` of the confirmation once given."""
     if consent is None:
         return None
-    return {"granted": consent.granted, "at": consent.at, "source": consent.source}
+    shown: dict[str, Any] = {"granted": consent.granted, "at": consent.at, "source": consent.source}
+    if consent.pending_at:
+        shown["pending"] = {"requested_at": consent.pending_at, "source": consent.pending_source}
+    if consent.proof:
+        shown["proof"] = dict(consent.proof)
+    return shown
 
 
 def to_api(contact: Contact) -> dict:

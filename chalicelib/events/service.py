@@ -10,17 +10,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.models import Model
 
 from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events.validate import ValidEvent, validate_event
+from chalicelib.logs import logger
 from chalicelib.problems import Problem, join
 from chalicelib.store import queue
 from chalicelib.store.audience import event_items
-from chalicelib.store.models import Event, EventId
+from chalicelib.store.models import Contact, Event, EventId
 from chalicelib.store.transactions import Transaction
-from chalicelib.vocabulary import is_system_type
+from chalicelib.vocabulary import client_event_id, is_system_type
 
 
 @dataclass
@@ -33,15 +35,20 @@ class IngestReport:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
 
 
-def ingest(raw_events: list[Any], *, allow_system: bool, paths: list[str] | None = None) -> IngestReport:
-    """Store each valid event once; report the others by index with every problem."""
+def ingest(raw_events: list[Any], *, public: bool, paths: list[str] | None = None) -> IngestReport:
+    """Store each valid event once; report the others by index with every problem.
+
+    `public` is the ingest key a web page embeds (DESIGN.md section 7): no system event types,
+    no contact named by id, no consent withdrawn, fill-only traits (contacts.service)."""
     tolerance = timedelta(seconds=settings().future_tolerance_seconds)
     outcomes: dict[int, tuple[str, Any]] = {}
     by_contact: dict[str, list[tuple[int, str, ValidEvent]]] = {}
     for index, raw in enumerate(raw_events):
         path = paths[index] if paths else f"events[{index}]"
-        event, problems = validate_event(raw, path, allow_system=allow_system, future_tolerance=tolerance)
-        if event is None:
+        event, problems = validate_event(raw, path, allow_system=not public, future_tolerance=tolerance)
+        if event is not None and public:
+            problems = _beyond_public_key(event, path)
+        if event is None or problems:
             outcomes[index] = ("rejected", problems)
         else:
             who = json.dumps(event.identity, sort_keys=True)
@@ -49,7 +56,7 @@ def ingest(raw_events: list[Any], *, allow_system: bool, paths: list[str] | None
 
     def store_all(group: list[tuple[int, str, ValidEvent]]) -> None:
         for index, path, event in group:
-            outcomes[index] = _store_one(event, path)
+            outcomes[index] = _store_one(event, path, public)
 
     # Contacts are stored concurrently (each event costs a few DynamoDB round trips); a
     # contact's own events stay in order, on one worker.
@@ -62,57 +69,135 @@ def ingest(raw_events: list[Any], *, allow_system: bool, paths: list[str] | None
         for group in groups:
             store_all(group)
     report = IngestReport()
-    stored: list[dict] = []
+    stored: list[tuple[str, list[dict]]] = []
     for index in sorted(outcomes):
         kind, value = outcomes[index]
         if kind == "rejected":
             report.rejected.append({"index": index, "errors": [p.as_dict() for p in value]})
         elif kind == "duplicate":
             report.duplicates += 1
+            if value:  # stored by an earlier request that never reached the queue
+                stored.append(value)
         else:
             report.accepted += 1
-            stored.extend(value)
-    queue.enqueue(stored)
+            stored.append(value)
+    _hand_over(stored)
     return report
 
 
-def _store_one(event: ValidEvent, path: str) -> tuple[str, Any]:
-    if _seen(event.id):
-        return "duplicate", None
+def _beyond_public_key(event: ValidEvent, path: str) -> list[Problem]:
+    """What the public ingest key may not do, refused whether or not the contact exists (an
+    answer that differed would tell a web page who is in the base)."""
+    problems = []
+    if "contact_id" in event.identity:
+        problems.append(Problem(join(join(path, "contact"), "contact_id"),
+                                "an ingest key cannot name a contact by id; use email, phone or external_id"))
+    for channel, granted in event.consent.items():
+        if not granted:
+            problems.append(Problem(join(join(path, "consent"), channel),
+                                    "an ingest key cannot withdraw consent: the unsubscribe link in every message "
+                                    "does, or a server-side key"))
+    return problems
+
+
+def _hand_over(stored: list[tuple[str, list[dict]]]) -> None:
+    """Queue what was stored, then clear each event's outbox mark. An event stays marked until
+    the queue has it, so a retry of a request that died in between queues it (_store_one)."""
+    if not stored:
+        return
     try:
-        new = _store_valid(event)
+        queue.enqueue([record for _, records in stored for record in records])
+    except Exception as error:
+        logger.exception("stored events not queued", extra={"events": len(stored)})
+        raise NotQueued() from error
+
+    def clear(stored_id: str) -> None:
+        try:
+            EventId(stored_id).update(actions=[EventId.outbox.remove()])
+        except Exception:  # the mark stays: a retry of this request would queue the event again, harmlessly
+            logger.exception("outbox mark not cleared", extra={"event_id": stored_id})
+
+    ids = [stored_id for stored_id, _ in stored]
+    workers = min(settings().ingest_workers, len(ids))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(clear, ids))
+    else:
+        for stored_id in ids:
+            clear(stored_id)
+
+
+def _store_one(event: ValidEvent, path: str, public: bool) -> tuple[str, Any]:
+    """("accepted", (stored id, records)) | ("duplicate", (stored id, records) or None) | ("rejected", problems).
+    An event that fails is reported alone: its neighbours in the batch are stored and queued."""
+    stored_id = client_event_id(event.id)
+    try:
+        seen = _seen(stored_id)
+        if seen is not None:
+            return "duplicate", ((stored_id, list(seen.outbox)) if seen.outbox else None)
+        records = _store_valid(event, public)
+    except contacts.AlreadyRecorded:
+        return "duplicate", None
     except contacts.ContactConflict:
         return "rejected", [Problem(join(path, "traits"), f"this {settings().unique_key} belongs to another contact")]
     except UnknownContact:
         return "rejected", [Problem(join(join(path, "contact"), "contact_id"), "no contact has this id")]
-    return ("duplicate", None) if new is None else ("accepted", new)
+    except Exception:  # nothing of this event was written (one transaction): the client may post it again
+        logger.exception("event not stored", extra={"event_id": event.id})
+        return "rejected", [Problem(path, "this event could not be stored (nothing was recorded); post it again")]
+    return "accepted", (stored_id, records)
 
 
 class UnknownContact(Exception):
     pass
 
 
-def _seen(event_id: str) -> bool:
+class NotQueued(Exception):
+    """Events were stored but the automation queue did not take them: posting them again
+    queues them (their outbox mark stays)."""
+
+
+def _seen(stored_id: str) -> EventId | None:
     try:
-        EventId.get(event_id)
-        return True
+        return EventId.get(stored_id, consistent_read=True)
     except DoesNotExist:
-        return False
+        return None
 
 
-def _store_valid(event: ValidEvent) -> list[dict] | None:
+def _store_valid(event: ValidEvent, public: bool) -> list[dict]:
+    """The contact's change, the event and its contact.created / contact.updated in one
+    transaction with the event's idempotency record: a duplicate id writes nothing at all
+    (contacts.AlreadyRecorded), whatever contact it names."""
     identity = contacts.Identity(**event.identity)
     if identity.contact_id and contacts.get(identity.contact_id) is None:
         raise UnknownContact(identity.contact_id)
     activity = None if is_system_type(event.type) else clock.iso(event.timestamp)
-    upserted = contacts.upsert(identity, contacts.Change(
+    records: list[dict] = []
+
+    def alongside(contact: Contact, created: bool, changed: list[str]) -> list[tuple[str, Model, Any]]:
+        items: list[tuple[str, Model, Any]] = []
+        records.clear()
+        origin = client_event_id(event.id)
+        derived: list[tuple[str, dict[str, Any], str]] = [("contact.created", {}, "contact.created")] if created else (
+            [("contact.updated", {"changed": changed}, "contact.updated")] if changed else [])
+        derived += [("contact.consent_requested", {"channel": channel}, f"consent.{channel}")
+                    for channel in contacts.pending_channels(contact, changed, created=created)]
+        for number, (event_type, properties, suffix) in enumerate(derived):
+            idempotency, item = event_items(contact.id, event_type, properties, f"{origin}/{suffix}")
+            items += [(f"derived_id{number}", idempotency, EventId.id.does_not_exist()),
+                      (f"derived{number}", item, None)]
+            records.append(to_api(item))
+        idempotency, item = event_items(contact.id, event.type, event.properties, event.id, event.timestamp,
+                                        posted=True)
+        records.append(to_api(item))
+        idempotency.outbox = list(records)
+        return [("event_id", idempotency, EventId.id.does_not_exist()), ("event", item, None), *items]
+
+    contacts.upsert(identity, contacts.Change(
         traits=event.traits, attributes=event.attributes, consent=event.consent,
-        consent_source=event.consent_source, activity_at=activity))
-    contact_id = upserted.contact.id
-    main = record(contact_id, event.type, event.properties, event_id=event.id, at=event.timestamp)
-    if main is None:
-        return None
-    return [*contact_events(upserted, origin=event.id), main]
+        consent_source=event.consent_source, activity_at=activity, public=public,
+        overwrite=settings().ingest_overwrites), alongside=alongside)
+    return records
 
 
 def contact_events(upserted: contacts.Upserted, *, origin: str) -> list[dict]:

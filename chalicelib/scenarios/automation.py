@@ -12,7 +12,7 @@ from pynamodb.exceptions import DeleteError
 
 from chalicelib import clock, criteria
 from chalicelib.audience import react
-from chalicelib.channels import feedback
+from chalicelib.channels import feedback, optin
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.logs import logger
@@ -23,6 +23,7 @@ from chalicelib.store.models import Wait
 
 def handle(event: dict) -> None:
     feedback.apply(event)  # a posted bounce, complaint or opt-out counts as SES's or SNS's would
+    optin.send_confirmation(event)  # consent granted through the public ingest key asks to be confirmed
     react.on_event(event)  # score, stage and segments first: triggers may read them
     contact_id = event["contact_id"]
     converted = _meet_goals(contact_id, event)

@@ -222,7 +222,7 @@ class _Simulation:
             chosen = chosen or (matching[0] if matching else None)
             if chosen is not None:
                 self.now, self.entry_key = chosen.moment, chosen.key
-                self.entered_by = {"id": chosen.id or "simulated"}
+                self.entered_by = {"id": vocabulary.client_event_id(chosen.id) if chosen.id else "simulated"}
                 self.trigger = chosen.properties
                 return
             self.notes.append(f"no {trigger['event']} event in the timeline matches the trigger: simulated from "

@@ -47,6 +47,7 @@ from pynamodb.models import Model
 from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.store.models import Contact, Event, EventId, _meta
+from chalicelib.vocabulary import client_event_id, system_event_id
 
 COUNTER_SHARDS = 16
 COUNTER_PREFIX = "#count#"
@@ -219,10 +220,12 @@ def contact_ref(contact_id: str) -> Contact:
 
 
 def event_items(contact_id: str, event_type: str, properties: dict[str, Any], event_id: str,
-                at: Any = None) -> tuple[EventId, Event]:
-    """The items events.service.record writes for one event, for use in a larger transaction."""
+                at: Any = None, *, posted: bool = False) -> tuple[EventId, Event]:
+    """The items events.service.record writes for one event, for use in a larger transaction.
+    `event_id` is stored in the posted (client) namespace or the system's (vocabulary)."""
     from datetime import timedelta
 
+    event_id = client_event_id(event_id) if posted else system_event_id(event_id)
     moment = at or clock.now()
     ttl_days = settings().event_ttl_days
     expires = moment + timedelta(days=ttl_days) if ttl_days else None

@@ -84,6 +84,10 @@ class Consent(MapAttribute):
     granted = BooleanAttribute(null=True)
     at = UnicodeAttribute(null=True)
     source = UnicodeAttribute(null=True)
+    # a double opt-in under way: asked then, from that source; it counts once confirmed
+    pending_at = UnicodeAttribute(null=True)
+    pending_source = UnicodeAttribute(null=True)
+    proof = JSONAttribute(null=True)  # the confirmation: requested_at, confirmed_at, token, ip, user_agent
 
 
 class Contact(Model):
@@ -145,9 +149,10 @@ class Event(Model):
 class EventId(Model):
     Meta = _meta("event-ids")
 
-    id = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(hash_key=True)  # "c:" + a posted id, "s:" + a system one (vocabulary)
     contact_id = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
+    outbox = JSONAttribute(null=True)  # the records to queue, until the automation queue has them
 
 
 class ApiKey(Model):

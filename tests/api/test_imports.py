@@ -58,7 +58,7 @@ def test_a_file_with_errors_on_some_lines(api):
         assert _contact(api, email) is None
     assert api.get(f"/imports/{report['id']}").data["counts"] == report["counts"]
     created = [event for event in events_of(api, ana["id"], "contact.created")]
-    assert created and created[0]["id"].startswith(f"import:{report['id']}:")
+    assert created and created[0]["id"].startswith(f"s:import:{report['id']}:")
 
 
 def test_upsert_clears_empty_cells_and_insert_only_skips_known_contacts(api):

@@ -233,6 +233,7 @@ def test_birthday(api):
 
 AB_TEST = {
     "id": "ab-welcome", "name": "A/B welcome", "trigger": {"event": "signup"},
+    "entry": {"reentry": "always"},  # the bucket then depends on the trigger event's id too
     "steps": [{"id": "ab", "type": "split", "branches": [
         {"weight": 50, "steps": [{"id": "a", "type": "email", "subject": "A for {{ contact.email }}", "text": "A"}]},
         {"weight": 50, "steps": [{"id": "b", "type": "email", "subject": "B for {{ contact.email }}", "text": "B"}]},

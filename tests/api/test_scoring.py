@@ -53,7 +53,7 @@ def test_event_points_decay_with_the_half_life_and_move_the_stage(api):
     stage = wait_event(api, ana, "stage.changed", stage="MQL")
     assert stage["properties"]["previous"] == "lead"
     changes = events_of(api, ana, "score.changed")
-    assert sorted(event["properties"]["by"] for event in changes) == ["p-new", "p-old", "v-pricing"]
+    assert sorted(event["properties"]["by"] for event in changes) == ["c:p-new", "c:p-old", "c:v-pricing"]
 
     clock.advance(timedelta(days=20))  # two half-lives: 35 -> about 8.75
     run_schedule("audience_daily")

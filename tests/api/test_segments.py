@@ -102,8 +102,8 @@ def test_only_segments_an_event_can_affect_are_evaluated(api, monkeypatch):
     post(api, "purchase", "ana@example.com", id="evt-purchase")
     wait_event(api, ana, "segment.entered", segment="buyers")
     by_cause = {cause: ids for cause, ids in evaluated}
-    assert "evt-download" not in by_cause  # no segment reads downloads (nor last_activity_at)
-    assert by_cause["evt-purchase"] == {"buyers"}
+    assert "c:evt-download" not in by_cause  # no segment reads downloads (nor last_activity_at)
+    assert by_cause["c:evt-purchase"] == {"buyers"}
     assert member_ids(api, "viewers") == set()
 
 

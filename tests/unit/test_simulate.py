@@ -471,6 +471,6 @@ def test_the_bucket_is_the_one_the_stack_gives_this_contact_for_this_entry():
     for number in range(20):
         who = contact(id=f"c-{number}")
         result = run(definition, [{**SIGNUP, "id": f"evt-{number}"}], who)
-        name = semantics.execution_name(f"c-{number}", "custom", f"custom#evt-{number}")
+        name = semantics.execution_name(f"c-{number}", "custom", f"custom#c:evt-{number}")  # as stored
         expected = semantics.branch_of(definition["steps"][0], semantics.bucket_of(name))
         assert steps(result)[0] == ("ab", f"branch:{expected}")
