@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
@@ -23,6 +23,8 @@ from chalicelib.store.audience import event_items
 from chalicelib.store.models import Contact, Event, EventId
 from chalicelib.store.transactions import Transaction
 from chalicelib.vocabulary import client_event_id, is_system_type
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,14 +62,7 @@ def ingest(raw_events: list[Any], *, public: bool, paths: list[str] | None = Non
 
     # Contacts are stored concurrently (each event costs a few DynamoDB round trips); a
     # contact's own events stay in order, on one worker.
-    groups = list(by_contact.values())
-    workers = min(settings().ingest_workers, len(groups))
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(store_all, groups))
-    else:
-        for group in groups:
-            store_all(group)
+    _concurrently(store_all, list(by_contact.values()))
     report = IngestReport()
     stored: list[tuple[str, list[dict]]] = []
     for index in sorted(outcomes):
@@ -117,14 +112,18 @@ def _hand_over(stored: list[tuple[str, list[dict]]]) -> None:
         except Exception:  # the mark stays: a retry of this request would queue the event again, harmlessly
             logger.exception("outbox mark not cleared", extra={"event_id": stored_id})
 
-    ids = [stored_id for stored_id, _ in stored]
-    workers = min(settings().ingest_workers, len(ids))
+    _concurrently(clear, [stored_id for stored_id, _ in stored])
+
+
+def _concurrently(work: Callable[[T], None], items: list[T]) -> None:
+    """`work` on every item, on up to PARCOURS_INGEST_WORKERS threads (DynamoDB round trips overlap)."""
+    workers = min(settings().ingest_workers, len(items))
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(clear, ids))
+            list(pool.map(work, items))
     else:
-        for stored_id in ids:
-            clear(stored_id)
+        for item in items:
+            work(item)
 
 
 def _store_one(event: ValidEvent, path: str, public: bool) -> tuple[str, Any]:
