@@ -13,10 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chalicelib.config import settings
-from chalicelib.scenarios.errors import Throttled
-
-THROTTLING = {"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException",
-              "ServiceUnavailable", "ServiceUnavailableException"}
+from chalicelib.scenarios.errors import THROTTLING, Throttled
 
 
 @lru_cache(maxsize=1)

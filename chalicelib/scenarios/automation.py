@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pynamodb.exceptions import DeleteError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock, criteria
 from chalicelib.audience import react
@@ -61,14 +61,20 @@ def _resume_waits(contact_id: str, event: dict, *, skip: set[str]) -> None:
 
 
 def resume_wait(wait: Wait, *, reason: str) -> None:
-    """Send a waiting execution down its `then` branch, once: whoever deletes the wait resumes it."""
+    """Send a waiting execution down its `then` branch, once.
+
+    The first cause to claim the wait resumes it; the wait is deleted only once Step Functions
+    has taken the resume. A resume that fails (throttled) leaves the claim, so the retried
+    delivery of the same cause resumes it, and no other cause can."""
     try:
-        wait.delete(condition=Wait.token.exists())
-    except DeleteError:
+        wait.update(actions=[Wait.resumed_by.set(reason)],
+                    condition=Wait.token.exists() & (Wait.resumed_by.does_not_exist() | (Wait.resumed_by == reason)))
+    except UpdateError:
         return
     enrollment = journeys.get(wait.contact_id, wait.enrollment_key)
     if enrollment and enrollment.status == journeys.RUNNING and deployer.resume(wait.token, {"by": reason}):
         journeys.record(enrollment, wait.step, "then", current=None)
+    wait.delete()
 
 
 def _start_journeys(contact_id: str, event: dict) -> None:

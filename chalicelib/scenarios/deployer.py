@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import boto3
+from botocore.exceptions import ClientError
 
 from chalicelib.config import settings
 from chalicelib.scenarios.compiler import compile_scenario
+from chalicelib.scenarios.errors import THROTTLING, Throttled
 
 ALIAS = "live"
 
@@ -78,9 +80,15 @@ def stop(execution_arn: str, cause: str) -> None:
 
 
 def resume(token: str, output: dict) -> bool:
-    """Send a waiting execution on (wait_for); False when the wait ended meanwhile (timed out)."""
+    """Send a waiting execution on (wait_for); False when the wait ended meanwhile (timed out).
+    Raises Throttled when Step Functions refuses for now: the step runner's Task retries it, the
+    automation queue redelivers the event."""
     try:
         _sfn().send_task_success(taskToken=token, output=json.dumps(output))
         return True
     except (_sfn().exceptions.TaskTimedOut, _sfn().exceptions.TaskDoesNotExist, _sfn().exceptions.InvalidToken):
         return False
+    except ClientError as error:
+        if error.response["Error"]["Code"] in THROTTLING:
+            raise Throttled(str(error)) from error
+        raise

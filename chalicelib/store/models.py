@@ -242,6 +242,7 @@ class Wait(Model):
     step = UnicodeAttribute()
     where = JSONAttribute(null=True)
     expires_at = TTLAttribute(null=True)
+    resumed_by = UnicodeAttribute(null=True)  # the cause that claimed the resume (an event id, "look-back")
 
 
 class BySesId(GlobalSecondaryIndex):
