@@ -13,7 +13,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.auth import require
-from chalicelib.api.http import ApiError
+from chalicelib.api.http import ApiError, current_route
 from chalicelib.logs import logger
 from chalicelib.problems import Invalid
 
@@ -28,6 +28,7 @@ class ApiBlueprint(Blueprint):
             @functools.wraps(view)
             def guarded(*args: Any, **params: Any) -> Any:
                 request = self.current_request
+                current_route.set(f"{request.method} {path} {sorted(params.items())}")
                 try:
                     if roles:
                         request.principal = require(request, roles)  # type: ignore[attr-defined]  # Chalice has no slot for it
@@ -44,3 +45,19 @@ class ApiBlueprint(Blueprint):
             return register(guarded)
 
         return decorator
+
+
+# Chalice answers some requests itself before any view runs (405 method not allowed, 415
+# unsupported media type, 400 binary answer without Accept), as {"Code", "Message"}.
+_CHALICE_CODES = {"MethodNotAllowedError": "method_not_allowed", "UnsupportedMediaType": "unsupported_media_type",
+                  "BadRequest": "bad_request", "BadRequestError": "bad_request", "NotFoundError": "not_found"}
+
+
+def errors_in_our_format(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """HTTP middleware: every refusal, Chalice's own included, in the error format of DESIGN.md section 7."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = _CHALICE_CODES.get(str(body["Code"]), "error")
+        response.body = {"error": {"code": code, "message": str(body["Message"])}}
+    return response

@@ -5,7 +5,7 @@ from chalice import Response
 
 from chalicelib import clock
 from chalicelib.api.auth import READ, WRITE
-from chalicelib.api.http import ApiError, not_found, read_json, read_object
+from chalicelib.api.http import ApiError, is_whole_number, not_found, read_json, read_object
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.contacts import service as contacts
 from chalicelib.problems import Invalid, Problem
@@ -27,7 +27,7 @@ def _version(scenario: scenarios.Scenario) -> int:
     raw = params.get("version") if params else None
     if raw is None:
         return int(scenario.latest_version)
-    if not raw.isdigit() or int(raw) not in scenarios.versions(scenario.id):
+    if not is_whole_number(raw) or int(raw) not in scenarios.versions(scenario.id):
         raise not_found(f"Version {raw} of this scenario")
     return int(raw)
 

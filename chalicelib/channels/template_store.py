@@ -50,8 +50,9 @@ def validate(body: dict[str, Any], *, template_id: str | None = None) -> tuple[d
         problems.append(Problem("id", "id must be 1 to 128 letters, digits, '_', '.', ':' or '-', starting with a "
                                       "letter or digit"))
     channel = body.get("channel")
-    if channel not in PARTS:
+    if not isinstance(channel, str) or channel not in PARTS:
         problems.append(Problem("channel", 'channel must be "email" or "sms"'))
+        channel = None
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
         problems.append(Problem("name", f"name must be a string of at most {MAX_NAME} characters"))
