@@ -21,7 +21,9 @@ PUBLIC: frozenset[str] = frozenset()  # no key needed: health, tracking links, u
 
 
 class ApiBlueprint(Blueprint):
-    def route(self, path: str, *, roles: frozenset[str], **kwargs: Any) -> Callable:  # type: ignore[override]  # roles are required
+    def route(self, path: str, *, roles: frozenset[str], body: Callable[[], dict] | None = None,  # type: ignore[override]  # roles are required
+              **kwargs: Any) -> Callable:
+        """`body`, when given, makes the JSON Schema of the request body (for GET /openapi.json)."""
         register = super().route(path, **kwargs)
 
         def decorator(view: Callable) -> Callable:
@@ -42,6 +44,8 @@ class ApiBlueprint(Blueprint):
                     return Response({"error": {"code": "internal", "message": "Something went wrong on our side."}},
                                     status_code=500)
 
+            guarded.roles = roles  # type: ignore[attr-defined]  # read by api/openapi.py
+            guarded.body_schema = body  # type: ignore[attr-defined]
             return register(guarded)
 
         return decorator

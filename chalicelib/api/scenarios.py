@@ -11,6 +11,7 @@ from chalicelib.contacts import service as contacts
 from chalicelib.problems import Invalid, Problem
 from chalicelib.scenarios import deployer, diagram, simulate
 from chalicelib.scenarios import service as scenarios
+from chalicelib.scenarios.json_schema import scenario_schema
 
 bp = ApiBlueprint(__name__)
 
@@ -44,13 +45,13 @@ def _lifecycle(action, scenario_id: str) -> dict:
     return body
 
 
-@bp.route("/scenarios/validate", methods=["POST"], roles=WRITE)
+@bp.route("/scenarios/validate", methods=["POST"], roles=WRITE, body=scenario_schema)
 def validate_scenario() -> dict:
     problems = scenarios.validate(read_json(bp.current_request))
     return {"valid": not problems, "problems": [problem.as_dict() for problem in problems]}
 
 
-@bp.route("/scenarios", methods=["POST"], roles=WRITE)
+@bp.route("/scenarios", methods=["POST"], roles=WRITE, body=scenario_schema)
 def create_scenario() -> Response:
     try:
         scenario = scenarios.create(read_json(bp.current_request))
@@ -70,7 +71,7 @@ def get_scenario(scenario_id: str) -> dict:
     return {**scenarios.to_api(scenario, version=_version(scenario)), "versions": scenarios.versions(scenario_id)}
 
 
-@bp.route("/scenarios/{scenario_id}", methods=["PUT"], roles=WRITE)
+@bp.route("/scenarios/{scenario_id}", methods=["PUT"], roles=WRITE, body=scenario_schema)
 def put_scenario(scenario_id: str) -> dict:
     scenario = _scenario_or_404(scenario_id)
     try:

@@ -39,6 +39,13 @@ class RequestHandler(ChaliceRequestHandler):
         self.local_gateway = Gateway(app_object, config)
         super(ChaliceRequestHandler, self).__init__(request, client_address, server)
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers 501 in HTML to a method it has no do_METHOD for (TRACE, CONNECT...);
+        # API Gateway hands every method to the app, which refuses it in the error format.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
 
 class Client(ChaliceClient):
     """Chalice's test client, on this gateway."""
