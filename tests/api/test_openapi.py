@@ -137,3 +137,16 @@ def test_no_request_gets_a_server_error(case: Any, served: Served) -> None:
 def test_no_request_gets_a_server_error_long_run(case: Any, served: Served) -> None:
     response = case.call(base_url=served.base, headers={"Authorization": f"Bearer {served.admin}"}, timeout=60)
     in_error_format(response, case.formatted_path)
+
+
+def test_sequences_following_the_links_get_no_server_error(described, served):
+    """Stateful: create a list, segment, template or scenario, then act on what was created."""
+    class Workflow(described.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"base_url": served.base, "headers": {"Authorization": f"Bearer {served.admin}"}, "timeout": 60}
+
+        def validate_response(self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any) -> None:
+            in_error_format(response, case.formatted_path)
+
+    Workflow.run(settings=settings(max_examples=15, stateful_step_count=6, deadline=None, database=None,
+                                   suppress_health_check=list(HealthCheck)))
