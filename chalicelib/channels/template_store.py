@@ -15,7 +15,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib import clock
+from chalicelib import clock, limits
 from chalicelib.channels import render, templates
 from chalicelib.channels.sms_text import segments
 from chalicelib.contacts import service as contacts
@@ -38,6 +38,9 @@ class Conflict(Exception):
 
 def validate(body: dict[str, Any], *, template_id: str | None = None) -> tuple[dict[str, Any], list[Problem]]:
     """The cleaned template and every problem found (each with its path)."""
+    storable = limits.problems(body)
+    if storable:  # nothing else can be read safely from a value DynamoDB would refuse
+        return {}, storable
     problems = [Problem(key, f"unknown field '{key}'; expected {', '.join(FIELDS)}") for key in body
                 if key not in FIELDS]
     if template_id is not None:

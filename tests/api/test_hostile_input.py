@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import base64
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests.helpers import contact, error_paths, one_email, signup
+from tests.helpers import contact, deep, error_paths, hostile_criteria, hostile_json, one_email, signup
 
 
 def refused(response: Any, *statuses: int) -> dict:
@@ -28,13 +31,6 @@ HOLE = "<hole>"
 def literal(body: dict, text: str) -> str:
     """`body` as JSON with `text`, verbatim, where HOLE stands: what json.dumps would not write."""
     return json.dumps(body).replace(json.dumps(HOLE), text)
-
-
-def nested(depth: int, leaf: Any = 1) -> Any:
-    value = leaf
-    for level in range(depth):
-        value = {"a": value} if level % 2 else [value]
-    return value
 
 
 def test_a_body_nested_4000_deep_is_refused_as_bad_json(api):
@@ -96,15 +92,15 @@ def test_an_oversized_consent_source_is_refused(api):
 
 def test_deep_event_properties_and_simulate_contacts_are_refused(api):
     response = api.post("/events", {"type": "signup", "contact": {"email": "ana@example.com"},
-                                    "properties": {"deep": nested(400)}})
+                                    "properties": {"deep": deep(400)}})
     refused(response)
     assert api.post("/scenarios", one_email()).status_code == 201
     response = api.post("/scenarios/news/simulate", {"contact": {"email": "ana@example.com",
-                                                                 "attributes": {"x": nested(500)}}})
+                                                                 "attributes": {"x": deep(500)}}})
     refused(response)
     # Within the bound the nesting is kept to DynamoDB's own limit of 32, with the path.
     response = api.post("/events", {"type": "signup", "contact": {"email": "ana@example.com"},
-                                    "properties": {"deep": nested(40)}})
+                                    "properties": {"deep": deep(40)}})
     refused(response, 422)
     assert error_paths(response)[0].startswith("properties.deep")
 
@@ -195,3 +191,46 @@ def test_a_good_event_still_goes_through(api):
     signup(api, "ana@example.com", first_name="Ana", attributes={"plan": "pro", "seats": 3})
     stored = contact(api, "ana@example.com")
     assert stored["first_name"] == "Ana" and stored["attributes"] == {"plan": "pro", "seats": 3}
+
+
+def as_json(value: Any) -> str:
+    """JSON as a client may write it: NaN, Infinity and numbers of any length written out."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(key)}:{as_json(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(as_json(item) for item in value) + "]"
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value)
+
+
+THROUGH_THE_API = settings(max_examples=40, deadline=None, database=None,
+                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@THROUGH_THE_API
+@given(body=st.one_of(hostile_json(), st.fixed_dictionaries(
+    {"type": st.just("signup"), "contact": st.just({"email": "ana@example.com"})},
+    optional={"traits": hostile_json(), "consent": hostile_json(), "properties": hostile_json(),
+              "id": hostile_json(), "timestamp": hostile_json()})))
+def test_events_and_contacts_of_any_shape_get_no_server_error(api, body):
+    for path in ("/events", "/contacts"):
+        response = api.post(path, raw=as_json(body))
+        assert response.status_code < 500, (path, response.body[:300])
+        if response.status_code >= 400:
+            refused(response, response.status_code)
+
+
+@THROUGH_THE_API
+@given(criteria=hostile_criteria(), template=st.dictionaries(
+    st.sampled_from(["id", "channel", "subject", "html", "text"]), hostile_json()))
+def test_criteria_and_templates_of_any_shape_get_no_server_error(api, criteria, template):
+    for method, path, body in (("POST", "/segments/preview", {"criteria": criteria}),
+                               ("PUT", "/settings/scoring", {"rules": [{"criteria": criteria, "points": 1}]}),
+                               ("POST", "/scenarios/validate", {**one_email(), "exit_when": criteria}),
+                               ("POST", "/templates", template)):
+        raw = as_json(body)
+        response = api.request(method, path, raw=raw)
+        assert response.status_code < 500, (path, response.body[:300])
+        if response.status_code >= 400:
+            refused(response, response.status_code)
