@@ -271,7 +271,8 @@ def hostile_strings() -> Any:
 
     return st.one_of(st.text(max_size=20), st.sampled_from([
         "\ud800", "x\udfffy", "", " ", "{{ ''.__class__.__mro__ }}", "{% include 'x' %}",
-        "{{ contact.first_name | shout }}", "P1D", "-P30D", "email", "properties.x", "eq", "\x00"]))
+        "{{ contact.first_name | shout }}", "P1D", "-P30D", "P99999999999D",
+        "PT99999999999999999H", "email", "properties.x", "eq", "\x00"]))
 
 
 def hostile_json() -> Any:

@@ -107,25 +107,26 @@ def _operation(path: str, method: str, entry: Any, components: dict[str, Any]) -
         operation["description"] = "roles: " + ", ".join(sorted(roles))
     else:
         operation["security"] = []
-    body = _body(entry, view, calls, components)
+    body = _body(path, entry, view, calls, components)
     if body:
         operation["requestBody"] = body
     return operation
 
 
-def _body(entry: Any, view: Any, calls: set[Any], components: dict[str, Any]) -> dict[str, Any] | None:
+def _body(path: str, entry: Any, view: Any, calls: set[Any], components: dict[str, Any]) -> dict[str, Any] | None:
     content_types = [kind for kind in entry.content_types if kind != "application/json"]
     if any(reader in calls for reader in _JSON_READERS):
         factory = getattr(view, "body_schema", None)
-        schema = _components(factory(), _component_name(factory), components) if factory else {"type": "object"}
+        schema = _components(factory(), _component_name(path), components) if factory else {"type": "object"}
         return {"required": True, "content": {"application/json": {"schema": schema}}}
     if content_types:  # a body read as it is (CSV imports)
         return {"required": True, "content": {kind: {"schema": {"type": "string"}} for kind in content_types}}
     return None
 
 
-def _component_name(factory: Callable[..., Any]) -> str:
-    return factory.__name__.removesuffix("_schema").title().replace("_", "")
+def _component_name(path: str) -> str:
+    """A body's component is named after its collection: /scenarios/{id} takes a Scenarios body."""
+    return path.strip("/").split("/")[0].title()
 
 
 def _link_creations(paths: dict[str, Any]) -> None:

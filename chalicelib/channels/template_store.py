@@ -36,6 +36,17 @@ class Conflict(Exception):
     """A template with this id exists already."""
 
 
+def body_schema() -> dict[str, Any]:
+    """The JSON Schema of a template body, from the rules `validate` applies (for GET /openapi.json);
+    the sandbox checks of the parts are the validator's alone."""
+    text = {"type": "string", "maxLength": MAX_BYTES}
+    return {"type": "object", "required": ["id", "channel"], "additionalProperties": False,
+            "properties": {"id": {"type": "string", "pattern": f"^{ID.pattern}$"},
+                           "channel": {"enum": sorted(PARTS)},
+                           "name": {"type": "string", "maxLength": MAX_NAME},
+                           "subject": {"type": "string", "maxLength": MAX_SUBJECT}, "html": text, "text": text}}
+
+
 def validate(body: dict[str, Any], *, template_id: str | None = None) -> tuple[dict[str, Any], list[Problem]]:
     """The cleaned template and every problem found (each with its path)."""
     storable = limits.problems(body)

@@ -126,6 +126,21 @@ def test_an_unhashable_op_is_refused_in_every_criteria(api, op):
     refused(api.post("/scenarios", definition), 422)
 
 
+@pytest.mark.parametrize("duration", ["P99999999999D", "P9999999999Y", "PT99999999999999999H", "-P99999999999D"])
+def test_durations_too_long_for_a_calendar_are_refused(api, duration):
+    within = {"event": "purchase", "within": duration}
+    assert "criteria.within" in error_paths(api.post("/segments", {"id": "s", "name": "S", "criteria": within}))
+    assert "criteria.within" in error_paths(api.post("/segments/preview", {"criteria": within}))
+    refused(api.put("/settings/scoring", {"rules": [], "half_life": duration}), 422)
+    refused(api.put("/settings/activity", {"window": duration}), 422)
+    definition = one_email()
+    definition["steps"].insert(0, {"id": "pause", "type": "wait", "duration": duration})
+    definition["entry"] = {"reentry": {"after": duration}}
+    response = api.post("/scenarios/validate", definition)
+    assert response.data["valid"] is False and {"steps[0].duration", "entry.reentry.after"} <= {
+        problem["path"] for problem in response.data["problems"]}, response.data
+
+
 @pytest.mark.parametrize("channel", [{}, [], 1, None])
 def test_a_template_channel_that_is_not_a_name_is_refused(api, channel):
     response = api.post("/templates", {"id": "t", "channel": channel, "subject": "s", "html": "h"})

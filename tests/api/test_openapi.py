@@ -105,8 +105,8 @@ def test_the_description_covers_every_route_and_its_roles(api):
 def test_the_description_is_generated_from_validators_and_pagination(api):
     document = api.get("/openapi.json", key="").data
     scenario_body = document["paths"]["/scenarios"]["post"]["requestBody"]["content"]["application/json"]
-    assert scenario_body["schema"] == {"$ref": "#/components/schemas/Scenario"}
-    scenario = document["components"]["schemas"]["Scenario"]
+    assert scenario_body["schema"] == {"$ref": "#/components/schemas/Scenarios"}
+    scenario = document["components"]["schemas"]["Scenarios"]
     assert {"id", "trigger", "steps"} <= set(scenario["properties"])
     assert "#/$defs/" not in json.dumps(document)
     for path in ("/contacts", "/lists", "/segments", "/templates", "/lists/{list_id}/members"):
@@ -150,3 +150,21 @@ def test_sequences_following_the_links_get_no_server_error(described, served):
 
     Workflow.run(settings=settings(max_examples=15, stateful_step_count=6, deadline=None, database=None,
                                    suppress_health_check=list(HealthCheck)))
+
+
+def test_body_schemas_accept_what_the_validators_accept():
+    from jsonschema import Draft202012Validator
+
+    from chalicelib.channels import template_store
+    from chalicelib.lists import service as lists
+    from chalicelib.scenarios.json_schema import segment_schema
+    from examples import HERE as EXAMPLES
+
+    segment = json.loads((EXAMPLES / "segments" / "inactive-6-months.json").read_text())
+    listed = json.loads((EXAMPLES / "lists" / "loyal-customers.json").read_text())
+    template = {"id": "welcome", "channel": "email", "subject": "Hi {{ contact.first_name }}", "html": "<p>Hi</p>"}
+    for schema, body in ((segment_schema(), segment), (lists.body_schema(), listed),
+                         (template_store.body_schema(), template)):
+        Draft202012Validator(schema).validate(body)
+    assert lists.validate(listed) == [] and template_store.validate(template)[1] == []
+    assert not Draft202012Validator(template_store.body_schema()).is_valid({**template, "channel": {}})
