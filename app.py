@@ -6,11 +6,12 @@ import json
 from chalice import Chalice, Cron, Rate
 
 from chalicelib.activity import service as activity
-from chalicelib.api import contacts, events, health, keys, scenarios
+from chalicelib.api import contacts, events, health, keys, routing, scenarios
 from chalicelib.api import gdpr as gdpr_api
 from chalicelib.api import imports as imports_api
 from chalicelib.api import lists as lists_api
 from chalicelib.api import local_feedback as local_feedback_api
+from chalicelib.api import openapi as openapi_api
 from chalicelib.api import optin as optin_api
 from chalicelib.api import outbox as outbox_api
 from chalicelib.api import schemas as schemas_api
@@ -36,6 +37,8 @@ for blueprint in (lists_api, segments_api, settings_api, imports_api, gdpr_api):
 for blueprint in (templates_api, tracking_api, optin_api, outbox_api, local_feedback_api):  # channels
     app.register_blueprint(blueprint.bp)
 app.register_blueprint(schemas_api.bp)
+app.register_blueprint(openapi_api.bp)
+app.register_middleware(routing.errors_in_our_format, "http")
 # CSV imports arrive byte for byte (Latin-1 files included)
 app.api.binary_types.extend(kind for kind in imports_api.CSV_TYPES if kind not in app.api.binary_types)
 

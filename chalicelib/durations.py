@@ -20,14 +20,23 @@ def parse(text: str) -> isodate.Duration | timedelta:
         return isodate.parse_duration(text)
     except (isodate.ISO8601Error, ValueError) as error:
         raise DurationError(f"{text!r} is not an ISO 8601 duration such as PT1H, P3D or P6M") from error
+    except OverflowError:  # "P99999999999D": more days than a timedelta holds
+        raise DurationError(f"{text!r} is too long a duration") from None
+
+
+def _moved(moment: datetime, text: str) -> datetime:
+    try:
+        return moment + parse(text)
+    except OverflowError:  # past the year 9999
+        raise DurationError(f"{text!r} is too long a duration") from None
 
 
 def shift(moment: datetime, text: str) -> datetime:
     """`moment` moved by the duration (calendar-aware for months and years)."""
-    return moment + parse(text)
+    return _moved(moment, text)
 
 
 def seconds(text: str, *, at: datetime | None = None) -> float:
     """Length of a duration in seconds; months and years are measured from `at` (default: a fixed reference)."""
     reference = at or datetime(2026, 1, 1)
-    return ((reference + parse(text)) - reference).total_seconds()
+    return (_moved(reference, text) - reference).total_seconds()

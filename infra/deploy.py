@@ -81,6 +81,39 @@ def deployed_url(stage: str) -> str | None:
     return None
 
 
+def deployed_api_id(stage: str) -> str | None:
+    """The id of the REST API Chalice created for the stage."""
+    state = ROOT / ".chalice" / "deployments" / f"{stage}.json"
+    if not state.exists():
+        return None
+    for resource in json.loads(state.read_text()).get("resources", []):
+        if resource.get("resource_type") == "rest_api" and resource.get("rest_api_id"):
+            return str(resource["rest_api_id"])
+    return None
+
+
+def attach_gateway_responses(stack: str, config: dict, stage: str, session: Any) -> None:
+    """Give the stack the API's id, so its gateway responses (404 in the error format for unknown
+    routes) apply to the API Chalice created, then redeploy the stage for them to take effect."""
+    api_id = deployed_api_id(stage)
+    if api_id is None:
+        return
+    cloudformation = session.client("cloudformation")
+    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    parameters = {item["ParameterKey"]: item["ParameterValue"] for item in described.get("Parameters", [])}
+    if parameters.get("RestApiId") == api_id:
+        return
+    cloudformation.update_stack(
+        StackName=stack, UsePreviousTemplate=True, Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[{"ParameterKey": key, "UsePreviousValue": True} for key in parameters if key != "RestApiId"]
+        + [{"ParameterKey": "RestApiId", "ParameterValue": api_id}])
+    cloudformation.get_waiter("stack_update_complete").wait(StackName=stack)
+    api_stage = config["stages"][stage].get("api_gateway_stage", "api")
+    session.client("apigateway").create_deployment(restApiId=api_id, stageName=api_stage,
+                                                   description="gateway responses in the error format")
+    print(f"gateway responses attached to API {api_id}")
+
+
 def chalice_deploy(config: dict, stage: str, chalice: str) -> None:
     original = CONFIG.read_text()
     try:
@@ -145,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         values["api:url"] = deployed_url(args.stage) or PENDING_URL
         print(f"redeploying with PARCOURS_PUBLIC_BASE_URL={values['api:url']}")
         chalice_deploy(fill(config, args.stage, values), args.stage, args.chalice)
+    attach_gateway_responses(stack, config, args.stage, session)
     return 0
 
 

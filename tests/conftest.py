@@ -76,7 +76,7 @@ def runtime(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 @pytest.fixture
 def api(runtime: Any) -> Iterator[Api]:
-    from chalice.test import Client
+    from chalicelib.local.gateway import Client
 
     with Client(runtime.app) as client:
         yield Api(client, runtime.admin_key)

@@ -273,3 +273,63 @@ DESIGN_EXAMPLE = {
          "else": [{"id": "similar", "type": "email", "template": "similar-products"}]},
     ],
 }
+
+
+# -- hostile input (property tests and fuzzing) ----------------------------------------------
+
+
+def deep(depth: int, leaf: Any = 1) -> Any:
+    """A value nested `depth` levels deep, objects and lists in turn."""
+    value = leaf
+    for level in range(depth):
+        value = [value] if level % 2 else {"a": value}
+    return value
+
+
+def hostile_strings() -> Any:
+    """Text as a hostile client sends it: lone surrogates, control characters, sandbox escapes, names
+    that mean something somewhere."""
+    from hypothesis import strategies as st
+
+    return st.one_of(st.text(max_size=20), st.sampled_from([
+        "\ud800", "x\udfffy", "", " ", "{{ ''.__class__.__mro__ }}", "{% include 'x' %}",
+        "{{ contact.first_name | shout }}", "P1D", "-P30D", "P99999999999D",
+        "PT99999999999999999H", "email", "properties.x", "eq", "\x00"]))
+
+
+def hostile_json() -> Any:
+    """JSON values with what DynamoDB refuses (NaN, infinities, numbers out of range or precision,
+    lone surrogates in values and keys) and nesting up to 400 deep."""
+    from decimal import Decimal
+
+    from hypothesis import strategies as st
+
+    numbers = st.one_of(
+        st.integers(), st.floats(), st.integers(min_value=10 ** 37, max_value=10 ** 60),
+        st.sampled_from([float("nan"), float("inf"), -float("inf"), 1e200, 1e-200, 9.9e125, 1e-130, 0.0, -0.0,
+                         Decimal("1" * 39), Decimal("1E+126"), Decimal("1E-131"), True, False]))
+    scalars = st.one_of(st.none(), hostile_strings(), numbers)
+    values = st.recursive(scalars, lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(hostile_strings(), children, max_size=4)), max_leaves=20)
+    return st.one_of(values, st.integers(min_value=30, max_value=400).map(deep))
+
+
+def hostile_criteria() -> Any:
+    """Criteria trees (DESIGN.md section 5) with hostile JSON in any place: an `op` that is a list,
+    a field that is an object, a `where` that is a number."""
+    from hypothesis import strategies as st
+
+    anything = hostile_json()
+    ops = ["eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "exists", "before", "after"]
+    leaves = st.one_of(
+        st.fixed_dictionaries({"field": st.one_of(st.sampled_from(["email", "score", "attributes.plan",
+                                                                    "properties.x", "created_at"]), anything),
+                               "op": st.one_of(st.sampled_from(ops), anything)}, optional={"value": anything}),
+        st.fixed_dictionaries({"event": st.one_of(st.just("purchase"), anything)},
+                              optional={"where": anything, "within": anything, "count": anything}),
+        st.fixed_dictionaries({"in_list": anything}),
+        anything)
+    return st.recursive(leaves, lambda children: st.one_of(
+        st.fixed_dictionaries({"all": st.lists(children, max_size=3)}),
+        st.fixed_dictionaries({"any": st.lists(children, max_size=3)}),
+        st.fixed_dictionaries({"not": children})), max_leaves=8)

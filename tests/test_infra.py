@@ -251,3 +251,24 @@ def test_fill_touches_only_the_chosen_stage(config):
     assert filled["stages"]["prod"] == config["stages"]["prod"]
     with pytest.raises(KeyError):
         fill(config, "dev", {})
+
+
+def test_unknown_routes_and_gateway_refusals_answer_in_the_error_format(template):
+    parameter = template["Parameters"]["RestApiId"]
+    assert parameter["Default"] == ""  # a stack exists before the API Chalice creates
+    responses = {name: resource for name, resource in template["Resources"].items()
+                 if resource["Type"] == "AWS::ApiGateway::GatewayResponse"}
+    by_type = {resource["Properties"]["ResponseType"]: resource for resource in responses.values()}
+    assert set(by_type) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert by_type["MISSING_AUTHENTICATION_TOKEN"]["Properties"]["StatusCode"] == "404"
+    for response_type, resource in by_type.items():
+        assert resource["Condition"] == "HasRestApi"
+        body = resource["Properties"]["ResponseTemplates"]["application/json"]
+        # API Gateway puts the message in as a quoted JSON string.
+        error = json.loads(body.replace("$context.error.messageString", '"Missing Authentication Token"'))["error"]
+        assert set(error) == {"code", "message"}, response_type
+    not_found = json.loads(by_type["MISSING_AUTHENTICATION_TOKEN"]["Properties"]["ResponseTemplates"]
+                           ["application/json"])
+    from chalicelib.local.gateway import NOT_FOUND
+
+    assert not_found == NOT_FOUND  # the local stack answers an unknown route as the deployed API does

@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
+import hmac
 import json
+import re
 from collections.abc import Iterable
+from contextvars import ContextVar
+from decimal import Decimal
 from typing import Any
 
 from chalice import CORSConfig, Response
 from chalice.app import Request
 
+from chalicelib import limits
 from chalicelib.config import settings
 from chalicelib.problems import Invalid, Problem
 
@@ -39,8 +46,32 @@ def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} was not found.")
 
 
+# Python's JSON reader recurses once per level: a body nested a few thousand deep would raise
+# RecursionError inside it. Bodies are measured first; the stored limit (limits.MAX_DEPTH) is
+# checked after reading, with paths.
+MAX_READ_DEPTH = 2 * limits.MAX_DEPTH
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+# int() refuses literals over 4,300 digits (ValueError); longer ones are read as Decimal and
+# refused with their path by limits.problems like any other number DynamoDB cannot store.
+_LONG_INTEGER = 400
+
+
+def _depth(text: str) -> int:
+    deepest = depth = 0
+    for bracket in _BRACKETS.findall(_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _integer(literal: str) -> int | Decimal:
+    return Decimal(literal) if len(literal) > _LONG_INTEGER else int(literal)
+
+
 def read_json(request: Request, *, max_bytes: int | None = None) -> Any:
-    """The JSON body; 413 when too large, 400 when it is not JSON."""
+    """The JSON body; 413 when too large, 400 when it is not JSON, 422 when it holds what cannot
+    be stored (limits: numbers, nesting, text)."""
     raw = request.raw_body or b""
     limit = max_bytes or settings().max_body_bytes
     if len(raw) > limit:
@@ -48,9 +79,19 @@ def read_json(request: Request, *, max_bytes: int | None = None) -> Any:
     if not raw.strip():
         raise ApiError(400, "bad_json", "The body is empty; a JSON document is expected.")
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as error:
+        raise ApiError(400, "bad_json", f"The body is not UTF-8: {error}.") from None
+    if _depth(text) > MAX_READ_DEPTH:
+        raise ApiError(400, "bad_json", f"The body is nested more than {MAX_READ_DEPTH} levels deep.")
+    try:
+        body = json.loads(text, parse_int=_integer)
+    except (ValueError, RecursionError) as error:
         raise ApiError(400, "bad_json", f"The body is not valid JSON: {error}.") from None
+    problems = limits.problems(body)
+    if problems:
+        raise Invalid(problems, "The body holds values that cannot be stored.")
+    return body
 
 
 def read_object(request: Request, **kwargs: Any) -> dict[str, Any]:
@@ -68,28 +109,52 @@ def page_limit(request: Request, default: int = 50) -> int:
     raw = query(request).get("limit")
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= 500:
+    if not is_whole_number(raw) or not 1 <= int(raw) <= 500:
         raise Invalid([Problem("limit", "limit must be a whole number from 1 to 500")])
     return int(raw)
 
 
+def is_whole_number(raw: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() then refuses."""
+    return raw.isascii() and raw.isdigit() and len(raw) <= 9
+
+
+def _cursor_signature(scope: str, payload: bytes) -> str:
+    # A key of its own, derived from the deployment's secret, so a cursor can never be passed
+    # off as a tracking token or the reverse; the scope ties a cursor to the route that gave it.
+    key = hmac.new(settings().token_secret.encode(), b"parcours pagination cursors", hashlib.sha256).digest()
+    return hmac.new(key, scope.encode() + b"\n" + payload, hashlib.sha256).hexdigest()[:32]
+
+
+# The route being answered (set by api/routing.ApiBlueprint): the scope of its cursors.
+current_route: ContextVar[str] = ContextVar("current_route", default="")
+
+
 def encode_cursor(key: dict | None) -> str | None:
-    """A DynamoDB last-evaluated key, opaque to clients."""
+    """A DynamoDB last-evaluated key, opaque to clients and signed: a cursor is only ever one
+    this API gave, for this route."""
     if not key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+    payload = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    signed = payload + b"." + _cursor_signature(current_route.get(), payload).encode()
+    return base64.urlsafe_b64encode(signed).decode()
 
 
 def decode_cursor(request: Request) -> dict | None:
     raw = query(request).get("cursor")
     if not raw:
         return None
+    key = None
     try:
-        key = json.loads(base64.urlsafe_b64decode(raw.encode()))
-    except (ValueError, json.JSONDecodeError):
+        payload, _, signature = base64.urlsafe_b64decode(raw.encode("ascii")).rpartition(b".")
+        expected = _cursor_signature(current_route.get(), payload).encode()
+        if payload and hmac.compare_digest(signature, expected):
+            key = json.loads(payload)
+    except (ValueError, binascii.Error, UnicodeError):
         key = None
     if not isinstance(key, dict):
-        raise Invalid([Problem("cursor", "cursor is not one this API gave")])
+        raise ApiError(400, "bad_cursor", "cursor is not one this API gave for this route.",
+                       [Problem("cursor", "cursor is not one this API gave for this route")])
     return key
 
 

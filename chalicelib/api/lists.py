@@ -20,7 +20,7 @@ def _list_or_404(list_id: str):
     return found
 
 
-@bp.route("/lists", methods=["POST"], roles=WRITE)
+@bp.route("/lists", methods=["POST"], roles=WRITE, body=lists.body_schema)
 def create_list() -> Response:
     try:
         created = lists.create(read_object(bp.current_request))

@@ -5,12 +5,13 @@ from chalice import Response
 
 from chalicelib import clock
 from chalicelib.api.auth import READ, WRITE
-from chalicelib.api.http import ApiError, not_found, read_json, read_object
+from chalicelib.api.http import ApiError, is_whole_number, not_found, read_json, read_object
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.contacts import service as contacts
 from chalicelib.problems import Invalid, Problem
 from chalicelib.scenarios import deployer, diagram, simulate
 from chalicelib.scenarios import service as scenarios
+from chalicelib.scenarios.json_schema import scenario_schema
 
 bp = ApiBlueprint(__name__)
 
@@ -27,7 +28,7 @@ def _version(scenario: scenarios.Scenario) -> int:
     raw = params.get("version") if params else None
     if raw is None:
         return int(scenario.latest_version)
-    if not raw.isdigit() or int(raw) not in scenarios.versions(scenario.id):
+    if not is_whole_number(raw) or int(raw) not in scenarios.versions(scenario.id):
         raise not_found(f"Version {raw} of this scenario")
     return int(raw)
 
@@ -44,14 +45,14 @@ def _lifecycle(action, scenario_id: str) -> dict:
     return body
 
 
-@bp.route("/scenarios/validate", methods=["POST"], roles=WRITE)
+@bp.route("/scenarios/validate", methods=["POST"], roles=WRITE, body=scenario_schema)
 def validate_scenario() -> dict:
     problems, missing = scenarios.check(read_json(bp.current_request))
     return {"valid": not problems, "problems": [problem.as_dict() for problem in problems],
             "publishable": not problems and not missing, "missing": [problem.as_dict() for problem in missing]}
 
 
-@bp.route("/scenarios", methods=["POST"], roles=WRITE)
+@bp.route("/scenarios", methods=["POST"], roles=WRITE, body=scenario_schema)
 def create_scenario() -> Response:
     try:
         scenario = scenarios.create(read_json(bp.current_request))
@@ -71,7 +72,7 @@ def get_scenario(scenario_id: str) -> dict:
     return {**scenarios.to_api(scenario, version=_version(scenario)), "versions": scenarios.versions(scenario_id)}
 
 
-@bp.route("/scenarios/{scenario_id}", methods=["PUT"], roles=WRITE)
+@bp.route("/scenarios/{scenario_id}", methods=["PUT"], roles=WRITE, body=scenario_schema)
 def put_scenario(scenario_id: str) -> dict:
     scenario = _scenario_or_404(scenario_id)
     try:

@@ -7,6 +7,7 @@ from chalicelib.api.auth import READ, WRITE
 from chalicelib.api.http import ApiError, decode_cursor, not_found, page, page_limit, read_object
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.problems import Invalid, Problem
+from chalicelib.scenarios.json_schema import segment_schema
 from chalicelib.segments import service as segments
 
 bp = ApiBlueprint(__name__)
@@ -27,7 +28,7 @@ def _refused(error: Exception) -> ApiError:
     return ApiError(409, "wrong_state", str(error).capitalize() + ".")
 
 
-@bp.route("/segments", methods=["POST"], roles=WRITE)
+@bp.route("/segments", methods=["POST"], roles=WRITE, body=segment_schema)
 def create_segment() -> Response:
     try:
         created = segments.create(read_object(bp.current_request))

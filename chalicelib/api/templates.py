@@ -19,7 +19,7 @@ def _template_or_404(template_id: str) -> template_store.Template:
     return item
 
 
-@bp.route("/templates", methods=["POST"], roles=WRITE)
+@bp.route("/templates", methods=["POST"], roles=WRITE, body=template_store.body_schema)
 def create_template() -> Response:
     cleaned, problems = template_store.validate(read_object(bp.current_request))
     if problems:

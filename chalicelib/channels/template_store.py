@@ -15,7 +15,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib import clock
+from chalicelib import clock, limits
 from chalicelib.channels import render, templates
 from chalicelib.channels.sms_text import segments
 from chalicelib.contacts import service as contacts
@@ -37,8 +37,22 @@ class Conflict(Exception):
     """A template with this id exists already."""
 
 
+def body_schema() -> dict[str, Any]:
+    """The JSON Schema of a template body, from the rules `validate` applies (for GET /openapi.json);
+    the sandbox checks of the parts are the validator's alone."""
+    text = {"type": "string", "maxLength": MAX_BYTES}
+    return {"type": "object", "required": ["id", "channel"], "additionalProperties": False,
+            "properties": {"id": {"type": "string", "pattern": f"^{ID.pattern}$"},
+                           "channel": {"enum": sorted(PARTS)},
+                           "name": {"type": "string", "maxLength": MAX_NAME},
+                           "subject": {"type": "string", "maxLength": MAX_SUBJECT}, "html": text, "text": text}}
+
+
 def validate(body: dict[str, Any], *, template_id: str | None = None) -> tuple[dict[str, Any], list[Problem]]:
     """The cleaned template and every problem found (each with its path)."""
+    storable = limits.problems(body)
+    if storable:  # nothing else can be read safely from a value DynamoDB would refuse
+        return {}, storable
     problems = [Problem(key, f"unknown field '{key}'; expected {', '.join(FIELDS)}") for key in body
                 if key not in FIELDS]
     if template_id is not None:
@@ -51,8 +65,9 @@ def validate(body: dict[str, Any], *, template_id: str | None = None) -> tuple[d
         problems.append(Problem("id", "id must be 1 to 128 letters, digits, '_', '.', ':' or '-', starting with a "
                                       "letter or digit"))
     channel = body.get("channel")
-    if channel not in PARTS:
+    if not isinstance(channel, str) or channel not in PARTS:
         problems.append(Problem("channel", 'channel must be "email" or "sms"'))
+        channel = None
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
         problems.append(Problem("name", f"name must be a string of at most {MAX_NAME} characters"))

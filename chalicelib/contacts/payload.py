@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from chalicelib import limits
 from chalicelib.config import settings
 from chalicelib.contacts import service
 from chalicelib.contacts.fields import FieldError, clean_traits
@@ -11,6 +12,7 @@ from chalicelib.events.validate import normalize_identifier
 from chalicelib.problems import Problem
 
 CONSENT_KEYS = ("email", "sms", "source")
+MAX_SOURCE = 200  # as in events: a form's or a campaign's name, not a document
 
 
 def parse_upsert(body: dict[str, Any], *, public: bool = False
@@ -33,6 +35,7 @@ def parse_patch(body: dict[str, Any]) -> tuple[service.Change, list[Problem]]:
     traits = {key: value for key, value in body.items() if key != "consent"}
     cleaned, problems = clean_traits(traits, "")
     problems = [Problem(p.path.lstrip("."), p.message) for p in problems]
+    problems.extend(limits.problems(body) or limits.size_problem(body, ""))
     attributes = cleaned.pop("attributes", None) or {}
     consent, source = {}, None
     if raw_consent is not None:
@@ -43,9 +46,10 @@ def parse_patch(body: dict[str, Any]) -> tuple[service.Change, list[Problem]]:
                 if key not in CONSENT_KEYS:
                     problems.append(Problem(f"consent.{key}", f"unknown field '{key}'; expected email, sms or source"))
                 elif key == "source":
-                    source = value if isinstance(value, str) else None
+                    source = value if isinstance(value, str) and len(value) <= MAX_SOURCE else None
                     if source is None:
-                        problems.append(Problem("consent.source", "source must be a string"))
+                        problems.append(Problem("consent.source",
+                                                f"source must be a string of at most {MAX_SOURCE} characters"))
                 elif isinstance(value, bool):
                     consent[key] = value
                 else:

@@ -105,7 +105,7 @@ def _field(node: Mapping[str, Any], path: str, scope: Scope, problems: list[Prob
     if message:
         problems.append(Problem(join(path, "field"), message))
     op = node.get("op")
-    if op not in OPERATORS:
+    if not isinstance(op, str) or op not in OPERATORS:
         shown = "op is required" if op is None else f"unknown operator {op!r}"
         problems.append(Problem(join(path, "op"), f"{shown}; expected one of {', '.join(OPERATOR_ORDER)}"))
         return

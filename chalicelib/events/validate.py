@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import clock
+from chalicelib import clock, limits
 from chalicelib.contacts.fields import (
     FieldError,
     clean_traits,
@@ -44,6 +44,10 @@ def validate_event(raw: Any, path: str = "", *, allow_system: bool, future_toler
     if not isinstance(raw, dict):
         return None, [Problem(path, "an event must be a JSON object")]
     problems = [Problem(join(path, key), f"unknown field '{key}'") for key in raw if key not in EVENT_KEYS]
+    storable = limits.problems(raw, path)
+    if storable:  # nothing else can be read safely from a value DynamoDB would refuse
+        return None, storable
+    problems.extend(limits.size_problem(raw, path))
     event_id = raw.get("id")
     if event_id is None:
         event_id = str(uuid.uuid4())

@@ -25,6 +25,14 @@ KEYS = ("id", "name", "description")
 MAX_NAME = 200
 
 
+def body_schema() -> dict[str, Any]:
+    """The JSON Schema of a list body, from the rules `validate` applies (for GET /openapi.json)."""
+    return {"type": "object", "required": ["id", "name"], "additionalProperties": False,
+            "properties": {"id": {"type": "string", "pattern": ID.pattern},
+                           "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                           "description": {"type": ["string", "null"]}}}
+
+
 class Exists(Exception):
     pass
 

@@ -8,13 +8,14 @@ from chalice.config import Config
 from chalice.local import LocalDevServer
 
 from chalicelib.config import LOCAL_HOST, settings
+from chalicelib.local.gateway import RequestHandler
 from chalicelib.local.runtime import boot
 
 
 def server(app: Any) -> LocalDevServer:
     """Chalice's local HTTP server for the app, listening on PORT (links in emails say the same)."""
     config = Config.create(chalice_stage="local", app_name="parcours", chalice_app=app)
-    return LocalDevServer(app, config, LOCAL_HOST, settings().port)
+    return LocalDevServer(app, config, LOCAL_HOST, settings().port, handler_cls=RequestHandler)
 
 
 def main() -> None:

@@ -278,6 +278,16 @@ def scenario_schema() -> dict[str, Any]:
     }
 
 
+def segment_schema() -> dict[str, Any]:
+    """The JSON Schema of a segment body `{"id", "name", "criteria"}` (DESIGN.md section 7), its
+    criteria those of scenarios (DESIGN.md section 5): for GET /openapi.json."""
+    return {"type": "object", "required": ["id", "name", "criteria"],
+            "properties": {"id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+                           "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                           "criteria": _ref("criteria")},
+            "$defs": {name: schema for name, schema in scenario_schema()["$defs"].items()}}
+
+
 @lru_cache(maxsize=1)
 def scenario_schema_json() -> str:
     """The schema as served and checked in (examples/scenario.schema.json): stable, indented JSON."""

@@ -15,7 +15,7 @@ PACKAGE = "chalicelib"
 # standard library, pure third-party libraries and other modules of this ring.
 RULES = frozenset({
     "chalicelib.clock", "chalicelib.durations", "chalicelib.problems", "chalicelib.retry",
-    "chalicelib.vocabulary",
+    "chalicelib.vocabulary", "chalicelib.limits",
     "chalicelib.criteria", "chalicelib.criteria.deps", "chalicelib.criteria.evaluate",
     "chalicelib.criteria.fields", "chalicelib.criteria.operators", "chalicelib.criteria.subjects",
     "chalicelib.criteria.validate", "chalicelib.criteria.values",
