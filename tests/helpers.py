@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -333,3 +334,32 @@ def hostile_criteria() -> Any:
         st.fixed_dictionaries({"all": st.lists(children, max_size=3)}),
         st.fixed_dictionaries({"any": st.lists(children, max_size=3)}),
         st.fixed_dictionaries({"not": children})), max_leaves=8)
+
+
+# -- make run ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def make_run(patch: Any) -> Iterator[tuple[int, Any]]:
+    """`make run`'s HTTP server on a free loopback port (links follow PORT): (port, runtime)."""
+    import socket
+    import threading
+
+    from chalicelib import clock
+    from chalicelib.local import serve
+    from chalicelib.local.runtime import boot
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    patch.setenv("PORT", str(port))
+    patch.delenv("PARCOURS_PUBLIC_BASE_URL", raising=False)
+    runtime = boot(time_scale=86400, admin_key="admin-test-key")
+    http = serve.server(runtime.app)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        yield port, runtime
+    finally:
+        http.shutdown()
+        runtime.stop()
+        clock.reset()

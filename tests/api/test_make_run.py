@@ -2,21 +2,13 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.helpers import CONSENT, HREF, eventually, one_email
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.helpers import CONSENT, HREF, eventually, make_run, one_email
 
 
 class Http:
@@ -34,23 +26,8 @@ class Http:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[Http]:
-    from chalicelib import clock
-    from chalicelib.local import serve
-    from chalicelib.local.runtime import boot
-
-    port = _free_port()
-    monkeypatch.setenv("PORT", str(port))
-    monkeypatch.delenv("PARCOURS_PUBLIC_BASE_URL", raising=False)
-    runtime = boot(time_scale=86400, admin_key="admin-test-key")
-    http = serve.server(runtime.app)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with make_run(monkeypatch) as (port, runtime):
         yield Http(port, runtime.admin_key)
-    finally:
-        http.shutdown()
-        runtime.stop()
-        clock.reset()
 
 
 def test_email_links_point_at_the_port_actually_served(served):

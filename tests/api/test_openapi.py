@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,15 +18,10 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from chalicelib.api.routing import PUBLIC
+from tests.helpers import make_run
 
 # Tracking links are opened by mail clients and people: their refusals are pages, not JSON.
 PAGES = re.compile(r"^/(t/[oc]|u)/")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Served:
@@ -39,28 +32,15 @@ class Served:
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """`make run` on a free loopback port, shared by every example of this module."""
-    from chalicelib import clock
-    from chalicelib.local import serve
-    from chalicelib.local.runtime import boot
-
-    port = _free_port()
     patch = pytest.MonkeyPatch()
-    patch.setenv("PORT", str(port))
-    patch.delenv("PARCOURS_PUBLIC_BASE_URL", raising=False)
-    runtime = boot(time_scale=86400, admin_key="admin-test-key")
-    http = serve.server(runtime.app)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
     try:
-        created = requests.post(f"{base}/keys", json={"role": "ingest", "name": "web"}, timeout=30,
-                                headers={"Authorization": f"Bearer {runtime.admin_key}"})
-        assert created.status_code == 201, created.text
-        yield Served(base, runtime.admin_key, created.json()["key"])
+        with make_run(patch) as (port, runtime):
+            base = f"http://127.0.0.1:{port}"
+            created = requests.post(f"{base}/keys", json={"role": "ingest", "name": "web"}, timeout=30,
+                                    headers={"Authorization": f"Bearer {runtime.admin_key}"})
+            assert created.status_code == 201, created.text
+            yield Served(base, runtime.admin_key, created.json()["key"])
     finally:
-        http.shutdown()
-        runtime.stop()
-        clock.reset()
         patch.undo()
 
 
