@@ -25,9 +25,10 @@ def parse(text: str) -> isodate.Duration | timedelta:
 
 
 def _moved(moment: datetime, text: str) -> datetime:
+    duration = parse(text)
     try:
-        return moment + parse(text)
-    except OverflowError:  # past the year 9999
+        return moment + duration
+    except (OverflowError, ValueError):  # before the year 1 or past 9999 ("-P3000Y")
         raise DurationError(f"{text!r} is too long a duration") from None
 
 

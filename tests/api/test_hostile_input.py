@@ -126,7 +126,8 @@ def test_an_unhashable_op_is_refused_in_every_criteria(api, op):
     refused(api.post("/scenarios", definition), 422)
 
 
-@pytest.mark.parametrize("duration", ["P99999999999D", "P9999999999Y", "PT99999999999999999H", "-P99999999999D"])
+@pytest.mark.parametrize("duration", ["P99999999999D", "P9999999999Y", "PT99999999999999999H", "-P99999999999D",
+                                      "-P3000Y"])  # before the year 1 (found by the long schemathesis run)
 def test_durations_too_long_for_a_calendar_are_refused(api, duration):
     within = {"event": "purchase", "within": duration}
     assert "criteria.within" in error_paths(api.post("/segments", {"id": "s", "name": "S", "criteria": within}))
