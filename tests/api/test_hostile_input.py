@@ -220,7 +220,7 @@ def as_json(value: Any) -> str:
     return json.dumps(value)
 
 
-THROUGH_THE_API = settings(max_examples=40, deadline=None, database=None,
+THROUGH_THE_API = settings(max_examples=40, deadline=None, database=None, derandomize=True,
                            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
