@@ -116,12 +116,13 @@ def refusal(channel: str, data: dict, *, transactional: bool, message_id: str | 
     return None
 
 
-def template_content(template_id: str) -> dict | None:
+def template_content(template_id: str, *, consistent_read: bool = False) -> dict | None:
+    """A stored template's channel and parts, or None when there is no such template."""
     try:
-        template = Template.get(template_id)
+        template = Template.get(template_id, consistent_read=consistent_read)
     except DoesNotExist:
         return None
-    return {"subject": template.subject, "html": template.html, "text": template.text}
+    return {"channel": template.channel, "subject": template.subject, "html": template.html, "text": template.text}
 
 
 def step_content(step: dict) -> dict:

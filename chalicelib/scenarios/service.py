@@ -16,7 +16,7 @@ from chalicelib.problems import Invalid, Problem
 from chalicelib.scenarios import deployer, journeys, references, schema, simulate
 from chalicelib.scoring import service as scoring
 from chalicelib.segments import service as segments
-from chalicelib.store.models import Scenario, Template, Trigger
+from chalicelib.store.models import Scenario, Trigger
 
 HEAD = Scenario.HEAD
 
@@ -46,11 +46,11 @@ def missing_references(body: dict) -> list[Problem]:
     problems = []
     for found in references.references(body):
         if found.kind == "template":
-            template = _template(found.id)
+            template = messages.template_content(found.id, consistent_read=True)  # one saved just before
             if template is None:
                 problems.append(Problem(found.path, f"no template '{found.id}'; create it with POST /templates"))
-            elif template.channel != found.channel:
-                problems.append(Problem(found.path, f"template '{found.id}' is an {template.channel} template, "
+            elif template["channel"] != found.channel:
+                problems.append(Problem(found.path, f"template '{found.id}' is an {template['channel']} template, "
                                                     f"not an {found.channel} one"))
             else:
                 problems.extend(Problem(found.path, f"template '{found.id}', {part}: {error}")
@@ -62,24 +62,17 @@ def missing_references(body: dict) -> list[Problem]:
     return problems
 
 
-def _sandbox_errors(template: Template) -> list[tuple[str, templates.TemplateError]]:
+def _sandbox_errors(template: dict[str, Any]) -> list[tuple[str, templates.TemplateError]]:
     # a template saved before the sandbox learnt a rule is held to today's rules
     errors = []
     for part in ("subject", "html", "text"):
-        source = getattr(template, part)
+        source = template.get(part)
         if source:
             try:
                 templates.check(source)
             except templates.TemplateError as error:
                 errors.append((part, error))
     return errors
-
-
-def _template(template_id: str) -> Template | None:
-    try:
-        return Template.get(template_id, consistent_read=True)
-    except DoesNotExist:
-        return None
 
 
 def webhook_endpoints(scenario_id: str, version: int) -> list[dict]:
