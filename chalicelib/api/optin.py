@@ -9,7 +9,7 @@ from chalice import Response
 
 from chalicelib.api.http import not_found
 from chalicelib.api.routing import PUBLIC, ApiBlueprint
-from chalicelib.api.tracking import FORM_TYPES, page
+from chalicelib.api.tracking import FORM_TYPES, messages_of, page
 from chalicelib.channels import optin
 
 bp = ApiBlueprint(__name__)
@@ -20,8 +20,7 @@ def confirm_page(token: str) -> Response:
     target = optin.target(token)
     if target is None:
         raise not_found("This link")
-    what = "les SMS / text messages" if target["channel"] == "sms" else "les emails / emails"
-    body = (f"<p>Recevoir {what} ?<br>Receive these messages?</p>"
+    body = (f"<p>Recevoir {messages_of(target['channel'])} ?<br>Receive these messages?</p>"
             '<form method="post"><button type="submit">Je confirme / I confirm</button></form>')
     return page("Confirmation", body)
 

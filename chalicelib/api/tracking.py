@@ -39,6 +39,11 @@ def page(title: str, body: str, status: int = 200) -> Response:
     return Response(_PAGE.format(title=html.escape(title), body=body), status_code=status, headers=PAGE_HEADERS)
 
 
+def messages_of(channel: str) -> str:
+    """The messages of a channel, in the pages' two languages."""
+    return "les SMS / text messages" if channel == "sms" else "les emails / emails"
+
+
 @bp.route("/t/o/{token}", methods=["GET"], roles=PUBLIC)
 def open_pixel(token: str) -> Response:
     if not engagement.open_(token):
@@ -65,8 +70,7 @@ def unsubscribe_page(token: str) -> Response:
     target = engagement.unsubscribe_target(token)
     if target is None:
         raise not_found("This link")
-    what = "les SMS / text messages" if target["channel"] == "sms" else "les emails / emails"
-    body = (f"<p>Ne plus recevoir {what} ?<br>Stop receiving these messages?</p>"
+    body = (f"<p>Ne plus recevoir {messages_of(target['channel'])} ?<br>Stop receiving these messages?</p>"
             '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
             '<button type="submit">Se désinscrire / Unsubscribe</button></form>')
     return page("Désinscription / Unsubscribe", body)
