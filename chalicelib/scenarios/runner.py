@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import clock, durations
+from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
@@ -118,8 +118,10 @@ def _wait_for(enrollment: Enrollment, step: dict, token: str) -> dict:
 
     Ingestion resumes waits it finds registered; an event stored just before registration is
     caught by the look-back; the conditional delete makes sure only one of the two resumes."""
-    began = (enrollment.path or [{}])[-1].get("at") or enrollment.entered_at
-    timeout = durations.seconds(step["timeout"])
+    # From when the journey reached this step: a retried Task has recorded this step already.
+    began = next((entry["at"] for entry in reversed(enrollment.path or []) if entry["step"] != step["id"]),
+                 enrollment.entered_at)
+    timeout = semantics.wait_seconds(step["timeout"])
     wait = Wait(enrollment.contact_id, f"{step['event']}#{enrollment.key}#{step['id']}", token=token,
                 enrollment_key=enrollment.key, step=step["id"], where=step.get("where"),
                 expires_at=clock.now() + timedelta(seconds=timeout + 86400))
