@@ -1,8 +1,6 @@
 """Parcours: the switchboard. Routes, event sources and schedules, each wired to one service."""
 from __future__ import annotations
 
-import json
-
 from chalice import Chalice, Cron, Rate
 
 from chalicelib.activity import service as activity
@@ -49,11 +47,14 @@ def step_runner(event, context):
     return runner.run(event)
 
 
-@app.on_sqs_message(queue="parcours-automation", batch_size=10)
+# At most 10 consumers at once, 10 events each: journeys start well under Step Functions'
+# StartExecution refill rate (150 to 300 per second by region), whatever the burst.
+@app.on_sqs_message(queue="parcours-automation", batch_size=10, maximum_concurrency=10)
 def automation(event):
-    """Stored events: goals, waits and triggers (a failed batch comes back from SQS, idempotently)."""
-    for record in event:
-        automation_service.handle(json.loads(record.body))
+    """Stored events: goals, waits and triggers. Only the records that failed come back from SQS
+    (ReportBatchItemFailures, set in infra), and their handling is idempotent."""
+    failed = automation_service.consume(record.to_dict() for record in event)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
 @app.on_sns_message(topic="parcours-ses-events")

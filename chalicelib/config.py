@@ -42,6 +42,8 @@ class Settings:
     ingest_workers: int  # contacts of one batch stored concurrently
     ingest_overwrites: bool  # the public ingest key's traits may overwrite filled fields
     confirm_template: str  # template of the double opt-in email; empty: the built-in one
+    email_rate: int  # emails per second the SES account may send (its quota); 0: not paced
+    sms_rate: int  # SMS per second the account may send through SNS; 0: not paced
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -96,6 +98,8 @@ def settings() -> Settings:
         ingest_workers=max(1, int(env.get("PARCOURS_INGEST_WORKERS", "8"))),
         ingest_overwrites=env.get("PARCOURS_INGEST_OVERWRITES", "") == "1",
         confirm_template=env.get("PARCOURS_CONFIRM_TEMPLATE", ""),
+        email_rate=max(0, int(env.get("PARCOURS_EMAIL_RATE", "14"))),
+        sms_rate=max(0, int(env.get("PARCOURS_SMS_RATE", "20"))),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -363,3 +364,45 @@ def make_run(patch: Any) -> Iterator[tuple[int, Any]]:
         http.shutdown()
         runtime.stop()
         clock.reset()
+
+
+# -- faults at the AWS client ------------------------------------------------------------------
+
+
+def aws_fault(kind: str, operation: str) -> Exception:
+    """What botocore raises once its own retries have run out: a throttle, a 5xx, or a timeout."""
+    from botocore.exceptions import ClientError, ReadTimeoutError
+
+    if kind == "timeout":
+        return ReadTimeoutError(endpoint_url="https://aws.invalid")
+    code, status = {"throttle": ("ThrottlingException", 400), "5xx": ("InternalFailure", 500)}[kind]
+    return ClientError({"Error": {"Code": code, "Message": f"injected {kind}"},
+                        "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+
+
+@contextmanager
+def aws_faults(plan: dict[tuple[str, str], int], kind: str = "throttle") -> Iterator[dict]:
+    """The next N calls of each (service, operation) fail at the client, before reaching AWS
+    (moto), from whichever of our call sites makes them: boto3 clients and PynamoDB alike.
+    Yields what is left of the plan (all zero once every fault was met)."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+    left = dict(plan)
+    lock = threading.Lock()
+
+    def failing(client: Any, operation: str, params: Any) -> Any:
+        key = (client.meta.service_model.service_name, operation)
+        with lock:
+            fail = left.get(key, 0) > 0
+            if fail:
+                left[key] -= 1
+        if fail:
+            raise aws_fault(kind, operation)
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = failing  # type: ignore[method-assign]
+    try:
+        yield left
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]

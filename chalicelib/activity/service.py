@@ -17,7 +17,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, durations
+from chalicelib import clock, durations, faults
 from chalicelib.activity import rank as ranking
 from chalicelib.audience import jobs, react
 from chalicelib.audience import settings as stored
@@ -161,7 +161,9 @@ class ActivityRank:
             try:
                 contact_ref(item.contact_id).update(actions=[Contact.activity_rank.set(new)],
                                                     condition=Contact.id.exists(), add_version_condition=False)
-            except UpdateError:
+            except UpdateError as error:
+                if not faults.lost_to_condition(error):
+                    raise
                 continue  # erased since
             changed += 1
             react.fields_changed(item.contact_id, {"activity_rank"}, cause=f"activity:{head.id}:{item.contact_id}",

@@ -12,6 +12,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib import faults
 from chalicelib.api.auth import require
 from chalicelib.api.http import ApiError, current_route
 from chalicelib.logs import logger
@@ -39,7 +40,12 @@ class ApiBlueprint(Blueprint):
                     return error.response()
                 except Invalid as error:
                     return ApiError(422, "invalid", error.message, error.problems).response()
-                except Exception:
+                except Exception as error:
+                    if faults.is_transient(error):  # AWS said "not now": the request may be made again
+                        logger.warning("AWS refused for now", extra={"route": path, "error": type(error).__name__})
+                        return Response({"error": {"code": "unavailable", "message":
+                                                   "The service is busy; retry this request in a moment."}},
+                                        status_code=503, headers={"Retry-After": "1"})
                     logger.exception("unhandled error", extra={"route": path, "method": request.method})
                     return Response({"error": {"code": "internal", "message": "Something went wrong on our side."}},
                                     status_code=500)

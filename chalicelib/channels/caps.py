@@ -17,7 +17,7 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 from chalicelib import clock, retry
 from chalicelib.channels import gate
 from chalicelib.config import settings
-from chalicelib.scenarios.errors import Throttled
+from chalicelib.faults import Throttled
 from chalicelib.store.channels import SendLedger
 
 DAY = timedelta(days=1)

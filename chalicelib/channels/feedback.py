@@ -34,7 +34,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
-from chalicelib import clock, retry
+from chalicelib import clock, faults, retry
 from chalicelib.channels import tracking
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
@@ -105,7 +105,9 @@ def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = No
     try:
         item.update(actions=[Message.events.set((Message.events | []).append([entry]))],
                     condition=Message.id.exists())
-    except UpdateError:
+    except UpdateError as error:
+        if not faults.lost_to_condition(error):
+            raise
         return  # the message is gone (erased with its contact)
     rank = STATUS_RANK.get(kind)
     if rank is None:
@@ -113,8 +115,9 @@ def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = No
     lower = [status for status, value in STATUS_RANK.items() if value < rank]
     try:
         item.update(actions=[Message.status.set(kind)], condition=Message.status.is_in(*lower))
-    except UpdateError:
-        pass  # already at this status or beyond
+    except UpdateError as error:
+        if not faults.lost_to_condition(error):
+            raise  # otherwise already at this status or beyond
 
 
 # --------------------------------------------------------------------------- contacts

@@ -11,15 +11,15 @@ from __future__ import annotations
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock
+from chalicelib import clock, faults
 from chalicelib.channels import caps, feedback, gate, providers, render, templates, tracking
 from chalicelib.channels.headers import format_address, list_unsubscribe_headers
 from chalicelib.channels.sms_text import segments
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
+from chalicelib.faults import Throttled
 from chalicelib.logs import logger
-from chalicelib.scenarios.errors import Throttled
 from chalicelib.store.models import Contact, Enrollment, Message, Template
 
 
@@ -35,9 +35,14 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
                      step=step["id"], status="sending", transactional=transactional)
     try:
         record.save(condition=Message.id.does_not_exist())
-    except PutError:  # a retry of this step: report what the first attempt did
+    except PutError as error:  # a retry of this step: report what the first attempt did
+        if not faults.lost_to_condition(error):
+            raise
         done = Message.get(contact.id, record.id, consistent_read=True)
-        return done.status if done.status != "skipped" else f"skipped:{done.reason}"
+        if done.status in ("skipped", "failed"):
+            return f"skipped:{done.reason}" if done.status == "skipped" else "failed"
+        _announce(contact.id, channel, body["id"], step["id"], record.id)  # a fault may have come in between
+        return "sent" if done.status == "sending" else done.status
     data = contacts.to_api(contact)
     try:
         reason = refusal(channel, data, transactional=transactional, message_id=record.id)
@@ -60,35 +65,52 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
     except templates.TemplateError as error:
         _give_back(record, failed=f"template: {error}")
         raise
-    except Exception as error:  # refused by the provider, or misconfigured: not retried
-        _give_back(record, failed=f"{type(error).__name__}: {error}")
+    except Exception as error:
+        if faults.is_transient(error):  # a read or reservation failed for now: nothing went out
+            _give_back(record)
+            raise Throttled(f"{type(error).__name__}: {error}") from error
+        _give_back(record, failed=f"{type(error).__name__}: {error}")  # refused, or misconfigured: not retried
         raise
     now = clock.iso(clock.now())
     details: list[Action] = [Message.to.set(to), Message.provider_id.set(provider_id), Message.sent_at.set(now),
                Message.events.set((Message.events | []).prepend([{"type": "sent", "at": now}]))]
     details += [Message.subject.set(subject)] if subject else []
+    faults.through(lambda: _mark_sent(record, details))  # it went out: record it, through a throttle
+    faults.through(lambda: _announce(contact.id, channel, body["id"], step["id"], record.id))
+    return "sent"
+
+
+def _mark_sent(record: Message, details: list[Action]) -> None:
     try:
         record.update(actions=[Message.status.set("sent"), *details], condition=Message.status == "sending")
-    except UpdateError:  # feedback (a delivery, an open) came first and moved the status on: keep it
+    except UpdateError as error:  # feedback (a delivery, an open) came first and moved the status on: keep it
+        if not faults.lost_to_condition(error):
+            raise
         record.update(actions=details)
-    events.record_and_dispatch(contact.id, f"{channel}.sent",
-                               {"scenario": body["id"], "step": step["id"], "message_id": record.id},
-                               event_id=f"{record.id}/sent")
-    return "sent"
+
+
+def _announce(contact_id: str, channel: str, scenario_id: str, step_id: str, message_id: str) -> None:
+    """The `email.sent` / `sms.sent` event, once (its id is the message's)."""
+    events.record_and_dispatch(contact_id, f"{channel}.sent",
+                               {"scenario": scenario_id, "step": step_id, "message_id": message_id},
+                               event_id=f"{message_id}/sent")
 
 
 def _give_back(record: Message, *, failed: str | None = None) -> None:
     """The send did not go out: release the cap reservation; drop the claim (so a retry sends)
     or, for a failure a retry cannot fix, keep the message as `failed` with the reason."""
-    if not record.transactional:
-        caps.release(record.contact_id, record.id)
-    try:
+    def undo() -> None:
+        if not record.transactional:
+            caps.release(record.contact_id, record.id)
         if failed:
             record.update(actions=[Message.status.set("failed"), Message.reason.set(failed[:500]),
                                    Message.sent_at.set(clock.iso(clock.now()))])
         else:
             record.delete(condition=Message.status == "sending")
-    except Exception:  # best effort: the original error is the one to report
+
+    try:
+        faults.through(undo)  # a claim left behind would make the retry believe it was sent
+    except Exception:  # the original error is the one to report
         logger.exception("could not record the failed send", extra={"message": record.id})
 
 

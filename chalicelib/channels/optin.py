@@ -15,7 +15,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
-from chalicelib import clock
+from chalicelib import clock, faults
 from chalicelib.channels import messages, providers, render, tracking
 from chalicelib.channels.headers import format_address
 from chalicelib.config import settings
@@ -66,7 +66,9 @@ def send_confirmation(event: dict[str, Any]) -> str | None:
                      transactional=True)
     try:
         record.save(condition=Message.id.does_not_exist())
-    except PutError:  # a redelivery: the first handling sent it
+    except PutError as error:  # a redelivery: the first handling sent it
+        if not faults.lost_to_condition(error):
+            raise
         return None
     values = render.variables(contacts.to_api(contact),
                               {"confirm_url": confirm_url(contact.id, channel, consent.pending_at),
@@ -134,7 +136,9 @@ def confirm(token: str, *, ip: str | None, user_agent: str | None) -> bool | Non
         current.updated_at = now
         try:
             current.save()  # conditional on the version read
-        except PutError:
+        except PutError as error:
+            if not faults.lost_to_condition(error):
+                raise
             return None
         return contacts.Upserted(current, False, [f"consent.{channel}"])
 

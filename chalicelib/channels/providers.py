@@ -12,8 +12,10 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from chalicelib import faults
+from chalicelib.channels import pace
 from chalicelib.config import settings
-from chalicelib.scenarios.errors import THROTTLING, Throttled
+from chalicelib.faults import THROTTLING, Throttled
 
 
 @lru_cache(maxsize=1)
@@ -53,22 +55,24 @@ def send_email(message: EmailMessage, to: str | None = None) -> str:
               "Content": {"Raw": {"Data": message.as_bytes()}}}
     if settings().ses_configuration_set and not settings().local:
         kwargs["ConfigurationSetName"] = settings().ses_configuration_set
+    pace.take("email")
     try:
         return _ses().send_email(**kwargs)["MessageId"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] in THROTTLING:
-            raise Throttled(str(error)) from error
+    except Exception as error:
+        if faults.is_transient(error):
+            raise Throttled(f"{type(error).__name__}: {error}") from error
         raise
 
 
 def send_sms(phone: str, text: str, *, transactional: bool) -> str:
+    pace.take("sms")
     try:
         return _sns().publish(PhoneNumber=phone, Message=text, MessageAttributes={
             "AWS.SNS.SMS.SMSType": {"DataType": "String",
                                     "StringValue": "Transactional" if transactional else "Promotional"}})["MessageId"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] in THROTTLING:
-            raise Throttled(str(error)) from error
+    except Exception as error:
+        if faults.is_transient(error):
+            raise Throttled(f"{type(error).__name__}: {error}") from error
         raise
 
 

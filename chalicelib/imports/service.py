@@ -22,7 +22,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock
+from chalicelib import clock, faults
 from chalicelib.audience import jobs
 from chalicelib.audience.jobs import Step
 from chalicelib.config import settings
@@ -284,7 +284,9 @@ def _bounce_row(import_id: str, options: Options, row: Row, batch: _Batch) -> di
             actions=[Contact.email_status.set(status), Contact.soft_bounces.set(1 if status == "soft_bounce" else 0),
                      Contact.updated_at.set(clock.iso(clock.now()))],
             condition=Contact.id.exists(), add_version_condition=False)
-    except UpdateError:
+    except UpdateError as error:
+        if not faults.lost_to_condition(error):
+            raise
         return {"line": row.line, "outcome": "refused", "reason": "the contact was erased meanwhile"}
     updated = events.record(existing.id, "contact.updated", {"changed": ["email_status"]},
                             event_id=f"{_origin(import_id, row.line)}/email_status")

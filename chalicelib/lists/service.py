@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock
+from chalicelib import clock, faults
 from chalicelib.audience import jobs, members
 from chalicelib.contacts import service as contacts
 from chalicelib.lists import membership
@@ -80,7 +80,9 @@ def create(body: Any) -> AudienceList:
                         created_at=now, updated_at=now)
     try:
         item.save(condition=AudienceList.id.does_not_exist())
-    except PutError:
+    except PutError as error:
+        if not faults.lost_to_condition(error):
+            raise
         raise Exists(body["id"]) from None
     return item
 

@@ -30,11 +30,18 @@ class QueuePump(threading.Thread):
                 continue
             self.busy = True
             records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                        "eventSource": "aws:sqs", "attributes": {}, "messageAttributes": {}} for m in messages]
+                        "eventSource": "aws:sqs", "attributes": {},
+                        "messageAttributes": {name: {"stringValue": value.get("StringValue"),
+                                                     "dataType": value.get("DataType")}
+                                              for name, value in (m.get("MessageAttributes") or {}).items()}}
+                       for m in messages]
             try:
-                self.handler({"Records": records}, _context())
+                answer = self.handler({"Records": records}, _context()) or {}
+                # ReportBatchItemFailures: only the records named come back; the others are done
+                failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures") or []}
                 for message in messages:
-                    queue.delete(message["ReceiptHandle"])
+                    if message["MessageId"] not in failed:
+                        queue.delete(message["ReceiptHandle"])
             except Exception:  # like Lambda: the batch becomes visible again and is retried
                 logger.exception("automation batch failed; it will be retried")
             finally:

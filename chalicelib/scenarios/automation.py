@@ -6,11 +6,13 @@ idempotent: a redelivered message changes nothing twice.
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from datetime import datetime
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, criteria
+from chalicelib import clock, criteria, faults
 from chalicelib.audience import react
 from chalicelib.channels import feedback, optin
 from chalicelib.contacts import service as contacts
@@ -18,7 +20,33 @@ from chalicelib.events import service as events
 from chalicelib.logs import logger
 from chalicelib.scenarios import deployer, journeys, semantics
 from chalicelib.scenarios import service as scenarios
-from chalicelib.store.models import Wait
+from chalicelib.store import queue
+from chalicelib.store.models import Enrollment, Wait
+
+
+def consume(records: Iterable[dict]) -> list[str]:
+    """Handle a batch from the automation queue, each record on its own; the message ids that
+    must come back (SQS partial batch response). A "not now" from AWS (throttled, 5xx) puts the
+    event back on the queue with a delay instead: it is retried until AWS has room, never sent
+    to the dead-letter queue for that alone. Every step of `handle` is idempotent."""
+    failed: list[str] = []
+    for record in records:
+        try:
+            handle(json.loads(record["body"]))
+        except Exception as error:
+            if faults.is_transient(error) and _postponed(record):
+                logger.info("event postponed: AWS refused for now", extra={"error": type(error).__name__})
+                continue
+            logger.exception("queued event failed; it comes back", extra={"sqs_message": record.get("messageId")})
+            failed.append(record["messageId"])
+    return failed
+
+
+def _postponed(record: dict) -> bool:
+    try:
+        return queue.postpone(record["body"], queue.postponements(record))
+    except Exception:  # the queue refused too: let SQS redeliver it
+        return False
 
 
 def handle(event: dict) -> None:
@@ -44,9 +72,7 @@ def _meet_goals(contact_id: str, event: dict) -> set[str]:
         if journeys.finish(enrollment, "converted"):
             if enrollment.execution_arn:
                 deployer.stop(enrollment.execution_arn, "goal met")
-            events.record_and_dispatch(contact_id, "journey.converted", {
-                "scenario": enrollment.scenario_id, "goal": goal["event"], "by": event["id"]},
-                event_id=f"{enrollment.id}/converted")
+            _announce_conversion(enrollment, goal["event"], event["id"])
         converted.add(enrollment.key)
     return converted
 
@@ -69,7 +95,9 @@ def resume_wait(wait: Wait, *, reason: str) -> None:
     try:
         wait.update(actions=[Wait.resumed_by.set(reason)],
                     condition=Wait.token.exists() & (Wait.resumed_by.does_not_exist() | (Wait.resumed_by == reason)))
-    except UpdateError:
+    except UpdateError as error:
+        if not faults.lost_to_condition(error):
+            raise
         return
     enrollment = journeys.get(wait.contact_id, wait.enrollment_key)
     if enrollment and enrollment.status == journeys.RUNNING and deployer.resume(wait.token, {"by": reason}):
@@ -89,20 +117,41 @@ def _start_journeys(contact_id: str, event: dict) -> None:
 
 
 def enroll(contact_id: str, head, body: dict, trigger: dict, *, at: datetime, extra: dict | None = None) -> bool:
-    """Admit the contact (entry rules) and start its execution on the live alias."""
+    """Admit the contact (entry rules) and start its execution on the live alias; a contact who
+    met a goal already, from the trigger's moment on (the queue does not keep order), enters converted."""
     enrollment = journeys.admit(contact_id, head, body, trigger, at)
     if enrollment is None:
         return False
-    version = scenarios.Scenario.get(head.id, int(enrollment.version))
-    execution_arn = deployer.start(head.alias_arn, enrollment.id,
-                                   journeys.payload(enrollment, version.timeouts, extra))
-    if execution_arn is None:  # started by an earlier delivery of this message
-        execution_arn = f"{head.state_machine_arn.replace(':stateMachine:', ':execution:')}:{enrollment.id}"
-    journeys.started(enrollment, execution_arn)
+    reached = _goal_reached_since(contact_id, body, trigger, at)
+    if reached is None:
+        version = scenarios.Scenario.get(head.id, int(enrollment.version))
+        execution_arn = deployer.start(head.alias_arn, enrollment.id,
+                                       journeys.payload(enrollment, version.timeouts, extra))
+        if execution_arn is None:  # started by an earlier delivery of this message
+            execution_arn = f"{head.state_machine_arn.replace(':stateMachine:', ':execution:')}:{enrollment.id}"
+        journeys.started(enrollment, execution_arn)
     events.record_and_dispatch(contact_id, "journey.entered", {"scenario": head.id, "version": int(enrollment.version)},
                                event_id=f"{enrollment.id}/entered")
+    if reached is not None and journeys.finish(enrollment, "converted"):
+        _announce_conversion(enrollment, reached["type"], reached["id"])
     logger.info("journey entered", extra={"scenario": head.id, "enrollment": enrollment.id})
     return True
+
+
+def _announce_conversion(enrollment: Enrollment, goal: str, by: str) -> None:
+    events.record_and_dispatch(enrollment.contact_id, "journey.converted",
+                               {"scenario": enrollment.scenario_id, "goal": goal, "by": by},
+                               event_id=f"{enrollment.id}/converted")
+
+
+def _goal_reached_since(contact_id: str, body: dict, trigger: dict, at: datetime) -> dict | None:
+    """An event stored already, from the trigger's moment on, that meets one of the scenario's goals."""
+    for event_type in dict.fromkeys(goal["event"] for goal in body.get("goals") or []):
+        found, _ = events.history(contact_id, since=at, event_type=event_type, newest_first=False)
+        for event in found:
+            if event["id"] != trigger.get("id") and semantics.goal_met(body, event["type"], event["properties"]):
+                return event
+    return None
 
 
 def load_contact(contact_id: str) -> tuple[contacts.Contact, criteria.ContactSubject] | None:

@@ -29,12 +29,16 @@ FAILED = "_failed"
 COMPLETE = "_complete"
 START = "_start"
 
-RETRY: list[dict[str, Any]] = [{
-    "ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException",
-                    "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
-                    "Parcours.Throttled"],
-    "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0,
-}]
+# A throttled or briefly unavailable service (SES past the account's send rate, Step Functions,
+# DynamoDB) makes the journey wait, for hours if need be, never fail: up to 20 attempts, the
+# delay doubling from 5 s to 15 min with full jitter (about three hours in the worst case).
+# Lambda's own hiccups get the short schedule.
+RETRY: list[dict[str, Any]] = [
+    {"ErrorEquals": ["Parcours.Throttled", "Lambda.TooManyRequestsException"],
+     "IntervalSeconds": 5, "MaxAttempts": 20, "BackoffRate": 2.0, "MaxDelaySeconds": 900, "JitterStrategy": "FULL"},
+    {"ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException"],
+     "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0},
+]
 CATCH: list[dict[str, Any]] = [
     {"ErrorEquals": ["Parcours.JourneyExited"], "ResultPath": None, "Next": EXITED},
     {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": RECORD_FAILURE},

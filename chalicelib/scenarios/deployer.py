@@ -13,9 +13,11 @@ from functools import lru_cache
 import boto3
 from botocore.exceptions import ClientError
 
+from chalicelib import faults
 from chalicelib.config import settings
+from chalicelib.faults import THROTTLING, Throttled
+from chalicelib.logs import logger
 from chalicelib.scenarios.compiler import compile_scenario
-from chalicelib.scenarios.errors import THROTTLING, Throttled
 
 ALIAS = "live"
 
@@ -65,18 +67,31 @@ def publish(definition: dict, *, state_machine_arn: str | None, alias_arn: str |
 
 
 def start(alias_arn: str, name: str, payload: dict) -> str | None:
-    """Start an execution; None when one of that name exists already (a duplicate trigger)."""
+    """Start an execution; None when one of that name exists already (a duplicate trigger).
+    Raises Throttled when Step Functions refuses for now (its StartExecution token bucket)."""
     try:
         return _sfn().start_execution(stateMachineArn=alias_arn, name=name, input=json.dumps(payload))["executionArn"]
     except _sfn().exceptions.ExecutionAlreadyExists:
         return None
+    except Exception as error:
+        if faults.is_transient(error):
+            raise Throttled(f"{type(error).__name__}: {error}") from error
+        raise
 
 
-def stop(execution_arn: str, cause: str) -> None:
+def stop(execution_arn: str, cause: str) -> bool:
+    """Stop an execution whose journey has ended (a goal met, a contact erased); False when it
+    could not be stopped now. The journey's record is final already, so an execution that goes on
+    ends itself at its next Task (the step runner finds the journey over): a stop is a saving of
+    state transitions, never what makes the journey end."""
     try:
         _sfn().stop_execution(executionArn=execution_arn, cause=cause)
     except (_sfn().exceptions.ExecutionDoesNotExist, _sfn().exceptions.InvalidArn):
         pass
+    except Exception:
+        logger.warning("execution not stopped; its next step ends it", exc_info=True)
+        return False
+    return True
 
 
 def resume(token: str, output: dict) -> bool:

@@ -7,8 +7,4 @@ names the ASL expects.
 JourneyExited: type[Exception] = type("Parcours.JourneyExited", (Exception,), {
     "__doc__": "The journey is over (exit_when met, converted, stopped, contact gone): end without failing."})
 Throttled: type[Exception] = type("Parcours.Throttled", (Exception,), {
-    "__doc__": "A downstream service throttled us: the state machine retries with backoff."})
-
-# AWS error codes that mean "not now": the call did nothing and may be made again later.
-THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException",
-                        "ServiceUnavailable", "ServiceUnavailableException"})
+    "__doc__": "A downstream service throttled us, failed for a moment or timed out: retry later."})

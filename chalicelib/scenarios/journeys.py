@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock, durations
+from chalicelib import clock, durations, faults
 from chalicelib.scenarios import semantics
 from chalicelib.store.models import Enrollment, Scenario
 
@@ -43,10 +43,12 @@ def admit(contact_id: str, head: Scenario, definition: dict, trigger: dict, at: 
     enrollment = Enrollment(contact_id, key, id=name, scenario_id=scenario_id, version=head.live_version,
                             status=RUNNING, path=[], bucket=semantics.bucket_of(name),
                             entered_at=clock.iso(clock.now()),
-                            trigger={k: trigger.get(k) for k in ("id", "type", "properties")})
+                            trigger={k: trigger.get(k) for k in ("id", "type", "properties", "timestamp")})
     try:
         enrollment.save(condition=Enrollment.key.does_not_exist())
-    except PutError:
+    except PutError as error:
+        if not faults.lost_to_condition(error):
+            raise
         return None
     return enrollment
 
@@ -62,7 +64,9 @@ def _pass_guard(contact_id: str, scenario_id: str, definition: dict, at: datetim
                      condition=Enrollment.next_entry_at.does_not_exist()
                      | (Enrollment.next_entry_at <= clock.iso(at)))
         return True
-    except UpdateError:
+    except UpdateError as error:
+        if not faults.lost_to_condition(error):
+            raise
         return False
 
 
@@ -74,7 +78,9 @@ def _take_place(head: Scenario, definition: dict) -> bool:
         else:
             head.update(actions=[Scenario.entered.add(1)])
         return True
-    except UpdateError:
+    except UpdateError as error:
+        if not faults.lost_to_condition(error):
+            raise
         return False
 
 
@@ -96,7 +102,9 @@ def finish(enrollment: Enrollment, status: str) -> bool:
                                    Enrollment.current_step.remove()],
                           condition=Enrollment.status == RUNNING)
         return True
-    except UpdateError:
+    except UpdateError as error:
+        if not faults.lost_to_condition(error):
+            raise
         return False
 
 

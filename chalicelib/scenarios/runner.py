@@ -11,18 +11,29 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import clock
+from chalicelib import clock, faults
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.scenarios import automation, journeys, semantics
 from chalicelib.scenarios import service as scenarios
-from chalicelib.scenarios.errors import JourneyExited
+from chalicelib.scenarios.errors import JourneyExited, Throttled
 from chalicelib.scenarios.stored_world import StoredWorld
 from chalicelib.store.models import Enrollment, Wait
 
 
 def run(payload: dict[str, Any]) -> dict[str, Any]:
+    """Do the Task; a "not now" from AWS (throttled, 5xx, timeout) is raised as Parcours.Throttled,
+    which the state machine retries for hours instead of failing the journey."""
+    try:
+        return _run(payload)
+    except Exception as error:
+        if not isinstance(error, Throttled) and faults.is_transient(error):
+            raise Throttled(f"{type(error).__name__}: {error}") from error
+        raise
+
+
+def _run(payload: dict[str, Any]) -> dict[str, Any]:
     action = payload["action"]
     enrollment = _enrollment(payload["enrollment"])
     if action == "fail":
@@ -118,9 +129,10 @@ def _wait_for(enrollment: Enrollment, step: dict, token: str) -> dict:
 
     Ingestion resumes waits it finds registered; an event stored just before registration is
     caught by the look-back; the conditional delete makes sure only one of the two resumes."""
-    # From when the journey reached this step: a retried Task has recorded this step already.
+    # From when the journey reached this step (a retried Task has recorded this step already); for
+    # a first step, from its trigger: the queue does not keep order, an awaited event may come first.
     began = next((entry["at"] for entry in reversed(enrollment.path or []) if entry["step"] != step["id"]),
-                 enrollment.entered_at)
+                 min(enrollment.entered_at, (enrollment.trigger or {}).get("timestamp") or enrollment.entered_at))
     timeout = semantics.wait_seconds(step["timeout"])
     wait = Wait(enrollment.contact_id, f"{step['event']}#{enrollment.key}#{step['id']}", token=token,
                 enrollment_key=enrollment.key, step=step["id"], where=step.get("where"),

@@ -8,7 +8,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib import clock
+from chalicelib import clock, faults
 from chalicelib.channels import caps, messages, templates, webhooks
 from chalicelib.config import settings
 from chalicelib.lists import service as lists
@@ -112,7 +112,9 @@ def create(body: Any) -> Scenario:
                         updated_at=now)
     try:
         scenario.save(condition=Scenario.id.does_not_exist())
-    except PutError:
+    except PutError as error:
+        if not faults.lost_to_condition(error):
+            raise
         raise ScenarioExists(body["id"]) from None
     Scenario(body["id"], 1, definition=body, created_at=now).save()
     return scenario

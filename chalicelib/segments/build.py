@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib import clock, criteria
+from chalicelib import clock, criteria, faults
 from chalicelib.audience import jobs, members
 from chalicelib.audience.jobs import Step
 from chalicelib.segments import engine
@@ -62,15 +62,17 @@ class SegmentBuild:
             Segment(head.params["segment"]).update(
                 actions=[Segment.status.set("ready"), Segment.built_at.set(now)],
                 condition=(Segment.generation == int(head.params["generation"])) & (Segment.job_id == head.id))
-        except UpdateError:
-            pass  # redefined meanwhile: its own build will say when it is ready
+        except UpdateError as error:
+            if not faults.lost_to_condition(error):
+                raise  # otherwise redefined meanwhile: its own build will say when it is ready
 
     def failed(self, head: Job, error: str) -> None:
         try:
             Segment(head.params["segment"]).update(actions=[Segment.status.set("failed")],
                                                    condition=Segment.job_id == head.id)
-        except UpdateError:
-            pass
+        except UpdateError as refused:
+            if not faults.lost_to_condition(refused):
+                raise
 
 
 class GroupDelete:

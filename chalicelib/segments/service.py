@@ -16,7 +16,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock, criteria
+from chalicelib import clock, criteria, faults
 from chalicelib.audience import jobs, members
 from chalicelib.contacts import service as contacts
 from chalicelib.problems import Invalid, Problem, join
@@ -187,7 +187,9 @@ def _create(segment_id: str, name: str, description: str | None, tree: dict, *, 
                       status="building", generation=1, created_at=now, updated_at=now)
     try:
         segment.save(condition=Segment.id.does_not_exist())
-    except PutError:
+    except PutError as error:
+        if not faults.lost_to_condition(error):
+            raise
         raise Exists(segment_id) from None
     refresh.start_from_today()
     _index(segment)

@@ -6,6 +6,7 @@ burst and its consumer drains it with retries, so nothing is dropped or failed b
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -36,9 +37,34 @@ def enqueue(events: Iterable[dict]) -> int:
     return len(pending)
 
 
+# An event whose handling AWS refused for now goes back on the queue with a growing delay
+# (SQS's own maximum, 15 minutes, at most), as a new message: a redelivery would count towards
+# the dead-letter queue's receive limit, and throttling alone must never send an event there.
+POSTPONED = "postponed"
+MAX_DELAY_SECONDS = 900
+MAX_POSTPONEMENTS = 100  # about a day at the longest delay; then the event fails like any other
+
+
+def postpone(body: str, postponed: int) -> bool:
+    """Put a message back for later; False when it has been postponed for long enough."""
+    if postponed >= MAX_POSTPONEMENTS:
+        return False
+    delay = min(MAX_DELAY_SECONDS, 2 ** min(postponed, 10) * 2)
+    _sqs().send_message(QueueUrl=settings().automation_queue_url, MessageBody=body,
+                        DelaySeconds=int(delay * (0.5 + random.random() / 2)),
+                        MessageAttributes={POSTPONED: {"DataType": "Number", "StringValue": str(postponed + 1)}})
+    return True
+
+
+def postponements(record: dict) -> int:
+    """How many times a received message (a Lambda SQS record) was postponed already."""
+    attribute = (record.get("messageAttributes") or {}).get(POSTPONED) or {}
+    return int(attribute.get("stringValue") or 0)
+
+
 def receive(max_messages: int = 10, wait_seconds: int = 0) -> list[dict]:
     """Messages waiting on the queue (the local stack's pump; on AWS, Lambda polls for us)."""
-    result = _sqs().receive_message(QueueUrl=settings().automation_queue_url,
+    result = _sqs().receive_message(QueueUrl=settings().automation_queue_url, MessageAttributeNames=["All"],
                                     MaxNumberOfMessages=max_messages, WaitTimeSeconds=wait_seconds)
     return result.get("Messages", [])
 

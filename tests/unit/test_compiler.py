@@ -149,11 +149,12 @@ def test_action_steps_are_one_task_named_after_the_step():
     assert asl["States"]["b"] == action("b", None)
 
 
-def test_retry_and_catch_are_the_contract():
-    assert RETRY == [{"ErrorEquals": ["Lambda.ServiceException", "Lambda.AWSLambdaException",
-                                      "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
-                                      "Parcours.Throttled"],
-                      "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0}]
+def test_a_throttled_task_waits_for_hours_before_the_journey_can_fail():
+    throttled = next(retrier for retrier in RETRY if "Parcours.Throttled" in retrier["ErrorEquals"])
+    delays = [min(throttled["IntervalSeconds"] * throttled["BackoffRate"] ** n, throttled["MaxDelaySeconds"])
+              for n in range(throttled["MaxAttempts"])]
+    assert sum(delays) > 2 * 3600
+    assert throttled["JitterStrategy"] == "FULL"  # many journeys throttled at once do not retry in step
     assert CATCH == [{"ErrorEquals": ["Parcours.JourneyExited"], "ResultPath": None, "Next": "_exited"},
                      {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "_record-failure"}]
 
@@ -397,8 +398,8 @@ def test_compiled_is_frozen():
 
 def test_history_events_count_retries():
     asl = compile_steps(email("a")).asl
-    # start/end 2 + a (5 + 3 x 6) + _record-failure (23) + _failed 2
-    assert history_events(asl) == 2 + 23 + 23 + 2
+    # start/end 2 + a (5 + 3 x (20 + 6)) + _record-failure (83) + _failed 2
+    assert history_events(asl) == 2 + 83 + 83 + 2
 
 
 def test_quiet_hours_hold_each_send_until_the_window_ends():

@@ -387,20 +387,20 @@ def test_states_are_counted_even_while_other_problems_exist():
 def test_history_limit_is_reported(monkeypatch):
     from chalicelib.scenarios import schema
 
-    monkeypatch.setattr(schema, "MAX_HISTORY_EVENTS", 100)
+    monkeypatch.setattr(schema, "MAX_HISTORY_EVENTS", 400)
     definition = scenario(*[email(f"e{i}") for i in range(4)])
     path, message = only(validate(definition))
     assert path == "steps"
-    # 2 (execution) + 4 Tasks x 23 (5 + 3 x 6 retries) + _record-failure 23 + _failed 2
-    assert message == ("would exceed Step Functions limits: the longest path may record 119 history events "
-                       "(with retries), an execution must stay under 100")
+    # 2 (execution) + 4 Tasks x 83 (5 + 3 x (20 + 6) retries) + _record-failure 83 + _failed 2
+    assert message == ("would exceed Step Functions limits: the longest path may record 419 history events "
+                       "(with retries), an execution must stay under 400")
 
 
 def test_history_events_of_a_machine():
     asl = compiler.compile_scenario(scenario(email("a"), {"id": "w", "type": "wait", "duration": "P1D"}),
                                     step_runner_arn=compiler.PLACEHOLDER_ARN).asl
-    # a (23) -> w (2) -> _complete (23) -> _record-failure (23) -> _failed (2), plus 2
-    assert compiler.history_events(asl) == 2 + 23 + 2 + 23 + 23 + 2
+    # a (83) -> w (2) -> _complete (83) -> _record-failure (83) -> _failed (2), plus 2
+    assert compiler.history_events(asl) == 2 + 83 + 2 + 83 + 83 + 2
 
 
 def test_definition_size_limit():

@@ -1,0 +1,135 @@
+"""Faults injected at the AWS client, at every call site at once: throttling, 5xx and timeouts on
+DynamoDB, Step Functions, SES and SQS, standing for botocore's own retries having run out.
+
+Whichever call meets the fault (ingestion, the automation queue's consumer, the step runner,
+feedback), the reference scenarios end with every contact on the right path, each message
+sent once, no journey lost or failed and no event lost. A client that gets a 503 posts the
+same events again, with their ids, as clients must.
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.helpers import (
+    CONSENT,
+    DAY,
+    aws_faults,
+    contact_id,
+    email_to,
+    eventually,
+    journey,
+    journeys,
+    outbox,
+    publish,
+    reference,
+    scenario,
+    sent_steps,
+)
+
+
+def _deliver(api, *events: dict) -> None:
+    """POST /events as a careful client does: the same ids again until accepted."""
+    for _ in range(40):
+        response = api.post("/events", {"events": list(events)})
+        if response.status_code == 202:
+            return
+        assert response.status_code == 503, response.data  # "not now", never a 500
+        time.sleep(0.1)
+    raise AssertionError("the events were never accepted")
+
+
+def _event(event_id: str, event_type: str, email: str, **fields) -> dict:
+    return {"id": event_id, "type": event_type, "contact": {"email": email}, **fields}
+
+
+def _run_references(api) -> None:
+    """welcome-series (email, wait, if) for two contacts, zero-waste (email, wait_for resumed by a
+    click, exit) for a third: the paths, and one email per step, whatever failed on the way."""
+    _deliver(api, _event("ana-signup", "signup", "ana@example.com", consent=CONSENT, traits={"first_name": "Ana"}),
+             _event("bob-signup", "signup", "bob@example.com", consent=CONSENT),
+             _event("carl-inactive", "segment.entered", "carl@example.com", consent=CONSENT,
+                    properties={"segment": "inactive-6-months"}))
+    _deliver(api, _event("ana-profile", "profile_saved", "ana@example.com",
+                         traits={"attributes": {"profile_completed": True}}))
+    eventually(lambda: "last-chance" in sent_steps(api, "carl@example.com"), timeout=120)
+    _deliver(api, _event("carl-click", "email.clicked", "carl@example.com",
+                         properties={"step": "last-chance", "url": "https://example.com/news"}))
+    assert journey(api, "ana@example.com", "welcome-series", status="completed", timeout=180)["path"] == \
+        ["welcome", "profile-done", "discover"]
+    assert journey(api, "bob@example.com", "welcome-series", status="completed", timeout=180)["path"] == \
+        ["welcome", "profile-done", "complete-profile"]
+    assert journey(api, "carl@example.com", "zero-waste", status="exited", timeout=180)["path"] == \
+        ["last-chance", "react", "kept"]
+    for email, count in (("ana@example.com", 2), ("bob@example.com", 2), ("carl@example.com", 1)):
+        sent = email_to(api, email, count=count)
+        assert len(sent) == count, [item["subject"] for item in sent]  # each step's email once
+        assert all(j["status"] != "failed" for j in journeys(api, email))
+    assert api.get(f"/contacts/{contact_id(api, 'carl@example.com')}").status_code == 200
+
+
+CALL_SITES = [
+    ("dynamodb", "TransactWriteItems"),  # ingestion stores an event with its contact
+    ("dynamodb", "GetItem"),  # everywhere: contacts, enrollments, messages
+    ("dynamodb", "UpdateItem"),  # journeys recorded, claims, send ledger, slots
+    ("dynamodb", "PutItem"),  # message claims, enrollments, waits
+    ("dynamodb", "Query"),  # triggers, waits, history look-backs
+    ("sqs", "SendMessageBatch"),  # ingestion hands events to automation
+    ("stepfunctions", "StartExecution"),
+    ("stepfunctions", "SendTaskSuccess"),
+    ("sesv2", "SendEmail"),
+]
+QUICK = {("dynamodb", "UpdateItem"), ("stepfunctions", "StartExecution"), ("sesv2", "SendEmail")}
+
+
+def _cases():
+    for service, operation in CALL_SITES:
+        for kind in ("throttle", "5xx", "timeout"):
+            quick = (service, operation) in QUICK and kind == "throttle"
+            yield pytest.param(service, operation, kind, id=f"{service}.{operation}-{kind}",
+                               marks=() if quick else pytest.mark.slow)
+
+
+@pytest.mark.time_scale(DAY)
+@pytest.mark.parametrize(("service", "operation", "kind"), list(_cases()))
+def test_reference_scenarios_run_right_through_faults(api, service, operation, kind):
+    publish(api, reference("welcome-series"))
+    publish(api, reference("zero-waste"))
+    with aws_faults({(service, operation): 3}, kind) as left:
+        _run_references(api)
+    assert left[(service, operation)] == 0  # every fault was met by some call
+
+
+@pytest.mark.time_scale(DAY)
+def test_the_same_events_many_times_and_out_of_order_give_the_same_result(api):
+    publish(api, reference("welcome-series"))
+    publish(api, reference("zero-waste"))
+    signups = [_event("ana-signup", "signup", "ana@example.com", consent=CONSENT, traits={"first_name": "Ana"}),
+               _event("bob-signup", "signup", "bob@example.com", consent=CONSENT)]
+    profile = _event("ana-profile", "profile_saved", "ana@example.com",
+                     traits={"attributes": {"profile_completed": True}})
+    for _ in range(3):
+        _deliver(api, profile, *reversed(signups))
+    _deliver(api, *signups, profile)
+    assert journey(api, "ana@example.com", "welcome-series", status="completed")["path"][-1] == "discover"
+    assert journey(api, "bob@example.com", "welcome-series", status="completed")["path"][-1] == "complete-profile"
+    assert len(email_to(api, "ana@example.com", count=2)) == 2
+    assert len(email_to(api, "bob@example.com", count=2)) == 2
+    assert len(journeys(api, "ana@example.com")) == 1
+
+
+@pytest.mark.time_scale(DAY)
+@pytest.mark.parametrize("kind", ["throttle", pytest.param("5xx", marks=pytest.mark.slow),
+                                  pytest.param("timeout", marks=pytest.mark.slow)])
+def test_text_messages_go_once_through_sns_faults(api, kind):
+    publish(api, scenario("texts", "visit", [{"id": "text", "type": "sms", "text": "Promo !"}]))
+    phones = {"ana@example.com": "+33612345678", "bob@example.com": "+33611111111"}
+    with aws_faults({("sns", "Publish"): 2}, kind) as left:
+        _deliver(api, *(_event(f"visit-{email}", "visit", email, traits={"phone": phone},
+                               consent={"sms": True, "source": "form"}) for email, phone in phones.items()))
+        for email in phones:
+            assert journey(api, email, "texts", status="completed", timeout=120)["path"] == ["text"]
+    assert left[("sns", "Publish")] == 0
+    texts = [item["to"] for item in outbox(api, limit=500) if item["channel"] == "sms"]
+    assert sorted(texts) == sorted(phones.values())  # one each
