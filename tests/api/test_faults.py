@@ -178,3 +178,32 @@ def test_a_goal_handled_before_its_trigger_still_converts(api):
     assert journey(api, "ana@example.com", "abandoned-cart", status="converted")["status"] == "converted"
     time.sleep(8)  # past the hour of wait-purchase at this scale
     assert sent_steps(api, "ana@example.com") == []
+
+
+@pytest.mark.time_scale(DAY)
+def test_sends_keep_to_the_account_send_rate(api, monkeypatch):
+    """PARCOURS_EMAIL_RATE=2: eight welcome emails due at once reach SES at most two in any
+    second of real time, and every one goes."""
+    from collections import Counter
+
+    from chalicelib import config
+    from chalicelib.channels import providers
+
+    monkeypatch.setenv("PARCOURS_EMAIL_RATE", "2")
+    config.reload()
+    handed: list[float] = []
+    client = providers._ses()
+    record = lambda **kwargs: handed.append(time.time())  # noqa: E731
+    client.meta.events.register("before-call.sesv2.SendEmail", record)
+    try:
+        publish(api, one_email())
+        people = [f"reader{n}@example.com" for n in range(8)]
+        api.post("/events", {"events": [{"type": "signup", "contact": {"email": email}, "consent": CONSENT}
+                                        for email in people]})
+        for email in people:
+            assert journey(api, email, "news", status="completed", timeout=120)["path"] == ["mail"]
+    finally:
+        client.meta.events.unregister("before-call.sesv2.SendEmail", record)
+    assert len(handed) == 8
+    assert max(Counter(int(moment) for moment in handed).values()) <= 2
+    assert len({int(moment) for moment in handed}) >= 4  # four seconds of slots at least
