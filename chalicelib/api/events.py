@@ -32,6 +32,9 @@ def post_events() -> Response:
     except service.NotQueued:
         raise ApiError(503, "unavailable", "The events were stored but could not be handed to automation yet;"
                        " post the same request again (nothing is stored twice).") from None
+    if report.only_unavailable:
+        raise ApiError(503, "unavailable", "The service is busy; post the same request again in a moment.",
+                       [Problem(**error) for rejected in report.rejected for error in rejected["errors"]])
     if not report.accepted and not report.duplicates:
         details = [Problem(**error) for rejected in report.rejected for error in rejected["errors"]]
         raise Invalid(details, "No event was accepted.")

@@ -92,16 +92,19 @@ def record_message_event(contact_id: str, message: Message | None, kind: str, *,
                "message_id": message.id if message else message_id}
     stored = events.record_and_dispatch(
         contact_id, f"{channel}.{kind}", {**{k: v for k, v in context.items() if v}, **extra}, event_id=event_id)
-    if stored is not None and message is not None:
-        note(message, kind, stored["timestamp"], extra)
+    if message is not None:  # a repeat too: a fault may have come between the event and its note
+        note(message, kind, stored["timestamp"] if stored else clock.iso(clock.now()), extra, repeat=stored is None)
     return stored
 
 
-def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = None) -> None:
-    """Append `{"type": kind, "at": at, ...}` to the message's history and raise its status."""
+def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = None, *, repeat: bool = False) -> None:
+    """Append `{"type": kind, "at": at, ...}` to the message's history and raise its status; for a
+    `repeat` of an event already recorded, only what its first handling did not get to."""
     entry = {"type": kind, "at": at, **{key: value for key, value in (extra or {}).items()
                                          if key in ("url", "bounce_type", "source")}}
     item = Message(message.contact_id, message.id)
+    if repeat and _noted(item, entry):
+        return
     try:
         item.update(actions=[Message.events.set((Message.events | []).append([entry]))],
                     condition=Message.id.exists())
@@ -213,6 +216,14 @@ def apply(event: dict[str, Any]) -> list[str]:
     (SES, SNS, or a posted event); the contact attributes it changed."""
     if event.get("type") not in EFFECTS or not _claim(event):
         return []
+    try:
+        return _effects(event)
+    except Exception:  # give the claim back: the event's next delivery applies it
+        faults.through(lambda: EventId(system_event_id(f"{event['id']}/applied")).delete())
+        raise
+
+
+def _effects(event: dict[str, Any]) -> list[str]:
     contact_id, origin, kind = event["contact_id"], event["id"], event["type"]
     properties = event.get("properties") or {}
     if kind == "email.bounced":
@@ -224,6 +235,16 @@ def apply(event: dict[str, Any]) -> list[str]:
     _, changed = update_contact(contact_id, lambda contact: {"sms_opt_out": True})
     _announce(contact_id, changed, origin)
     return changed
+
+
+def _noted(item: Message, entry: dict[str, Any]) -> bool:
+    try:
+        current = Message.get(item.contact_id, item.id, consistent_read=True)
+    except DoesNotExist:
+        return True  # erased with its contact
+    same = ("type", "url", "bounce_type", "source")
+    noted = any(all(seen.get(key) == entry.get(key) for key in same) for seen in current.events or [])
+    return noted and STATUS_RANK.get(str(current.status), 0) >= STATUS_RANK.get(entry["type"], 0)
 
 
 def _claim(event: dict[str, Any]) -> bool:

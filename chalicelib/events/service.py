@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
-from chalicelib import clock
+from chalicelib import clock, faults
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events.validate import ValidEvent, validate_event
@@ -35,6 +35,11 @@ class IngestReport:
 
     def as_dict(self) -> dict:
         return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+    @property
+    def only_unavailable(self) -> bool:
+        """Nothing stored, and every event refused only because AWS said "not now"."""
+        return not self.accepted and not self.duplicates and all(item.get("retry") for item in self.rejected)
 
 
 def ingest(raw_events: list[Any], *, public: bool, paths: list[str] | None = None) -> IngestReport:
@@ -67,8 +72,9 @@ def ingest(raw_events: list[Any], *, public: bool, paths: list[str] | None = Non
     stored: list[tuple[str, list[dict]]] = []
     for index in sorted(outcomes):
         kind, value = outcomes[index]
-        if kind == "rejected":
-            report.rejected.append({"index": index, "errors": [p.as_dict() for p in value]})
+        if kind in ("rejected", "unavailable"):
+            report.rejected.append({"index": index, "errors": [p.as_dict() for p in value],
+                                    **({"retry": True} if kind == "unavailable" else {})})
         elif kind == "duplicate":
             report.duplicates += 1
             if value:  # stored by an earlier request that never reached the queue
@@ -127,7 +133,8 @@ def _concurrently(work: Callable[[T], None], items: list[T]) -> None:
 
 
 def _store_one(event: ValidEvent, path: str, public: bool) -> tuple[str, Any]:
-    """("accepted", (stored id, records)) | ("duplicate", (stored id, records) or None) | ("rejected", problems).
+    """("accepted", (stored id, records)) | ("duplicate", (stored id, records) or None) | ("rejected", problems)
+    | ("unavailable", problems): AWS refused for now.
     An event that fails is reported alone: its neighbours in the batch are stored and queued."""
     stored_id = client_event_id(event.id)
     try:
@@ -141,7 +148,11 @@ def _store_one(event: ValidEvent, path: str, public: bool) -> tuple[str, Any]:
         return "rejected", [Problem(join(path, "traits"), f"this {settings().unique_key} belongs to another contact")]
     except UnknownContact:
         return "rejected", [Problem(join(join(path, "contact"), "contact_id"), "no contact has this id")]
-    except Exception:  # nothing of this event was written (one transaction): the client may post it again
+    except Exception as error:  # nothing of this event was written (one transaction): the client may post it again
+        if faults.is_transient(error):
+            logger.warning("event not stored: AWS refused for now", extra={"error": type(error).__name__})
+            return "unavailable", [Problem(path, "this event could not be stored now (nothing was recorded); "
+                                                 "post it again in a moment")]
         logger.exception("event not stored", extra={"event_id": event.id})
         return "rejected", [Problem(path, "this event could not be stored (nothing was recorded); post it again")]
     return "accepted", (stored_id, records)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ APP_NAME = "parcours"
 STAGE = "local"
 FUNCTIONS = ("step_runner",)  # the app's @app.lambda_function handlers
 TOPICS = ("parcours-ses-events", "parcours-sms-inbound")  # the app's @app.on_sns_message topics
+ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation (SNS delivers so) twice
 
 Handler = Callable[[dict, Any], Any]
 
@@ -406,12 +408,22 @@ class LocalStack:
                 if kwargs.get("message_structure") == "json":
                     parsed = json.loads(message)
                     body = parsed.get("lambda", parsed.get("default", message))
-                try:
-                    handler(sns_event(topic.arn, message_id, body, subject, message_attributes),
-                            _Context(f"{APP_NAME}-{STAGE}-{topic.name}"))
-                except Exception:
-                    logger.exception("local SNS handler failed", extra={"topic": topic.name})
+                event = sns_event(topic.arn, message_id, body, subject, message_attributes)
+                deliver(handler, event, topic.name, attempt=0)
             return message_id
+
+        def deliver(handler: Handler, event: dict, topic: str, *, attempt: int) -> None:
+            """As Lambda's asynchronous invocation: a failed call is made again twice, later
+            (after one, then two minutes on AWS; seconds here)."""
+            try:
+                handler(event, _Context(f"{APP_NAME}-{STAGE}-{topic}"))
+            except Exception:
+                if attempt >= ASYNC_RETRIES or not stack.running:
+                    logger.exception("local SNS handler failed", extra={"topic": topic})
+                    return
+                retry = threading.Timer(attempt + 1.0, deliver, (handler, event, topic), {"attempt": attempt + 1})
+                retry.daemon = True
+                retry.start()
 
         Topic.publish = publish
 
