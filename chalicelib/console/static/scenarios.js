@@ -32,7 +32,7 @@ export async function render(page) {
         h('div', { class: 'muted mono small' }, item.id)),
       h('td', {}, statusBadge(item.status)),
       h('td', { class: 'num' }, `v${item.latest_version}`,
-        item.live_version ? h('div', { class: 'muted small' }, t('scenarios.live', { version: item.live_version })) : null),
+        item.live_version && ['live', 'paused'].includes(item.status) ? h('div', { class: 'muted small' }, t('scenarios.live', { version: item.live_version })) : null),
       ...FUNNEL.map((name) => h('td', { class: 'num', dataset: { metric: name } },
         totals ? num(totals[name]) : (name === 'entered' ? num(item.entered) : h('span', { class: 'muted', title: t('report.none') }, '—')),
         totals && name !== 'entered' && name !== 'sent' && totals.rates
