@@ -31,7 +31,7 @@ function node(step, counts, reported) {
     h('div', { class: 'node-kind' }, t(`step.${step.type}`)),
     h('div', { class: 'node-title' }, summary(step)),
     h('div', { class: 'node-id mono' }, step.id),
-    reported ? stepCounts(count) : null);
+    reported ? stepCounts(count, step.type) : null);
   const branches = branchesOf(step);
   if (!branches.length) return box;
   return h('div', { class: 'node-group' }, box,
@@ -43,14 +43,16 @@ function node(step, counts, reported) {
         inner.length ? steps(inner, counts, reported) : h('p', { class: 'branch-empty muted' }, t('flow.continue'))))));
 }
 
-function stepCounts(count) {
+function stepCounts(count, type) {
   const reached = count ? count.reached : 0;
   const parts = [h('span', { class: 'count', dataset: { count: 'reached' } }, h('strong', {}, num(reached)), ' ',
     t('metric.reached'))];
   if (count && count.waiting) parts.push(h('span', { class: 'count muted' }, num(count.waiting), ' ', t('metric.waiting')));
-  if (count && (count.sent || count.opened || count.clicked)) {
+  if (count && type === 'email') {
     parts.push(h('span', { class: 'count muted' }, `${num(count.sent)} ${t('metric.sent')} · ${num(count.opened)} `
       + `${t('metric.opened')} · ${num(count.clicked)} ${t('metric.clicked')}`));
+  } else if (count && type === 'sms') {
+    parts.push(h('span', { class: 'count muted' }, `${num(count.sent)} ${t('metric.sent')}`));
   }
   return h('div', { class: 'node-counts' }, parts);
 }
