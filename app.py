@@ -4,7 +4,7 @@ from __future__ import annotations
 from chalice import Chalice, Cron, Rate
 
 from chalicelib.activity import service as activity
-from chalicelib.api import contacts, events, health, keys, routing, scenarios
+from chalicelib.api import console, contacts, events, health, keys, routing, scenarios
 from chalicelib.api import gdpr as gdpr_api
 from chalicelib.api import imports as imports_api
 from chalicelib.api import lists as lists_api
@@ -36,6 +36,7 @@ for blueprint in (templates_api, tracking_api, optin_api, outbox_api, local_feed
     app.register_blueprint(blueprint.bp)
 app.register_blueprint(schemas_api.bp)
 app.register_blueprint(openapi_api.bp)
+app.register_blueprint(console.bp)  # the web console's page and files
 app.register_middleware(routing.errors_in_our_format, "http")
 # CSV imports arrive byte for byte (Latin-1 files included)
 app.api.binary_types.extend(kind for kind in imports_api.CSV_TYPES if kind not in app.api.binary_types)
