@@ -380,11 +380,25 @@ def aws_fault(kind: str, operation: str) -> Exception:
                         "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
 
 
+_OBSERVER = threading.local()
+
+
+@contextmanager
+def observing() -> Iterator[None]:
+    """The test's own reads of what happened, made on this thread, meet no injected fault."""
+    _OBSERVER.active = True
+    try:
+        yield
+    finally:
+        _OBSERVER.active = False
+
+
 @contextmanager
 def aws_faults(plan: dict[tuple[str, str], int], kind: str = "throttle") -> Iterator[dict]:
     """The next N calls of each (service, operation) fail at the client, before reaching AWS
-    (moto), from whichever of our call sites makes them: boto3 clients and PynamoDB alike.
-    Yields what is left of the plan (all zero once every fault was met)."""
+    (moto), from whichever of our call sites makes them: boto3 clients and PynamoDB alike (but
+    the test's own reads, made under `observing()`). Yields what is left of the plan (all zero
+    once every fault was met)."""
     from botocore.client import BaseClient
 
     original = BaseClient._make_api_call
@@ -393,6 +407,8 @@ def aws_faults(plan: dict[tuple[str, str], int], kind: str = "throttle") -> Iter
 
     def failing(client: Any, operation: str, params: Any) -> Any:
         key = (client.meta.service_model.service_name, operation)
+        if getattr(_OBSERVER, "active", False):
+            return original(client, operation, params)
         with lock:
             fail = left.get(key, 0) > 0
             if fail:

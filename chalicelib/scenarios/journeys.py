@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib import clock, durations, faults
 from chalicelib.scenarios import semantics
+from chalicelib.scenarios.errors import Throttled
 from chalicelib.store.models import Enrollment, Scenario
+from chalicelib.store.transactions import CONFLICT, Transaction
 
 RUNNING = "running"
 ENDED = ("completed", "converted", "exited", "failed", "stopped")
@@ -31,57 +33,35 @@ def get(contact_id: str, key: str) -> Enrollment | None:
 def admit(contact_id: str, head: Scenario, definition: dict, trigger: dict, at: datetime) -> Enrollment | None:
     """The enrollment for this trigger, created if the entry rules allow; None if they refuse.
 
-    Idempotent: called again for the same trigger, it returns the same enrollment."""
+    Idempotent: called again for the same trigger, it returns the same enrollment. The
+    enrollment, the re-entry guard and the place taken under `max_contacts` are written in one
+    transaction: a failure between them cannot leave a contact barred from a journey it never
+    entered."""
     scenario_id = head.id
     key = f"{scenario_id}#{semantics.entry_key(definition, trigger)}"
     existing = get(contact_id, key)
     if existing is not None:
         return existing if existing.execution_arn is None else None
-    if not _pass_guard(contact_id, scenario_id, definition, at) or not _take_place(head, definition):
-        return None
     name = semantics.execution_name(contact_id, scenario_id, key)
     enrollment = Enrollment(contact_id, key, id=name, scenario_id=scenario_id, version=head.live_version,
                             status=RUNNING, path=[], bucket=semantics.bucket_of(name),
                             entered_at=clock.iso(clock.now()),
                             trigger={k: trigger.get(k) for k in ("id", "type", "properties", "timestamp")})
-    try:
-        enrollment.save(condition=Enrollment.key.does_not_exist())
-    except PutError as error:
-        if not faults.lost_to_condition(error):
-            raise
-        return None
-    return enrollment
-
-
-def _pass_guard(contact_id: str, scenario_id: str, definition: dict, at: datetime) -> bool:
+    write = Transaction()
+    write.put("enrollment", enrollment, condition=Enrollment.key.does_not_exist())
     reentry = (definition.get("entry") or {}).get("reentry", "never")
-    if reentry == "always":
-        return True
-    until = FOREVER if reentry == "never" else clock.iso(durations.shift(at, reentry["after"]))
-    guard = Enrollment(contact_id, f"{scenario_id}#guard")
-    try:
-        guard.update(actions=[Enrollment.next_entry_at.set(until)],
-                     condition=Enrollment.next_entry_at.does_not_exist()
-                     | (Enrollment.next_entry_at <= clock.iso(at)))
-        return True
-    except UpdateError as error:
-        if not faults.lost_to_condition(error):
-            raise
-        return False
-
-
-def _take_place(head: Scenario, definition: dict) -> bool:
+    if reentry != "always":
+        until = FOREVER if reentry == "never" else clock.iso(durations.shift(at, reentry["after"]))
+        write.update("guard", Enrollment(contact_id, f"{scenario_id}#guard"), [Enrollment.next_entry_at.set(until)],
+                     condition=Enrollment.next_entry_at.does_not_exist() | (Enrollment.next_entry_at <= clock.iso(at)),
+                     versioned=False)
     cap = (definition.get("entry") or {}).get("max_contacts")
-    try:
-        if cap:
-            head.update(actions=[Scenario.entered.add(1)], condition=Scenario.entered < cap)
-        else:
-            head.update(actions=[Scenario.entered.add(1)])
-        return True
-    except UpdateError as error:
-        if not faults.lost_to_condition(error):
-            raise
-        return False
+    write.update("place", head, [Scenario.entered.add(1)], condition=(Scenario.entered < cap) if cap else None,
+                 versioned=False)
+    failed = write.commit()
+    if failed == [CONFLICT]:
+        raise Throttled("a concurrent entry touched the same items; retry")
+    return None if failed else enrollment
 
 
 def started(enrollment: Enrollment, execution_arn: str) -> None:

@@ -24,6 +24,7 @@ from tests.helpers import (
     journey,
     journeys,
     message,
+    observing,
     one_email,
     outbox,
     provider_id,
@@ -60,9 +61,15 @@ def _run_references(api) -> None:
                     properties={"segment": "inactive-6-months"}))
     _deliver(api, _event("ana-profile", "profile_saved", "ana@example.com",
                          traits={"attributes": {"profile_completed": True}}))
-    eventually(lambda: "last-chance" in sent_steps(api, "carl@example.com"), timeout=120)
+    with observing():
+        eventually(lambda: "last-chance" in sent_steps(api, "carl@example.com"), timeout=120)
     _deliver(api, _event("carl-click", "email.clicked", "carl@example.com",
                          properties={"step": "last-chance", "url": "https://example.com/news"}))
+    with observing():
+        _check_paths(api)
+
+
+def _check_paths(api) -> None:
     assert journey(api, "ana@example.com", "welcome-series", status="completed", timeout=180)["path"] == \
         ["welcome", "profile-done", "discover"]
     assert journey(api, "bob@example.com", "welcome-series", status="completed", timeout=180)["path"] == \
@@ -135,8 +142,9 @@ def test_text_messages_go_once_through_sns_faults(api, kind):
     with aws_faults({("sns", "Publish"): 2}, kind) as left:
         _deliver(api, *(_event(f"visit-{email}", "visit", email, traits={"phone": phone},
                                consent={"sms": True, "source": "form"}) for email, phone in phones.items()))
-        for email in phones:
-            assert journey(api, email, "texts", status="completed", timeout=120)["path"] == ["text"]
+        with observing():
+            for email in phones:
+                assert journey(api, email, "texts", status="completed", timeout=120)["path"] == ["text"]
     assert left[("sns", "Publish")] == 0
     texts = [item["to"] for item in outbox(api, limit=500) if item["channel"] == "sms"]
     assert sorted(texts) == sorted(phones.values())  # one each
