@@ -14,6 +14,7 @@ from chalicelib.api import local_feedback as local_feedback_api
 from chalicelib.api import openapi as openapi_api
 from chalicelib.api import optin as optin_api
 from chalicelib.api import outbox as outbox_api
+from chalicelib.api import reports as reports_api
 from chalicelib.api import schemas as schemas_api
 from chalicelib.api import segments as segments_api
 from chalicelib.api import settings as settings_api
@@ -37,6 +38,7 @@ for blueprint in (lists_api, segments_api, settings_api, imports_api, gdpr_api):
 for blueprint in (templates_api, tracking_api, optin_api, outbox_api, local_feedback_api):  # channels
     app.register_blueprint(blueprint.bp)
 app.register_blueprint(schemas_api.bp)
+app.register_blueprint(reports_api.bp)
 app.register_blueprint(openapi_api.bp)
 app.register_middleware(routing.errors_in_our_format, "http")
 # CSV imports arrive byte for byte (Latin-1 files included)

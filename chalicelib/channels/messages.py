@@ -19,6 +19,7 @@ from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.logs import logger
+from chalicelib.reports import counters
 from chalicelib.scenarios.errors import Throttled
 from chalicelib.store.models import Contact, Enrollment, Message, Template
 
@@ -32,7 +33,8 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
     channel = step["type"]
     transactional = bool(step.get("transactional"))
     record = Message(contact.id, message_id(enrollment, step["id"]), channel=channel, scenario=body["id"],
-                     step=step["id"], status="sending", transactional=transactional)
+                     step=step["id"], status="sending", transactional=transactional,
+                     version=int(enrollment.version or 0) or None)
     try:
         record.save(condition=Message.id.does_not_exist())
     except PutError:  # a retry of this step: report what the first attempt did
@@ -44,6 +46,7 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
         if reason:
             record.update(actions=[Message.status.set("skipped"), Message.reason.set(reason),
                                    Message.sent_at.set(clock.iso(clock.now()))])
+            counters.message(record, "skipped", reason=reason)
             return f"skipped:{reason}"
         content = step_content(step)
         links = _links(contact, record)
@@ -71,6 +74,7 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
         record.update(actions=[Message.status.set("sent"), *details], condition=Message.status == "sending")
     except UpdateError:  # feedback (a delivery, an open) came first and moved the status on: keep it
         record.update(actions=details)
+    counters.message(record, "sent")
     events.record_and_dispatch(contact.id, f"{channel}.sent",
                                {"scenario": body["id"], "step": step["id"], "message_id": record.id},
                                event_id=f"{record.id}/sent")

@@ -13,6 +13,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib import clock, durations
+from chalicelib.reports import counters
 from chalicelib.scenarios import semantics
 from chalicelib.store.models import Enrollment, Scenario
 
@@ -80,6 +81,7 @@ def _take_place(head: Scenario, definition: dict) -> bool:
 
 def started(enrollment: Enrollment, execution_arn: str) -> None:
     enrollment.update(actions=[Enrollment.execution_arn.set(execution_arn)])
+    counters.journey(enrollment)
 
 
 def record(enrollment: Enrollment, step: str, result: str, *, current: str | None) -> None:
@@ -87,6 +89,7 @@ def record(enrollment: Enrollment, step: str, result: str, *, current: str | Non
     actions: list[Action] = [Enrollment.path.set(Enrollment.path.append([entry]))]
     actions.append(Enrollment.current_step.set(current) if current else Enrollment.current_step.remove())
     enrollment.update(actions=actions)
+    counters.journey(enrollment)
 
 
 def finish(enrollment: Enrollment, status: str) -> bool:
@@ -95,9 +98,10 @@ def finish(enrollment: Enrollment, status: str) -> bool:
         enrollment.update(actions=[Enrollment.status.set(status), Enrollment.ended_at.set(clock.iso(clock.now())),
                                    Enrollment.current_step.remove()],
                           condition=Enrollment.status == RUNNING)
-        return True
     except UpdateError:
         return False
+    counters.journey(enrollment)
+    return True
 
 
 def of_contact(contact_id: str) -> list[Enrollment]:
