@@ -49,7 +49,7 @@ def _client() -> Any:
 
 def table_of(model: type[Model]) -> str:
     """The table name of a model (the installation's prefix included)."""
-    return str(model.Meta.table_name)  # type: ignore[attr-defined]  # _TableMeta.table_name (store.models)
+    return str(model.Meta.table_name)  # _TableMeta.table_name (store.models)
 
 
 def _table() -> str:
