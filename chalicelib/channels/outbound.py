@@ -275,6 +275,8 @@ def _record(delivery: WebhookDelivery, outcome: str, *, status: int | None, retr
     if first:
         actions.append(WebhookDelivery.outcome.set(outcome))
     expires = now + timedelta(days=DELIVERY_TTL_DAYS)
+    if outcome.startswith("delivered:") or not retry or attempts > len(RETRY_DELAYS):
+        actions.append(WebhookDelivery.body.set(""))  # contact data is kept no longer than it is needed
     if outcome.startswith("delivered:"):
         actions += [WebhookDelivery.status.set("delivered"), WebhookDelivery.delivered_at.set(clock.iso(now)),
                     WebhookDelivery.last_error.remove(), WebhookDelivery.due.remove(),

@@ -1,9 +1,11 @@
-"""Outbound webhooks from scenario steps: signed JSON POSTs, to public HTTPS hosts only (no SSRF).
+"""Outbound webhooks' secrets, signatures and connections: signed JSON POSTs, to public HTTPS
+hosts only (no SSRF). What is sent, and when it is retried, is channels.outbound's.
 
-Signing: each endpoint (scenario, step and URL) has its own secret, derived from
-PARCOURS_WEBHOOK_SECRET: HKDF-Expand (RFC 5869, one SHA-256 block) of the master key with the
-endpoint as `info`. Nothing is stored, a receiver's secret cannot be computed from another's,
-and pointing a step at a new URL gives that receiver a new secret. The tracking secret plays no
+Signing: each endpoint (scenario, step and URL) and each subscription has its own secret,
+derived from PARCOURS_WEBHOOK_SECRET: HKDF-Expand (RFC 5869, one SHA-256 block) of the master
+key with the endpoint (or subscription id) as `info`. Nothing is stored, a receiver's secret
+cannot be computed from another's, and pointing a step at a new URL gives that receiver a new
+secret. The tracking secret plays no
 part, so no receiver can forge a click redirect or an unsubscribe link.
 
 Connecting: the host is resolved once, every address it answers must be public
