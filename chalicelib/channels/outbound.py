@@ -109,7 +109,7 @@ def create(body: Any) -> tuple[WebhookSubscription, str]:
                                        description=body.get("description"), created_at=now, updated_at=now)
     secret = webhooks.subscription_secret(subscription.id)
     subscription.save(condition=WebhookSubscription.id.does_not_exist())
-    _forget()
+    forget_subscriptions()
     return subscription, secret
 
 
@@ -135,14 +135,14 @@ def update(subscription: WebhookSubscription, body: Any) -> WebhookSubscription:
         actions.append(WebhookSubscription.description.remove())
     actions.append(WebhookSubscription.updated_at.set(clock.iso(clock.now())))
     subscription.update(actions=actions)
-    _forget()
+    forget_subscriptions()
     return subscription
 
 
 def delete(subscription: WebhookSubscription) -> None:
     """Remove the subscription; its pending deliveries die at their next attempt."""
     subscription.delete()
-    _forget()
+    forget_subscriptions()
 
 
 def to_api(subscription: WebhookSubscription, *, secret: str | None = None) -> dict[str, Any]:
@@ -162,7 +162,8 @@ def _subscriptions() -> list[WebhookSubscription]:
     return _cache[1]
 
 
-def _forget() -> None:
+def forget_subscriptions() -> None:
+    """Drop this process's copy of the subscriptions (they changed here, or a new stack started)."""
     global _cache
     _cache = None
 

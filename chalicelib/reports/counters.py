@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from chalicelib import clock
+from chalicelib.logs import logger
 from chalicelib.reports import flow
 from chalicelib.store import reports as store
 from chalicelib.store.models import Contact, Enrollment, Message, Scenario
@@ -47,8 +48,23 @@ def _definition(scenario_id: str, version: int) -> dict[str, Any]:
     return dict(Scenario.get(scenario_id, version, consistent_read=True).definition)
 
 
+def forget_definitions() -> None:
+    """A new local stack holds new scenarios under the same ids and versions."""
+    _definition.cache_clear()
+
+
 def journey(enrollment: Enrollment) -> None:
-    """Count what the journey has done since it was last counted (its facts, see reports.flow)."""
+    """Count what the journey has done since it was last counted (its facts, see reports.flow).
+
+    A failure is logged, never raised: a report never stops a journey, and the next record of
+    the journey counts what this one missed (its facts are recomputed from the whole path)."""
+    try:
+        _count_journey(enrollment)
+    except Exception:
+        logger.exception("journey not counted", extra={"enrollment": enrollment.id})
+
+
+def _count_journey(enrollment: Enrollment) -> None:
     current: Enrollment | None = enrollment
     for _ in range(ATTEMPTS):
         if current is None or current.id is None or current.scenario_id is None:
@@ -107,15 +123,18 @@ def message(item: Message, kind: str, *, reason: str | None = None) -> None:
         return
     day, name = today(), f"skipped:{reason or 'unknown'}" if kind == "skipped" else kind
     adds: dict[tuple[str, str], dict[str, int]] = {}
-    version = getattr(item, "version", None)
+    version = item.version
     if item.scenario and item.step and version:
         scope = scenario_scope(item.scenario)
         adds[(scope, slot(day, int(version), item.step))] = {name: 1}
         adds[(scope, slot(day, int(version)))] = {name: 1}
     if kind != "skipped":
         adds[(store.ACCOUNT, day)] = {kind: 1}
-    store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind],
-                     _with_all_time(adds))
+    try:
+        store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind],
+                         _with_all_time(adds))
+    except Exception:  # a report never stops a send or a notification
+        logger.exception("message not counted", extra={"message": item.id, "kind": kind})
 
 
 # -- the account's contacts -----------------------------------------------------------------
