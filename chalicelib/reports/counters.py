@@ -24,7 +24,9 @@ ALL_TIME = "all"  # the day of the all-time slots ("all" sorts after every date:
 FACTS_PER_WRITE = 20  # a transaction takes 100 items: each fact moves at most two counters
 # What a message's history counts (its first of each kind); opened and clicked are so unique.
 MESSAGE_FACTS = ("sent", "skipped", "delivered", "opened", "clicked", "unsubscribed", "bounced", "complained")
-CONTACT_EVENTS = ("contact.created", "contact.updated", "contact.deleted")
+CONTACT_EVENTS = ("contact.created", "contact.updated", "contact.deleted", "contact.consent_confirmed")
+# A contact.updated that changed none of these leaves the totals as they are.
+COUNTED_FIELDS = frozenset({"consent.email", "consent.sms", "sms_opt_out"})
 
 
 def today() -> str:
@@ -130,9 +132,8 @@ def message(item: Message, kind: str, *, reason: str | None = None) -> None:
         adds[(scope, slot(day, int(version)))] = {name: 1}
     if kind != "skipped":
         adds[(store.ACCOUNT, day)] = {kind: 1}
-    try:
-        store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind],
-                         _with_all_time(adds))
+    try:  # no all-time slots: only `running` and `waiting` read those, and they are journeys'
+        store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind], adds)
     except Exception:  # a report never stops a send or a notification
         logger.exception("message not counted", extra={"message": item.id, "kind": kind})
 
@@ -147,6 +148,9 @@ def contact_event(event: dict[str, Any]) -> None:
     contact event brings the tally and the totals to the contact as it is now, in one
     transaction conditional on the tally read. Late, repeated or reordered events converge."""
     if event.get("type") not in CONTACT_EVENTS:
+        return
+    changed = (event.get("properties") or {}).get("changed")
+    if event["type"] == "contact.updated" and isinstance(changed, list) and not COUNTED_FIELDS & set(changed):
         return
     contact_id = event["contact_id"]
     scope = f"contact#{contact_id}"

@@ -106,10 +106,13 @@ def scenario_report(scenario_id: str, latest: int, version: int | None, start: d
 def overview(start: date, end: date) -> dict[str, Any]:
     totals = store.read_one(store.ACCOUNT, store.TOTALS)
     by_day = dict(store.read(store.ACCOUNT, start.isoformat(), end.isoformat()))
-    segments.ensure_builtins()
-    return {"contacts": totals.get("contacts", 0),
+    contacts = totals.get("contacts", 0)
+    # Every contact is active (rank 1-10) or inactive (0): the built-in segment `active` is the
+    # one count to read (none while no rank was ever computed: then nobody is active).
+    active = segments.count("active")
+    return {"contacts": contacts,
             "consented": {"email": totals.get("email", 0), "sms": totals.get("sms", 0)},
-            "active": segments.count("active"), "inactive": segments.count("inactive"),
+            "active": active, "inactive": max(0, contacts - active),
             "from": start.isoformat(), "to": end.isoformat(),
             "days": [{"date": day, **{name: by_day.get(day, {}).get(name, 0) for name in OVERVIEW_DAY_COUNTS}}
                      for day in _days(start, end)]}
