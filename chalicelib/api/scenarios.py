@@ -113,11 +113,9 @@ def scenario_asl(scenario_id: str) -> dict:
 def scenario_diagram(scenario_id: str) -> dict:
     scenario = _scenario_or_404(scenario_id)
     version = _version(scenario)
-    counts = None
-    if query(bp.current_request).get("counts") in ("1", "true"):
-        start, end = date_range(bp.current_request)
-        report = reports.scenario_report(scenario_id, int(scenario.latest_version), version, start, end)
-        counts = {step["id"]: step for step in report["steps"]}
+    counts = reports.step_counts(scenario_id, int(scenario.latest_version), version,
+                                 *date_range(bp.current_request)) \
+        if query(bp.current_request).get("counts") in ("1", "true") else None
     return {"format": "mermaid", "diagram": diagram.mermaid(scenarios.definition(scenario_id, version), counts)}
 
 

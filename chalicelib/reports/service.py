@@ -103,6 +103,11 @@ def scenario_report(scenario_id: str, latest: int, version: int | None, start: d
             "totals": report_totals, "steps": steps, "days": days}
 
 
+def step_counts(scenario_id: str, latest: int, version: int, start: date, end: date) -> dict[str, dict[str, Any]]:
+    """Each step's report by id (what a diagram draws its counts from)."""
+    return {step["id"]: step for step in scenario_report(scenario_id, latest, version, start, end)["steps"]}
+
+
 def overview(start: date, end: date) -> dict[str, Any]:
     totals = store.read_one(store.ACCOUNT, store.TOTALS)
     by_day = dict(store.read(store.ACCOUNT, start.isoformat(), end.isoformat()))
