@@ -24,10 +24,16 @@ from chalicelib.channels import tracking, webhooks
 from tests.helpers import (
     DAY,
     contact_id,
+    email_to,
     error_paths,
     eventually,
+    fetch_pixel,
     journey,
+    links,
+    message,
+    one_email,
     post,
+    publish,
     run_schedule,
     scenario,
     signup,
@@ -386,3 +392,21 @@ def test_a_webhook_step_delivers_once_per_enrollment_and_step_across_task_retrie
     [endpoint] = api.get("/scenarios/hooked/webhooks").data["items"]
     assert _verified(endpoint["secret"], request)["data"] == {"stage": "new"}
     assert request["headers"]["X-Parcours-Signature"] == _signature(endpoint["secret"], request)
+
+
+@pytest.mark.time_scale(DAY)
+def test_engagement_reaches_a_subscription_once(api, receiver):
+    created = _subscribe(api, ["email.opened"])
+    publish(api, one_email())
+    signup(api, "ana@example.com")
+    [sent] = email_to(api, "ana@example.com")
+    pixel = links(sent["html"])["open"][0]
+    fetch_pixel(api, pixel)
+    fetch_pixel(api, pixel)  # opened twice: one email.opened, one delivery
+    mail = message(api, "ana@example.com", status="opened")
+    request = eventually(lambda: receiver.requests and receiver.requests[0])
+    payload = _verified(created["secret"], request)
+    assert payload["type"] == "email.opened" and payload["data"]["properties"]["message_id"] == mail["id"]
+    assert payload["data"]["properties"]["step"] == "mail" and "contact" not in payload["data"]
+    assert [item["event_type"] for item in api.get(f"/webhooks/{created['id']}/deliveries").data["items"]] == [
+        "email.opened"]
