@@ -100,7 +100,11 @@ def _journey_adds(scenario_id: str, version: int, facts: set[str]) -> dict[tuple
         elif kind == "branch":
             step, _, branch = rest.rpartition(":")
             adds[(scope, slot(day, version, step))][f"branch:{branch}"] += 1
-        else:  # reached, completed, left
+        elif kind == "left":  # the journey ended at this step: how (converted, exited...) counts there too
+            status, _, step = rest.partition(":")
+            adds[(scope, slot(day, version, step))]["left"] += 1
+            adds[(scope, slot(day, version, step))][status] += 1
+        else:  # reached, completed
             adds[(scope, slot(day, version, rest))][kind] += 1
     return _with_all_time({key: dict(value) for key, value in adds.items()})
 

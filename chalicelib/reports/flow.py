@@ -9,8 +9,9 @@ duration waits and splits that directly follow a finished step: a contact sittin
 two-day wait is counted there from the moment the step before it finished.
 
 Facts are strings, so a journey's counted facts are a set stored on its enrollment:
-`entered`, `ended:STATUS`, `reached:STEP`, `completed:STEP`, `left:STEP` (the journey ended
-there without finishing the step), `branch:STEP:BRANCH` (`then`, `else`, or a split's index).
+`entered`, `ended:STATUS`, `reached:STEP`, `completed:STEP`, `left:STATUS:STEP` (the journey
+ended there, converted or exited..., without finishing the step), `branch:STEP:BRANCH` (`then`,
+`else`, or a split's index).
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def facts(definition: Mapping[str, Any], path: Sequence[Mapping[str, Any]], buck
             if passage.branch is not None:
                 found.add(f"branch:{step_id}:{passage.branch}")
         elif status != "running":
-            found.add(f"left:{step_id}")
+            found.add(f"left:{status}:{step_id}")
     return found
 
 

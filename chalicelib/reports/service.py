@@ -92,7 +92,9 @@ def scenario_report(scenario_id: str, latest: int, version: int | None, start: d
         item: dict[str, Any] = {
             "id": step["id"], "type": step["type"], "reached": counts.get("reached", 0),
             "waiting": max(0, current.get("reached", 0) - current.get("completed", 0) - current.get("left", 0)),
-            "completed": counts.get("completed", 0), **_message_numbers(counts)}
+            "completed": counts.get("completed", 0), **_message_numbers(counts),
+            # journeys that ended at this step without finishing it, by how they ended
+            **{name: counts.get(name, 0) for name in ENDINGS if name != "completed"}}
         if step["type"] in ("if", "wait_for"):
             item["branches"] = {branch: counts.get(f"branch:{branch}", 0) for branch in ("then", "else")}
         elif step["type"] == "split":

@@ -115,6 +115,25 @@ def test_the_welcome_series_report_counts_each_step_branch_and_message_once(api)
     assert sum(day["contacts_created"] for day in after["days"]) == 3  # growth is history
 
 
+@pytest.mark.time_scale(360)  # the hour lasts 10 s: time to post the purchase
+def test_a_conversion_counts_where_the_contact_was_waiting(api):
+    query = _range()
+    publish(api, reference("abandoned-cart"))
+    post(api, "cart_updated", "ana@example.com", consent=CONSENT, properties={"items": 2})
+    waiting = eventually(lambda: (lambda now: now if _steps(now)["wait-purchase"]["waiting"] == 1 else None)(
+        _report(api, "abandoned-cart", query)))
+    assert waiting["totals"]["running"] == 1 and waiting["totals"]["entered"] == 1
+    post(api, "purchase", "ana@example.com", properties={"order_id": "o-1"})
+    journey(api, "ana@example.com", "abandoned-cart", status="converted")
+    report = eventually(lambda: (lambda now: now if now["totals"]["converted"] == 1 else None)(
+        _report(api, "abandoned-cart", query)))
+    assert report["totals"]["running"] == 0 and report["totals"]["rates"]["converted"] == 1.0
+    step = _steps(report)["wait-purchase"]
+    assert (step["reached"], step["waiting"], step["completed"], step["converted"], step["exited"]) == (1, 0, 0, 1, 0)
+    assert step["branches"] == {"then": 0, "else": 0}
+    assert _steps(report)["why"]["reached"] == 0
+
+
 @pytest.mark.time_scale(1)
 def test_retried_tasks_and_duplicate_notifications_do_not_move_the_counts(api):
     import app as app_module

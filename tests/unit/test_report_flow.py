@@ -61,9 +61,9 @@ def test_a_wait_for_counts_then_when_resumed_and_else_once_a_later_step_shows_th
 def test_an_ending_counts_the_step_left_unfinished():
     start = (("welcome", "sent"), ("check", "then"), ("yes", "sent"), ("buy", "waiting"), ("buy", "then"))
     converted = facts(DEFINITION, _path(*start, ("nine", "waiting")), _bucket(1), "converted")
-    assert {"ended:converted", "reached:nine", "left:nine"} <= converted and "completed:nine" not in converted
+    assert {"ended:converted", "reached:nine", "left:converted:nine"} <= converted and "completed:nine" not in converted
     exited = facts(DEFINITION, _path(*start, ("nine", "waiting"), ("bye", "exit_when")), _bucket(1), "exited")
-    assert {"completed:nine", "reached:bye", "left:bye"} <= exited and "completed:bye" not in exited
+    assert {"completed:nine", "reached:bye", "left:exited:bye"} <= exited and "completed:bye" not in exited
     completed = facts(DEFINITION, _path(*start, ("nine", "waiting"), ("bye", "sent")), _bucket(1), "completed")
     assert {"completed:nine", "completed:bye", "ended:completed"} <= completed
     assert not any(fact.startswith("left:") for fact in completed)
