@@ -14,7 +14,11 @@ bp = ApiBlueprint(__name__)
 
 
 def webhook_schema() -> dict[str, Any]:
-    return {"type": "object", "required": ["url", "events"], "additionalProperties": False, "properties": {
+    return {**webhook_change_schema(), "required": ["url", "events"]}
+
+
+def webhook_change_schema() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "properties": {
         "url": {"type": "string", "description": "https on port 443, a public host name"},
         "events": {"type": "array", "minItems": 1, "maxItems": outbound.MAX_EVENTS,
                    "items": {"type": "string", "description": "an event type, PREFIX.* or *"}},
@@ -48,7 +52,7 @@ def get_webhook(webhook_id: str) -> dict:
     return outbound.to_api(_webhook_or_404(webhook_id))
 
 
-@bp.route("/webhooks/{webhook_id}", methods=["PATCH"], roles=WRITE, body=webhook_schema)
+@bp.route("/webhooks/{webhook_id}", methods=["PATCH"], roles=WRITE, body=webhook_change_schema)
 def patch_webhook(webhook_id: str) -> dict:
     """Change the URL, event types or description (the secret stays)."""
     subscription = _webhook_or_404(webhook_id)

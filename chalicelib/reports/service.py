@@ -51,10 +51,12 @@ def _steps_in_order(scenario_id: str, version: int | None, latest: int) -> list[
     """Every step, nested ones included, in document order: of the version asked, or of the
     latest version followed by the steps only older versions had."""
     chosen = [version] if version is not None else list(range(latest, 0, -1))
+    found = {int(item.version): item.definition or {}
+             for item in Scenario.batch_get([(scenario_id, number) for number in chosen])}
     seen: set[str] = set()
     steps: list[dict[str, Any]] = []
     for number in chosen:
-        definition = Scenario.get(scenario_id, number).definition or {}
+        definition = found.get(number) or {}
         for step, _ in flow.step_ids(definition.get("steps") or []):
             if step["id"] not in seen:
                 seen.add(step["id"])

@@ -201,3 +201,14 @@ def test_report_refusals(api):
     default = api.get("/scenarios/welcome-series/report").data
     assert len(default["days"]) == 30 and default["totals"]["entered"] == 0
     assert api.get("/reports/overview", key=api.key_for("ingest")).status_code == 403
+
+
+def test_a_report_of_all_versions_lists_the_latest_steps_then_those_only_older_versions_had(api):
+    first = reference("welcome-series")
+    assert api.post("/scenarios", first).status_code == 201
+    second = {**first, "steps": [{**first["steps"][0], "id": "hello"}, *first["steps"][1:]]}
+    assert api.put("/scenarios/welcome-series", second).status_code == 200
+    ids = ["wait-week", "profile-done", "discover", "complete-profile"]
+    assert [step["id"] for step in _report(api, "welcome-series", "")["steps"]] == ["hello", *ids, "welcome"]
+    assert [step["id"] for step in _report(api, "welcome-series", "version=1")["steps"]] == ["welcome", *ids]
+    assert _report(api, "welcome-series", "version=2")["version"] == 2
