@@ -1,7 +1,8 @@
 """Report counters: numbers kept up to date as things happen, read a handful at a time.
 
 - report-counters: hash `scope`, range `slot`, numbers added with atomic ADD updates.
-  scope "scenario#ID", slot "DAY#VERSION#STEP" (STEP empty for the scenario's totals);
+  scope "scenario#ID", slot "DAY#VERSION#STEP" (STEP empty for the scenario's totals), and
+  "all#VERSION#STEP" for the journeys' all-time counts (who is running or waiting now);
   scope "account", slot "DAY" (the account's day) and "totals" (contacts, consent);
   scope "contact#ID", slot "tally": what the account totals count of that contact.
   A report Queries one scope over a range of days: never a scan, never messages or journeys.
