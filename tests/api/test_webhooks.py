@@ -410,3 +410,18 @@ def test_engagement_reaches_a_subscription_once(api, receiver):
     assert payload["data"]["properties"]["step"] == "mail" and "contact" not in payload["data"]
     assert [item["event_type"] for item in api.get(f"/webhooks/{created['id']}/deliveries").data["items"]] == [
         "email.opened"]
+
+
+@pytest.mark.schedules
+@pytest.mark.time_scale(DAY)
+def test_on_the_local_stack_the_schedule_retries_by_itself(api, monkeypatch):
+    found = _Receiver(failures=1)
+    try:
+        _route_to(monkeypatch, found)
+        created = _subscribe(api, ["purchase"])
+        post(api, "purchase", "ana@example.com")
+        delivered = eventually(lambda: [item for item in api.get(f"/webhooks/{created['id']}/deliveries").data["items"]
+                                        if item["status"] == "delivered"], timeout=30)[0]
+        assert delivered["attempts"] == 2 and len(found.requests) == 2
+    finally:
+        found.close()
