@@ -12,14 +12,16 @@ from chalicelib.api import local_feedback as local_feedback_api
 from chalicelib.api import openapi as openapi_api
 from chalicelib.api import optin as optin_api
 from chalicelib.api import outbox as outbox_api
+from chalicelib.api import reports as reports_api
 from chalicelib.api import schemas as schemas_api
 from chalicelib.api import segments as segments_api
 from chalicelib.api import settings as settings_api
 from chalicelib.api import templates as templates_api
 from chalicelib.api import tracking as tracking_api
+from chalicelib.api import webhooks as webhooks_api
 from chalicelib.audience import jobs
 from chalicelib.audience import kinds as job_kinds
-from chalicelib.channels import feedback
+from chalicelib.channels import feedback, outbound
 from chalicelib.scenarios import automation as automation_service
 from chalicelib.scenarios import dates, runner
 from chalicelib.scoring import service as scoring
@@ -35,6 +37,8 @@ for blueprint in (lists_api, segments_api, settings_api, imports_api, gdpr_api):
 for blueprint in (templates_api, tracking_api, optin_api, outbox_api, local_feedback_api):  # channels
     app.register_blueprint(blueprint.bp)
 app.register_blueprint(schemas_api.bp)
+app.register_blueprint(reports_api.bp)
+app.register_blueprint(webhooks_api.bp)
 app.register_blueprint(openapi_api.bp)
 app.register_blueprint(console.bp)  # the web console's page and files
 app.register_middleware(routing.errors_in_our_format, "http")
@@ -80,6 +84,12 @@ def date_triggers(event):
 def audience_jobs(event):
     """Every minute: background jobs (segment builds, activity ranks, rescoring, uploaded imports)."""
     return {"parts": jobs.work(budget_seconds=45)}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def webhook_deliveries(event):
+    """Every minute: retry the outbound webhook deliveries that are due (exponential backoff)."""
+    return outbound.deliver_due(budget_seconds=45)
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

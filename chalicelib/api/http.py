@@ -9,13 +9,14 @@ import json
 import re
 from collections.abc import Iterable
 from contextvars import ContextVar
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from chalice import CORSConfig, Response
 from chalice.app import Request
 
-from chalicelib import limits
+from chalicelib import clock, limits
 from chalicelib.config import settings
 from chalicelib.problems import Invalid, Problem
 
@@ -112,6 +113,36 @@ def page_limit(request: Request, default: int = 50) -> int:
     if not is_whole_number(raw) or not 1 <= int(raw) <= 500:
         raise Invalid([Problem("limit", "limit must be a whole number from 1 to 500")])
     return int(raw)
+
+
+def date_range(request: Request, *, default_days: int = 30, max_days: int = 366) -> tuple[date, date]:
+    """`?from=YYYY-MM-DD&to=YYYY-MM-DD` (days, UTC): by default the last `default_days` to today."""
+    params = query(request)
+    problems: list[Problem] = []
+    found: dict[str, date] = {}
+    for name in ("from", "to"):
+        raw = params.get(name)
+        if raw is None:
+            continue
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+                raise ValueError(raw)
+            found[name] = date.fromisoformat(raw)
+        except ValueError:
+            problems.append(Problem(name, f"{name} must be a date, YYYY-MM-DD"))
+    if problems:
+        raise Invalid(problems)
+    try:
+        end = found.get("to") or (found["from"] + timedelta(days=default_days - 1) if "from" in found
+                                  else clock.now().date())
+        start = found.get("from") or end - timedelta(days=default_days - 1)
+    except OverflowError:
+        raise Invalid([Problem("from" if "from" in found else "to", "this range leaves the calendar")]) from None
+    if start > end:
+        raise Invalid([Problem("from", "from must not be after to")])
+    if (end - start).days + 1 > max_days:
+        raise Invalid([Problem("to", f"a report covers at most {max_days} days")])
+    return start, end
 
 
 def is_whole_number(raw: str) -> bool:

@@ -24,13 +24,16 @@ bp = ApiBlueprint(__name__)
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 # Who reads what from the query string: a view calling one of these takes that parameter.
-_QUERY_READERS: dict[Callable[..., Any], dict[str, Any]] = {
+_QUERY_READERS: dict[Callable[..., Any], dict[str, Any] | list[dict[str, Any]]] = {
     http.page_limit: {"name": "limit", "in": "query", "required": False,
                       "description": "items per page",
                       "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
     http.decode_cursor: {"name": "cursor", "in": "query", "required": False,
                          "description": "the `next` of the previous page (signed; only this route's are accepted)",
                          "schema": {"type": "string"}},
+    http.date_range: [{"name": name, "in": "query", "required": False, "description": f"{what} day (UTC)",
+                       "schema": {"type": "string", "format": "date"}}
+                      for name, what in (("from", "the first"), ("to", "the last"))],
 }
 _JSON_READERS = (http.read_json, http.read_object)
 ERROR = {
@@ -91,7 +94,9 @@ def _operation(path: str, method: str, entry: Any, components: dict[str, Any]) -
     calls = set(_called(getattr(view, "__wrapped__", view)))
     parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
                   for name in _PATH_PARAMETER.findall(path)]
-    parameters += [spec for reader, spec in _QUERY_READERS.items() if reader in calls]
+    for reader, spec in _QUERY_READERS.items():
+        if reader in calls:
+            parameters += spec if isinstance(spec, list) else [spec]
     operation: dict[str, Any] = {
         "operationId": f"{method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', path).rstrip('_')}",
         "summary": (view.__doc__ or view.__name__).strip().splitlines()[0],

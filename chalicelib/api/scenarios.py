@@ -5,10 +5,11 @@ from chalice import Response
 
 from chalicelib import clock
 from chalicelib.api.auth import READ, WRITE
-from chalicelib.api.http import ApiError, is_whole_number, not_found, read_json, read_object
+from chalicelib.api.http import ApiError, date_range, is_whole_number, not_found, query, read_json, read_object
 from chalicelib.api.routing import ApiBlueprint
 from chalicelib.contacts import service as contacts
 from chalicelib.problems import Invalid, Problem
+from chalicelib.reports import service as reports
 from chalicelib.scenarios import deployer, diagram, simulate
 from chalicelib.scenarios import service as scenarios
 from chalicelib.scenarios.json_schema import scenario_schema
@@ -111,7 +112,11 @@ def scenario_asl(scenario_id: str) -> dict:
 @bp.route("/scenarios/{scenario_id}/diagram", methods=["GET"], roles=READ)
 def scenario_diagram(scenario_id: str) -> dict:
     scenario = _scenario_or_404(scenario_id)
-    return {"format": "mermaid", "diagram": diagram.mermaid(scenarios.definition(scenario_id, _version(scenario)))}
+    version = _version(scenario)
+    counts = reports.step_counts(scenario_id, int(scenario.latest_version), version,
+                                 *date_range(bp.current_request)) \
+        if query(bp.current_request).get("counts") in ("1", "true") else None
+    return {"format": "mermaid", "diagram": diagram.mermaid(scenarios.definition(scenario_id, version), counts)}
 
 
 @bp.route("/scenarios/{scenario_id}/webhooks", methods=["GET"], roles=WRITE)

@@ -41,6 +41,7 @@ from chalicelib.contacts import service as contacts
 from chalicelib.contacts.fields import FieldError, normalize_email, normalize_phone
 from chalicelib.events import service as events
 from chalicelib.logs import logger
+from chalicelib.reports import counters
 from chalicelib.store.models import Contact, EventId, Message
 from chalicelib.vocabulary import system_event_id
 
@@ -112,6 +113,7 @@ def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = No
         if not faults.lost_to_condition(error):
             raise
         return  # the message is gone (erased with its contact)
+    counters.message(message, kind)
     rank = STATUS_RANK.get(kind)
     if rank is None:
         return

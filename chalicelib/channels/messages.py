@@ -20,6 +20,7 @@ from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.faults import Throttled
 from chalicelib.logs import logger
+from chalicelib.reports import counters
 from chalicelib.store.models import Contact, Enrollment, Message, Template
 
 
@@ -32,7 +33,8 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
     channel = step["type"]
     transactional = bool(step.get("transactional"))
     record = Message(contact.id, message_id(enrollment, step["id"]), channel=channel, scenario=body["id"],
-                     step=step["id"], status="sending", transactional=transactional)
+                     step=step["id"], status="sending", transactional=transactional,
+                     version=int(enrollment.version or 0) or None)
     try:
         record.save(condition=Message.id.does_not_exist())
     except PutError as error:  # a retry of this step: report what the first attempt did
@@ -41,7 +43,8 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
         done = Message.get(contact.id, record.id, consistent_read=True)
         if done.status in ("skipped", "failed"):
             return f"skipped:{done.reason}" if done.status == "skipped" else "failed"
-        _announce(contact.id, channel, body["id"], step["id"], record.id)  # a fault may have come in between
+        counters.message(done, "sent")  # a fault may have come between the send and these two
+        _announce(contact.id, channel, body["id"], step["id"], record.id)
         return "sent" if done.status == "sending" else done.status
     data = contacts.to_api(contact)
     try:
@@ -49,6 +52,7 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
         if reason:
             record.update(actions=[Message.status.set("skipped"), Message.reason.set(reason),
                                    Message.sent_at.set(clock.iso(clock.now()))])
+            counters.message(record, "skipped", reason=reason)
             return f"skipped:{reason}"
         content = step_content(step)
         links = _links(contact, record)
@@ -87,6 +91,7 @@ def _mark_sent(record: Message, details: list[Action]) -> None:
         if not faults.lost_to_condition(error):
             raise
         record.update(actions=details)
+    counters.message(record, "sent")
 
 
 def _announce(contact_id: str, channel: str, scenario_id: str, step_id: str, message_id: str) -> None:

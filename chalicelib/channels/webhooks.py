@@ -1,9 +1,11 @@
-"""Outbound webhooks from scenario steps: signed JSON POSTs, to public HTTPS hosts only (no SSRF).
+"""Outbound webhooks' secrets, signatures and connections: signed JSON POSTs, to public HTTPS
+hosts only (no SSRF). What is sent, and when it is retried, is channels.outbound's.
 
-Signing: each endpoint (scenario, step and URL) has its own secret, derived from
-PARCOURS_WEBHOOK_SECRET: HKDF-Expand (RFC 5869, one SHA-256 block) of the master key with the
-endpoint as `info`. Nothing is stored, a receiver's secret cannot be computed from another's,
-and pointing a step at a new URL gives that receiver a new secret. The tracking secret plays no
+Signing: each endpoint (scenario, step and URL) and each subscription has its own secret,
+derived from PARCOURS_WEBHOOK_SECRET: HKDF-Expand (RFC 5869, one SHA-256 block) of the master
+key with the endpoint (or subscription id) as `info`. Nothing is stored, a receiver's secret
+cannot be computed from another's, and pointing a step at a new URL gives that receiver a new
+secret. The tracking secret plays no
 part, so no receiver can forge a click redirect or an unsubscribe link.
 
 Connecting: the host is resolved once, every address it answers must be public
@@ -14,25 +16,23 @@ followed.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import http.client
 import ipaddress
-import json
 import socket
 import ssl
-import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from chalicelib.channels import addresses
 from chalicelib.config import settings
-from chalicelib.contacts import service as contacts
-from chalicelib.store.models import Contact
 
 TIMEOUT_SECONDS = 5
 MAX_RESPONSE_BYTES = 64 * 1024  # read and dropped: the status is the outcome
 _INFO = b"parcours.webhook.v1\x00"
+_SUBSCRIPTION_INFO = b"parcours.subscription.v1\x00"
 SECRET_PREFIX = "whsec_"
 
 
@@ -47,6 +47,25 @@ def endpoint_secret(scenario_id: str, step_id: str, url: str) -> str:
         raise Refused("PARCOURS_WEBHOOK_SECRET is not set")
     info = _INFO + "\x00".join((scenario_id, step_id, url)).encode("utf-8")
     return SECRET_PREFIX + hmac.new(master.encode("utf-8"), info + b"\x01", hashlib.sha256).hexdigest()
+
+
+def subscription_secret(subscription_id: str) -> str:
+    """The signing secret of one webhook subscription (`whsec_` + base64 of 32 bytes, as
+    Standard Webhooks libraries expect): derived like the endpoints', with its own context."""
+    master = settings().webhook_secret
+    if not master:
+        raise Refused("PARCOURS_WEBHOOK_SECRET is not set")
+    info = _SUBSCRIPTION_INFO + subscription_id.encode("utf-8")
+    key = hmac.new(master.encode("utf-8"), info + b"\x01", hashlib.sha256).digest()
+    return SECRET_PREFIX + base64.b64encode(key).decode()
+
+
+def sign_standard(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
+    """The `webhook-signature` header of Standard Webhooks: `v1,` + base64 HMAC-SHA256, keyed
+    with the base64-decoded secret, over `id.timestamp.body`."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = message_id.encode() + b"." + timestamp.encode() + b"." + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
 
 
 def sign(secret: str, body: bytes, timestamp: str) -> str:
@@ -106,21 +125,3 @@ def post(url: str, body: bytes, headers: dict[str, str], *,
         return response.status
     finally:
         connection.close()
-
-
-def call_step(step: dict, contact: Contact, scenario: dict) -> str:
-    """POST the step's body with the contact; the outcome for the journey's path."""
-    url = step["url"]
-    payload = json.dumps({"scenario": scenario["id"], "step": step["id"], "contact": contacts.to_api(contact),
-                          "data": step.get("body") or {}}).encode()
-    timestamp = str(int(time.time()))
-    try:
-        secret = endpoint_secret(scenario["id"], step["id"], url)
-        status = post(url, payload, {
-            "Content-Type": "application/json", "User-Agent": "Parcours-Webhook/1",
-            "X-Parcours-Timestamp": timestamp, "X-Parcours-Signature": f"sha256={sign(secret, payload, timestamp)}"})
-    except Refused as error:
-        return f"refused:{error}"
-    except (OSError, http.client.HTTPException) as error:
-        return f"failed:{type(error).__name__}"
-    return f"delivered:{status}" if 200 <= status < 300 else f"failed:{status}"

@@ -34,10 +34,14 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None, sched
     from app import app  # imported once the environment points at the local stack
     from chalicelib import keys
     from chalicelib.audience import jobs
+    from chalicelib.channels import outbound
     from chalicelib.config import settings
+    from chalicelib.reports import counters
     from chalicelib.scenarios import service as scenarios
 
     scenarios.definition.cache_clear()  # a new stack holds new scenarios under the same ids
+    counters.forget_definitions()
+    outbound.forget_subscriptions()  # and new webhook subscriptions
     for name in FUNCTIONS:
         stack.register(name, getattr(app_module, name))
     stack.register_sns_handlers(app)  # SES feedback and inbound SMS, as SNS delivers them

@@ -433,8 +433,10 @@ class LocalStack:
         from chalicelib.store.audience import AUDIENCE_MODELS
         from chalicelib.store.channels import CHANNEL_MODELS
         from chalicelib.store.models import MODELS
+        from chalicelib.store.reports import REPORT_MODELS
+        from chalicelib.store.webhooks import WEBHOOK_MODELS
 
-        for model in MODELS + AUDIENCE_MODELS + CHANNEL_MODELS:
+        for model in MODELS + AUDIENCE_MODELS + CHANNEL_MODELS + REPORT_MODELS + WEBHOOK_MODELS:
             if not model.exists():
                 model.create_table(wait=False)
         iam = boto3.client("iam", region_name=self.region)

@@ -14,10 +14,11 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock, criteria, faults
 from chalicelib.audience import react
-from chalicelib.channels import feedback, optin
+from chalicelib.channels import feedback, optin, outbound
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.logs import logger
+from chalicelib.reports import counters
 from chalicelib.scenarios import deployer, journeys, semantics
 from chalicelib.scenarios import service as scenarios
 from chalicelib.store import queue
@@ -53,6 +54,8 @@ def handle(event: dict) -> None:
     feedback.apply(event)  # a posted bounce, complaint or opt-out counts as SES's or SNS's would
     optin.send_confirmation(event)  # consent granted through the public ingest key asks to be confirmed
     react.on_event(event)  # score, stage and segments first: triggers may read them
+    counters.contact_event(event)  # the account's contact and consent totals
+    outbound.on_event(event)  # subscribed webhooks (a CRM) hear of it
     contact_id = event["contact_id"]
     converted = _meet_goals(contact_id, event)
     _resume_waits(contact_id, event, skip=converted)

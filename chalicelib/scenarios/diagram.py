@@ -5,6 +5,7 @@ label is quoted with Mermaid's entity codes for the characters that could end it
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.vocabulary import TERMINAL_TYPES
@@ -46,13 +47,16 @@ def _label(*lines: str) -> str:
     return '"' + "<br/>".join(escape(_short(line)) for line in lines if line) + '"'
 
 
-def mermaid(definition: dict[str, Any]) -> str:
-    """The flowchart of a (valid) scenario definition, as Mermaid source text."""
-    return _Diagram().render(definition)
+def mermaid(definition: dict[str, Any], counts: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The flowchart of a (valid) scenario definition, as Mermaid source text. With `counts`
+    (a report's steps by id: `reached`, `branches`), each step says how many contacts reached
+    it and each branch how many took it."""
+    return _Diagram(counts).render(definition)
 
 
 class _Diagram:
-    def __init__(self) -> None:
+    def __init__(self, counts: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.counts = counts
         self.nodes: list[str] = []
         self.names: dict[int, str] = {}  # id() of a step dict -> node name, in document order
         self.edges: list[tuple[int, int, str]] = []  # (source order, sequence, line)
@@ -71,7 +75,10 @@ class _Diagram:
             if not isinstance(step, dict):
                 continue
             kind = str(step.get("type", "?"))
-            self.node(_SHAPES.get(kind, ("[", "]")), _label(str(step.get("id", "?")), _step_text(step)), step)
+            lines = [str(step.get("id", "?")), _step_text(step)]
+            if self.counts is not None:
+                lines.append(f"{(self.counts.get(str(step.get('id'))) or {}).get('reached', 0)} reached")
+            self.node(_SHAPES.get(kind, ("[", "]")), _label(*lines), step)
             for key in ("then", "else"):
                 self.declare(step.get(key))
             for branch in _list(step.get("branches")):
@@ -102,19 +109,27 @@ class _Diagram:
                 follow = self.step(step, follow)
         return follow
 
+    def taken(self, step: dict[str, Any], branch: str, label: str) -> str:
+        """A branch's label, with how many took it when counts are drawn."""
+        if self.counts is None:
+            return label
+        branches = (self.counts.get(str(step.get("id"))) or {}).get("branches") or {}
+        return f"{label}: {branches.get(branch, 0)}"
+
     def step(self, step: dict[str, Any], follow: str) -> str:
         kind = str(step.get("type", "?"))
         name = self.names[id(step)]
         if kind == "if":
-            self.edge(name, self.steps(_list(step.get("then")), follow), "then")
-            self.edge(name, self.steps(_list(step.get("else")), follow), "else")
+            self.edge(name, self.steps(_list(step.get("then")), follow), self.taken(step, "then", "then"))
+            self.edge(name, self.steps(_list(step.get("else")), follow), self.taken(step, "else", "else"))
         elif kind == "wait_for":
-            self.edge(name, self.steps(_list(step.get("then")), follow), "then")
-            self.edge(name, self.steps(_list(step.get("else")), follow), "timeout")
+            self.edge(name, self.steps(_list(step.get("then")), follow), self.taken(step, "then", "then"))
+            self.edge(name, self.steps(_list(step.get("else")), follow), self.taken(step, "else", "timeout"))
         elif kind == "split":
-            for branch in _list(step.get("branches")):
+            for index, branch in enumerate(_list(step.get("branches"))):
                 if isinstance(branch, dict):
-                    self.edge(name, self.steps(_list(branch.get("steps")), follow), f"{branch.get('weight')}%")
+                    self.edge(name, self.steps(_list(branch.get("steps")), follow),
+                              self.taken(step, str(index), f"{branch.get('weight')}%"))
         elif kind in TERMINAL_TYPES:
             self.edge(name, "n_end")
         else:

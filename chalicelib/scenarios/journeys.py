@@ -13,6 +13,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib import clock, durations, faults
+from chalicelib.reports import counters
 from chalicelib.scenarios import semantics
 from chalicelib.scenarios.errors import Throttled
 from chalicelib.store.models import Enrollment, Scenario
@@ -66,6 +67,7 @@ def admit(contact_id: str, head: Scenario, definition: dict, trigger: dict, at: 
 
 def started(enrollment: Enrollment, execution_arn: str) -> None:
     enrollment.update(actions=[Enrollment.execution_arn.set(execution_arn)])
+    counters.journey(enrollment)
 
 
 def record(enrollment: Enrollment, step: str, result: str, *, current: str | None) -> None:
@@ -73,6 +75,7 @@ def record(enrollment: Enrollment, step: str, result: str, *, current: str | Non
     actions: list[Action] = [Enrollment.path.set(Enrollment.path.append([entry]))]
     actions.append(Enrollment.current_step.set(current) if current else Enrollment.current_step.remove())
     enrollment.update(actions=actions)
+    counters.journey(enrollment)
 
 
 def finish(enrollment: Enrollment, status: str) -> bool:
@@ -81,11 +84,12 @@ def finish(enrollment: Enrollment, status: str) -> bool:
         enrollment.update(actions=[Enrollment.status.set(status), Enrollment.ended_at.set(clock.iso(clock.now())),
                                    Enrollment.current_step.remove()],
                           condition=Enrollment.status == RUNNING)
-        return True
     except UpdateError as error:
         if not faults.lost_to_condition(error):
             raise
         return False
+    counters.journey(enrollment)
+    return True
 
 
 def of_contact(contact_id: str) -> list[Enrollment]:

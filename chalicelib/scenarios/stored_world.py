@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.audience import react
-from chalicelib.channels import messages, webhooks
+from chalicelib.channels import messages, outbound
 from chalicelib.contacts import service as contacts
 from chalicelib.contacts.fields import clean_assignments
 from chalicelib.events import service as events
@@ -47,7 +47,7 @@ class StoredWorld:
         return "updated" if upserted.changed else "unchanged"
 
     def call_webhook(self, step: Mapping[str, Any]) -> str:
-        return webhooks.call_step(dict(step), self.contact, self.definition)
+        return outbound.step(step, self.contact, self.enrollment, self.definition)
 
     def delete_contact(self, reason: str) -> None:
         erase.erase(self.contact.id, reason=reason)

@@ -226,6 +226,7 @@ class Enrollment(Model):
     entered_at = UnicodeAttribute(null=True)
     ended_at = UnicodeAttribute(null=True)
     next_entry_at = UnicodeAttribute(null=True)  # guard items: re-entry allowed from then on
+    counted = UnicodeSetAttribute(null=True)  # report facts counted for this journey (store.reports)
 
     by_scenario = ByScenario()
 
@@ -271,6 +272,8 @@ class Message(Model):
     sent_at = UnicodeAttribute(null=True)
     events: ListAttribute[dict[str, Any]] = ListAttribute(default=list)  # [{"type", "at"}]
     transactional = BooleanAttribute(default=False)
+    version = NumberAttribute(null=True)  # the scenario version that sent it, for its report
+    counted = UnicodeSetAttribute(null=True)  # report facts counted for this message (store.reports)
 
     by_provider_id = BySesId()
 

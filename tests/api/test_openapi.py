@@ -32,7 +32,13 @@ class Served:
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     """`make run` on a free loopback port, shared by every example of this module."""
+    from chalicelib.channels import webhooks
+
+    def no_network(url: str, *args: Any, **kwargs: Any) -> int:
+        raise webhooks.Refused("tests do not leave the machine")
+
     patch = pytest.MonkeyPatch()
+    patch.setattr(webhooks, "post", no_network)  # subscriptions schemathesis creates would call the internet
     try:
         with make_run(patch) as (port, runtime):
             base = f"http://127.0.0.1:{port}"

@@ -21,7 +21,23 @@ import pytest
 import trustme
 
 from chalicelib.channels import tracking, webhooks
-from tests.helpers import DAY, contact_id, journey, scenario, signup
+from tests.helpers import (
+    DAY,
+    contact_id,
+    email_to,
+    error_paths,
+    eventually,
+    fetch_pixel,
+    journey,
+    links,
+    message,
+    one_email,
+    post,
+    publish,
+    run_schedule,
+    scenario,
+    signup,
+)
 
 HOST = "hooks.example.com"
 
@@ -29,7 +45,7 @@ HOST = "hooks.example.com"
 class _Receiver:
     """An HTTPS server for HOST on 127.0.0.1; records each request and the TLS server name asked."""
 
-    def __init__(self, status: int = 200, location: str | None = None) -> None:
+    def __init__(self, status: int = 200, location: str | None = None, failures: int = 0) -> None:
         self.ca = trustme.CA()
         self.requests: list[dict] = []
         self.server_names: list[str | None] = []
@@ -39,7 +55,7 @@ class _Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                self.send_response(status)
+                self.send_response(500 if len(receiver.requests) <= failures else status)
                 if location:
                     self.send_header("Location", location)
                 self.send_header("Content-Length", "0")
@@ -237,3 +253,175 @@ def test_the_webhook_secret_may_not_be_the_tracking_secret(monkeypatch):
     finally:
         monkeypatch.undo()
         config.reload()
+
+
+# -- subscriptions: /webhooks, Standard Webhooks signatures, retries and dead letters ----------
+
+
+def _verified(secret: str, request: dict) -> dict:
+    """The payload, once the Standard Webhooks library has verified the request's signature."""
+    from standardwebhooks.webhooks import Webhook
+
+    headers = {name.lower(): value for name, value in request["headers"].items()}
+    return Webhook(secret).verify(request["body"], headers)
+
+
+def _subscribe(api, events: list[str], url: str = f"https://{HOST}/crm") -> dict:
+    created = api.post("/webhooks", {"url": url, "events": events, "description": "our CRM"})
+    assert created.status_code == 201, created.data
+    return created.data
+
+
+@pytest.mark.time_scale(DAY)
+def test_a_subscription_receives_its_events_signed_with_its_secret_shown_once(api, receiver):
+    created = _subscribe(api, ["contact.created", "email.*"])
+    assert created["secret"].startswith("whsec_") and created["events"] == ["contact.created", "email.*"]
+    shown = api.get(f"/webhooks/{created['id']}").data
+    assert "secret" not in shown and shown["url"] == f"https://{HOST}/crm"
+    assert [item["id"] for item in api.get("/webhooks").data["items"]] == [created["id"]]
+    signup(api, "ana@example.com")
+    someone = contact_id(api, "ana@example.com")
+    request = eventually(lambda: receiver.requests and receiver.requests[0])
+    payload = _verified(created["secret"], request)
+    assert payload["type"] == "contact.created" and payload["data"]["contact_id"] == someone
+    assert payload["data"]["contact"]["email"] == "ana@example.com"
+    with pytest.raises(Exception, match="(?i)signature"):
+        _verified(_subscribe(api, ["nothing.here"])["secret"], request)  # another subscription's secret
+    assert request["headers"]["webhook-id"].startswith("msg_")
+    [delivery] = api.get(f"/webhooks/{created['id']}/deliveries").data["items"]
+    assert delivery["status"] == "delivered" and delivery["attempts"] == 1 and delivery["last_status"] == 200
+    assert delivery["event_type"] == "contact.created" and delivery["next_attempt_at"] is None
+    assert delivery["id"] == request["headers"]["webhook-id"]
+    assert all(item["data"]["event_id"] != "signup" for item in
+               (_verified(created["secret"], found) for found in receiver.requests))  # signup is not subscribed
+
+
+def test_webhook_subscriptions_refuse_bad_input_and_check_roles(api):
+    bad = api.post("/webhooks", {"url": "http://hooks.example.com/x", "events": ["email.*", "bad type", "*", 3]})
+    assert bad.status_code == 422
+    assert error_paths(bad) == ["url", "events[1]", "events[3]"]
+    assert error_paths(api.post("/webhooks", {"url": "https://127.0.0.1/x", "events": []})) == ["url", "events"]
+    assert error_paths(api.post("/webhooks", {"events": ["a"], "extra": 1})) == ["extra", "url"]
+    created = _subscribe(api, ["purchase"])
+    analyst = api.key_for("analyst")
+    assert api.get(f"/webhooks/{created['id']}", key=analyst).status_code == 200
+    assert api.get(f"/webhooks/{created['id']}/deliveries", key=analyst).data == {"items": [], "next": None}
+    assert api.post("/webhooks", {"url": f"https://{HOST}/x", "events": ["a"]}, key=analyst).status_code == 403
+    assert api.delete(f"/webhooks/{created['id']}", key=analyst).status_code == 403
+    changed = api.patch(f"/webhooks/{created['id']}", {"events": ["purchase", "journey.*"], "description": None})
+    assert changed.status_code == 200 and changed.data["events"] == ["purchase", "journey.*"]
+    assert changed.data["description"] is None
+    assert error_paths(api.patch(f"/webhooks/{created['id']}", {"url": "ftp://x"})) == ["url"]
+    assert api.delete(f"/webhooks/{created['id']}").status_code == 204
+    assert api.get(f"/webhooks/{created['id']}").status_code == 404
+    assert api.get("/webhooks/nope/deliveries").status_code == 404
+
+
+def _sweep_until(api, webhook_id: str, status: str, *, timeout: float = 60) -> dict:
+    def check() -> dict | None:
+        run_schedule("webhook_deliveries")
+        items = api.get(f"/webhooks/{webhook_id}/deliveries").data["items"]
+        return items[0] if items and items[0]["status"] == status else None
+
+    return eventually(check, timeout=timeout, interval=0.02)
+
+
+@pytest.mark.time_scale(DAY)
+def test_a_failing_receiver_is_retried_with_backoff_for_more_than_a_day_then_dead_lettered(api, monkeypatch):
+    from chalicelib import clock
+
+    found = _Receiver(status=503)
+    try:
+        _route_to(monkeypatch, found)
+        created = _subscribe(api, ["purchase"])
+        post(api, "purchase", "ana@example.com")
+        first = eventually(lambda: [item for item in api.get(f"/webhooks/{created['id']}/deliveries").data["items"]
+                                    if item["last_attempt_at"]])[0]
+        assert (first["status"], first["attempts"], first["last_error"]) == ("pending", 1, "failed:503")
+        wait = clock.parse_iso(first["next_attempt_at"]) - clock.parse_iso(first["last_attempt_at"])
+        assert wait.total_seconds() == 5
+        dead = _sweep_until(api, created["id"], "dead")
+        assert dead["attempts"] == 8 and dead["last_error"] == "failed:503" and dead["next_attempt_at"] is None
+        spent = clock.parse_iso(dead["last_attempt_at"]) - clock.parse_iso(dead["created_at"])
+        assert spent.total_seconds() >= 86400
+        assert len(found.requests) == 8
+        assert len({request["headers"]["webhook-id"] for request in found.requests}) == 1  # one message, retried
+        assert all(_verified(created["secret"], request)["type"] == "purchase" for request in found.requests)
+        run_schedule("webhook_deliveries")
+        assert len(found.requests) == 8  # dead letters are not retried
+    finally:
+        found.close()
+
+
+@pytest.mark.time_scale(DAY)
+def test_a_receiver_back_after_two_failures_gets_the_delivery(api, monkeypatch):
+    found = _Receiver(failures=2)
+    try:
+        _route_to(monkeypatch, found)
+        created = _subscribe(api, ["purchase"])
+        post(api, "purchase", "ana@example.com")
+        delivered = _sweep_until(api, created["id"], "delivered")
+        assert delivered["attempts"] == 3 and delivered["last_status"] == 200 and delivered["last_error"] is None
+        assert len(found.requests) == 3
+    finally:
+        found.close()
+
+
+def test_a_webhook_step_delivers_once_per_enrollment_and_step_across_task_retries(api, receiver):
+    import app as app_module
+    from chalicelib.channels import outbound
+    from chalicelib.contacts import service
+    from chalicelib.scenarios import journeys
+
+    definition = scenario("hooked", "signup", [
+        {"id": "crm", "type": "webhook", "url": f"https://{HOST}/in", "body": {"stage": "new"}},
+        {"id": "hold", "type": "wait", "duration": "P30D"}])
+    assert api.post("/scenarios", definition).status_code == 201
+    assert api.post("/scenarios/hooked/publish").status_code == 200
+    signup(api, "ana@example.com")
+    someone = contact_id(api, "ana@example.com")
+    eventually(lambda: journeys.get(someone, "hooked#once") and journeys.get(someone, "hooked#once").path)
+    enrollment = journeys.get(someone, "hooked#once")
+    payload = {"action": "step", "step": "crm", "next": "hold", "last": False, **journeys.payload(enrollment, {})}
+    payload.pop("timeouts")
+    assert app_module.step_runner(payload, None) == {"result": "done"}  # the Task, retried
+    # below the runner too (the path not recorded when the Lambda died): the delivery exists, its outcome stands
+    step = definition["steps"][0]
+    assert outbound.step(step, service.get(someone), enrollment, definition) == "delivered:200"
+    [request] = receiver.requests
+    [endpoint] = api.get("/scenarios/hooked/webhooks").data["items"]
+    assert _verified(endpoint["secret"], request)["data"] == {"stage": "new"}
+    assert request["headers"]["X-Parcours-Signature"] == _signature(endpoint["secret"], request)
+
+
+@pytest.mark.time_scale(DAY)
+def test_engagement_reaches_a_subscription_once(api, receiver):
+    created = _subscribe(api, ["email.opened"])
+    publish(api, one_email())
+    signup(api, "ana@example.com")
+    [sent] = email_to(api, "ana@example.com")
+    pixel = links(sent["html"])["open"][0]
+    fetch_pixel(api, pixel)
+    fetch_pixel(api, pixel)  # opened twice: one email.opened, one delivery
+    mail = message(api, "ana@example.com", status="opened")
+    request = eventually(lambda: receiver.requests and receiver.requests[0])
+    payload = _verified(created["secret"], request)
+    assert payload["type"] == "email.opened" and payload["data"]["properties"]["message_id"] == mail["id"]
+    assert payload["data"]["properties"]["step"] == "mail" and "contact" not in payload["data"]
+    assert [item["event_type"] for item in api.get(f"/webhooks/{created['id']}/deliveries").data["items"]] == [
+        "email.opened"]
+
+
+@pytest.mark.schedules
+@pytest.mark.time_scale(DAY)
+def test_on_the_local_stack_the_schedule_retries_by_itself(api, monkeypatch):
+    found = _Receiver(failures=1)
+    try:
+        _route_to(monkeypatch, found)
+        created = _subscribe(api, ["purchase"])
+        post(api, "purchase", "ana@example.com")
+        delivered = eventually(lambda: [item for item in api.get(f"/webhooks/{created['id']}/deliveries").data["items"]
+                                        if item["status"] == "delivered"], timeout=30)[0]
+        assert delivered["attempts"] == 2 and len(found.requests) == 2
+    finally:
+        found.close()

@@ -127,3 +127,18 @@ def test_long_labels_are_shortened():
         {"id": "e", "type": "sms", "text": "x" * 500}]}))
     assert len(nodes["n1"]) < 80
     assert nodes["n1"].endswith("…")
+
+
+def test_counts_show_who_reached_each_step_and_took_each_branch():
+    definition = {"id": "s", "name": "S", "trigger": {"event": "signup"}, "steps": [
+        {"id": "ab", "type": "split", "branches": [{"weight": 30, "steps": [{"id": "a", "type": "exit"}]},
+                                                   {"weight": 70, "steps": []}]},
+        {"id": "c", "type": "wait_for", "event": "purchase", "timeout": "P1D", "then": [], "else": []}]}
+    counts = {"ab": {"reached": 10, "branches": {"0": 3, "1": 7}}, "a": {"reached": 3},
+              "c": {"reached": 7, "branches": {"then": 2}}}
+    nodes, edges = parse(mermaid(definition, counts))
+    n = by_step(nodes)
+    assert nodes[n["ab"]] == "ab<br/>A/B split<br/>10 reached" and nodes[n["a"]].endswith("<br/>3 reached")
+    assert (n["ab"], "30#37;: 3", n["a"]) in edges and (n["ab"], "70#37;: 7", n["c"]) in edges
+    assert (n["c"], "then: 2", "n_end") in edges and (n["c"], "timeout: 0", "n_end") in edges
+    assert "reached" not in mermaid(definition)

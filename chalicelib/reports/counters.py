@@ -1,0 +1,183 @@
+"""Report counters, moved where things happen and never twice for one fact.
+
+The step runner, automation and feedback call in here at the moment a journey enters, reaches
+or finishes a step, ends, or a message is sent, skipped, delivered, opened, clicked,
+unsubscribed, bounced or complained about. Each fact is counted once: it is added to its
+holder's `counted` set (enrollment or message) in the same transaction as the counters
+(store.reports.count_once), so a retried Task, a duplicate SES notification or a second open
+adds nothing. Days are the domain clock's UTC days.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import lru_cache
+from typing import Any
+
+from chalicelib import clock
+from chalicelib.logs import logger
+from chalicelib.reports import flow
+from chalicelib.store import reports as store
+from chalicelib.store.models import Contact, Enrollment, Message, Scenario
+
+ATTEMPTS = 5
+ALL_TIME = "all"  # the day of the all-time slots ("all" sorts after every date: a range of days never reads it)
+FACTS_PER_WRITE = 20  # a transaction takes 100 items: each fact moves at most two counters
+# What a message's history counts (its first of each kind); opened and clicked are so unique.
+MESSAGE_FACTS = ("sent", "skipped", "delivered", "opened", "clicked", "unsubscribed", "bounced", "complained")
+CONTACT_EVENTS = ("contact.created", "contact.updated", "contact.deleted", "contact.consent_confirmed")
+# A contact.updated that changed none of these leaves the totals as they are.
+COUNTED_FIELDS = frozenset({"consent.email", "consent.sms", "sms_opt_out"})
+
+
+def today() -> str:
+    return clock.now().date().isoformat()
+
+
+def scenario_scope(scenario_id: str) -> str:
+    return f"scenario#{scenario_id}"
+
+
+def slot(day: str, version: int, step: str = "") -> str:
+    return f"{day}#{version}#{step}"
+
+
+# -- journeys -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _definition(scenario_id: str, version: int) -> dict[str, Any]:
+    """A version's definition; versions never change once stored."""
+    return dict(Scenario.get(scenario_id, version, consistent_read=True).definition)
+
+
+def forget_definitions() -> None:
+    """A new local stack holds new scenarios under the same ids and versions."""
+    _definition.cache_clear()
+
+
+def journey(enrollment: Enrollment) -> None:
+    """Count what the journey has done since it was last counted (its facts, see reports.flow).
+
+    A failure is logged, never raised: a report never stops a journey, and the next record of
+    the journey counts what this one missed (its facts are recomputed from the whole path)."""
+    try:
+        _count_journey(enrollment)
+    except Exception:
+        logger.exception("journey not counted", extra={"enrollment": enrollment.id})
+
+
+def _count_journey(enrollment: Enrollment) -> None:
+    current: Enrollment | None = enrollment
+    for _ in range(ATTEMPTS):
+        if current is None or current.id is None or current.scenario_id is None:
+            return
+        version = int(current.version or 0)
+        found = flow.facts(_definition(current.scenario_id, version), list(current.path or []),
+                           int(current.bucket or 0), current.status or "running")
+        new = sorted(found - set(current.counted or ()))
+        if not new:
+            return
+        holder = {"contact_id": current.contact_id, "key": current.key}
+        if all(store.count_once(store.table_of(Enrollment), holder, part,
+                                _journey_adds(current.scenario_id, version, set(part)))
+               for part in (new[index:index + FACTS_PER_WRITE] for index in range(0, len(new), FACTS_PER_WRITE))):
+            return
+        try:
+            current = Enrollment.get(current.contact_id, current.key, consistent_read=True)
+        except Enrollment.DoesNotExist:
+            return
+
+
+def _journey_adds(scenario_id: str, version: int, facts: set[str]) -> dict[tuple[str, str], dict[str, int]]:
+    scope, day = scenario_scope(scenario_id), today()
+    adds: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for fact in facts:
+        kind, _, rest = fact.partition(":")
+        if kind == "entered":
+            adds[(scope, slot(day, version))]["entered"] += 1
+        elif kind == "ended":
+            adds[(scope, slot(day, version))][rest] += 1
+        elif kind == "branch":
+            step, _, branch = rest.rpartition(":")
+            adds[(scope, slot(day, version, step))][f"branch:{branch}"] += 1
+        elif kind == "left":  # the journey ended at this step: how (converted, exited...) counts there too
+            status, _, step = rest.partition(":")
+            adds[(scope, slot(day, version, step))]["left"] += 1
+            adds[(scope, slot(day, version, step))][status] += 1
+        else:  # reached, completed
+            adds[(scope, slot(day, version, rest))][kind] += 1
+    return _with_all_time({key: dict(value) for key, value in adds.items()})
+
+
+def _with_all_time(adds: dict[tuple[str, str], dict[str, int]]) -> dict[tuple[str, str], dict[str, int]]:
+    """Each scenario counter twice: on its day (reports over a range) and all-time (who is still
+    running or waiting now, whenever they arrived)."""
+    both = dict(adds)
+    for (scope, key), counts in adds.items():
+        if scope.startswith("scenario#"):
+            both[(scope, ALL_TIME + key[key.index("#"):])] = counts
+    return both
+
+
+# -- messages -------------------------------------------------------------------------------
+
+
+def message(item: Message, kind: str, *, reason: str | None = None) -> None:
+    """Count a message's first `kind` (sent, skipped, delivered, opened, clicked, ...): for its
+    step and scenario version, and for the account's day (sends and engagement)."""
+    if kind not in MESSAGE_FACTS:
+        return
+    day, name = today(), f"skipped:{reason or 'unknown'}" if kind == "skipped" else kind
+    adds: dict[tuple[str, str], dict[str, int]] = {}
+    version = item.version
+    if item.scenario and item.step and version:
+        scope = scenario_scope(item.scenario)
+        adds[(scope, slot(day, int(version), item.step))] = {name: 1}
+        adds[(scope, slot(day, int(version)))] = {name: 1}
+    if kind != "skipped":
+        adds[(store.ACCOUNT, day)] = {kind: 1}
+    try:  # no all-time slots: only `running` and `waiting` read those, and they are journeys'
+        store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind], adds)
+    except Exception:  # a report never stops a send or a notification
+        logger.exception("message not counted", extra={"message": item.id, "kind": kind})
+
+
+# -- the account's contacts -----------------------------------------------------------------
+
+
+def contact_event(event: dict[str, Any]) -> None:
+    """Keep the account's contact and consent totals equal to the contacts' state.
+
+    Each contact has a tally (is it counted, does it count as consented by email, by SMS); a
+    contact event brings the tally and the totals to the contact as it is now, in one
+    transaction conditional on the tally read. Late, repeated or reordered events converge."""
+    if event.get("type") not in CONTACT_EVENTS:
+        return
+    changed = (event.get("properties") or {}).get("changed")
+    if event["type"] == "contact.updated" and isinstance(changed, list) and not COUNTED_FIELDS & set(changed):
+        return
+    contact_id = event["contact_id"]
+    scope = f"contact#{contact_id}"
+    for _ in range(ATTEMPTS):
+        before = store.tally(scope)
+        try:
+            contact: Contact | None = Contact.get(contact_id, consistent_read=True)
+        except Contact.DoesNotExist:
+            contact = None
+        after = _tally_of(contact) if contact is not None else {}
+        if before == after or (before is None and not after):
+            return
+        old = before or {}
+        delta = {name: after.get(name, 0) - old.get(name, 0) for name in ("contacts", "email", "sms")}
+        adds: dict[tuple[str, str], dict[str, int]] = {
+            (store.ACCOUNT, store.TOTALS): {name: value for name, value in delta.items() if value}}
+        if before is None and contact is not None:
+            adds[(store.ACCOUNT, contact.created_at[:10])] = {"contacts_created": 1}
+        if store.add(adds, tally=(scope, after, before)):
+            return
+
+
+def _tally_of(contact: Contact) -> dict[str, int]:
+    email = contact.consent_email.granted if contact.consent_email else False
+    sms = (contact.consent_sms.granted if contact.consent_sms else False) and not contact.sms_opt_out
+    return {"contacts": 1, "email": int(bool(email)), "sms": int(bool(sms))}
