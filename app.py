@@ -77,7 +77,7 @@ def date_triggers(event):
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def audience_jobs(event):
     """Every minute: background jobs (segment builds, activity ranks, rescoring, uploaded imports)."""
-    return {"parts": jobs.work(budget_seconds=45)}
+    return {"parts": jobs.work()}
 
 
 @app.schedule(Rate(1, unit=Rate.HOURS))

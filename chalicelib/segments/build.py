@@ -40,7 +40,7 @@ class SegmentBuild:
         definition = engine.Definition(segment.id, segment.criteria,
                                        criteria.dependencies(segment.criteria).time_relative,
                                        int(segment.generation))
-        result = Contact.scan(segment=index, total_segments=int(head.params["total"]), limit=PAGE,
+        result = Contact.scan(segment=index, total_segments=int(head.parts), limit=PAGE,
                               last_evaluated_key=part.cursor)
         evaluated = entered = left = 0
         for contact in result:
