@@ -4,8 +4,9 @@ Parsing is imports.csv_parse (pure): a file-level problem (encoding, header, unk
 refuses the whole file before anything is written; a bad line is refused with its line number
 and reason while the other lines are imported, and the report says so line by line. A file
 of up to SYNC_MAX_ROWS lines (and the request size limit) is imported within the request;
-a larger one is uploaded to S3 through a presigned URL and imported by a background job that
-checkpoints every CHUNK lines (its report is kept in chunks next to the job).
+a larger one is uploaded to S3 through a presigned URL and imported by a background job, in
+parts of about `job_part_items` lines run in parallel, each checkpointed every CHUNK lines (the
+report is kept in chunks next to the job).
 
 Every write is idempotent per line: contact events are named `import:ID:LINE/...`, so a
 resumed job changes nothing twice. Consent in a file is historical: it never re-subscribes an
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -366,17 +368,33 @@ def start_upload(head: Job) -> Job:
 
 
 _parsed: dict[str, tuple[ParsedImport, str]] = {}
+_parsing = threading.Lock()  # a worker's threads share one parse of the file they import
 
 
 def _load(head: Job) -> tuple[ParsedImport, str]:
-    if head.id not in _parsed:
-        body = store.read_upload(head.params["key"])
-        _parsed.clear()  # one file in memory at a time
-        _parsed[head.id] = parse_file(body, Options.from_dict(head.params))
-    return _parsed[head.id]
+    with _parsing:
+        if head.id not in _parsed:
+            body = store.read_upload(head.params["key"])
+            _parsed.clear()  # one file in memory at a time
+            _parsed[head.id] = parse_file(body, Options.from_dict(head.params))
+        return _parsed[head.id]
+
+
+def _part_lines() -> int:
+    """Lines of a part: about `job_part_items`, in whole chunks (the report's unit)."""
+    return max(1, -(-settings().job_part_items // CHUNK)) * CHUNK
 
 
 class ImportJob:
+    """Phase 0 reads the file once (one part): its report header, and how to split its lines
+    into parts (csv_parse.split: contiguous ranges, a contact's lines in one range); phase 1
+    imports each range as a part, checkpointed every CHUNK lines.
+
+    Ranges of parsed rows rather than byte ranges of the file: a byte offset cannot tell
+    whether it falls inside a quoted cell without reading from the start, line numbers count
+    from the start too, and parsing is cheap next to the writes of a line, which is what the
+    parts spread."""
+
     def parts(self, head: Job, phase: int) -> int:
         return 1
 
@@ -394,7 +412,6 @@ class ImportJob:
         return True
 
     def step(self, head: Job, part: Job, index: int) -> Step:
-        options = Options.from_dict(head.params)
         try:
             parsed, encoding = _load(head)
         except FileRefused as error:
@@ -402,20 +419,22 @@ class ImportJob:
             jobs.fail(head, error.reason)
             return Step(None)
         outcomes = parsed.outcomes()
-        start = int(part.cursor or 0)
-        counters: dict[str, int] = {}
-        if start == 0:
-            head.update(actions=[Job.data.set(_file_data(parsed, encoding, len(outcomes)))])
-            counters["blank"] = len(parsed.blank_lines)
-        batch = _apply_chunk(head.id, options, outcomes[start:start + CHUNK])
+        if int(head.phase or 0) == 0:
+            ranges = csv_parse.split(outcomes, _part_lines())
+            return Step(None, {"blank": len(parsed.blank_lines)},
+                        {**_file_data(parsed, encoding, len(outcomes)), "ranges": [list(item) for item in ranges]})
+        first, end = (head.data or {})["ranges"][index]
+        start = first if part.cursor is None else int(part.cursor)
+        batch = _apply_chunk(head.id, Options.from_dict(head.params), outcomes[start:min(start + CHUNK, end)])
         _save_lines(head.id, start, batch.lines)
-        for name, value in batch.counters.items():
-            counters[name] = counters.get(name, 0) + value
         following = start + CHUNK
-        return Step(following if following < len(outcomes) else None, counters)
+        return Step(following if following < end else None, batch.counters)
 
     def phase_done(self, head: Job, phase: int, parts: list[Job]) -> tuple[int, dict | None]:
-        return 0, None
+        if phase > 0:
+            return 0, None
+        read = parts[0].data or {}
+        return len(read["ranges"]), read
 
     def finished(self, head: Job) -> None:
         _parsed.pop(head.id, None)
@@ -425,8 +444,6 @@ class ImportJob:
         _parsed.pop(head.id, None)
         if head.params.get("key"):
             store.delete_upload(head.params["key"])
-
-
 
 
 # -- reports --------------------------------------------------------------------------------

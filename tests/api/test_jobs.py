@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from tests.helpers import member_ids, run_schedule, segment_ready
+from tests.helpers import eventually, member_ids, run_schedule, segment_ready
 
 CSV = {"Content-Type": "text/csv"}
 PRO = {"field": "attributes.plan", "op": "eq", "value": "pro"}
-BASE = 300  # contacts: three scan pages of 100
+BASE = 210  # contacts: three scan pages (100, 100, 10)
 
 
 @pytest.fixture
@@ -59,9 +59,9 @@ def test_parts_follow_the_base_size(api, job_settings):
     pro = _base(api)
     job_settings(part_items="40")
     created = api.post("/segments", {"id": "pro", "name": "Pro plan", "criteria": PRO})
-    assert created.data["build"]["parts"] == 8  # 300 contacts, 40 a part
+    assert created.data["build"]["parts"] == 6  # 210 contacts, 40 a part
     ready = segment_ready(api, "pro")
-    assert ready["build"]["parts_done"] == 8 and ready["build"]["progress"]["evaluated"] == BASE
+    assert ready["build"]["parts_done"] == 6 and ready["build"]["progress"]["evaluated"] == BASE
     assert member_ids(api, "pro") == pro
 
 
@@ -87,3 +87,43 @@ def test_a_build_survives_a_worker_that_stops_mid_part(api, job_settings):
     assert ready["status"] == "ready" and ready["count"] == len(pro)
     assert ready["build"]["progress"]["evaluated"] == BASE  # the first page was not evaluated twice
     assert member_ids(api, "pro") == pro
+
+
+def _upload(api, body: bytes) -> str:
+    import requests
+
+    created = api.post("/imports/uploads?kind=contacts").data
+    put = requests.put(created["upload"]["url"], data=body, headers=created["upload"]["headers"], timeout=10)
+    assert put.status_code == 200
+    return created["id"]
+
+
+@pytest.mark.slow  # 600 contacts created in the background: about 20 s
+def test_an_upload_is_imported_in_parts_and_survives_a_worker_that_stops_mid_part(api, job_settings):
+    from chalicelib.audience import jobs
+
+    job_settings(part_items="400", lease_seconds="3")  # two parts of two chunks of 200 lines
+    _no_local_worker()
+    rows = [f'user{index}@example.com;"User;{index}"\n' for index in range(600)]  # quoted delimiters
+    rows[450] = "broken;Nobody\n"
+    import_id = _upload(api, ("email;first_name\n" + "".join(rows)).encode())
+    assert api.post(f"/imports/{import_id}/start").status_code == 202
+
+    def report() -> dict:
+        return api.get(f"/imports/{import_id}").data
+
+    def first_chunk() -> bool:  # stop once the file is read and a part has its first checkpoint
+        return sum((jobs.summary(jobs.get(import_id)) or {})["progress"].values()) < 200
+
+    jobs.work(alive=first_chunk)
+    stopped = report()
+    assert stopped["status"] == "running" and 200 <= stopped["counts"]["created"] < 599
+    assert stopped["lines"] and len(stopped["lines"]) < 600
+    time.sleep(3.1)
+    run_schedule("audience_jobs")
+    done = eventually(lambda: (lambda data: data if data["status"] == "done" else None)(report()), timeout=30)
+    assert done["counts"] == {"created": 599, "updated": 0, "skipped": 0, "refused": 1, "blank": 0}
+    lines = done["lines"]
+    assert [line["line"] for line in lines] == list(range(2, 602))  # each line once, in file order
+    assert [line["outcome"] for line in lines].count("created") == 599
+    assert api.get("/contacts?email=user599@example.com").data["items"][0]["first_name"] == "User;599"
