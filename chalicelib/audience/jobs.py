@@ -215,16 +215,22 @@ def fail(head: Job, error: str) -> None:
 # -- the worker -----------------------------------------------------------------------------
 
 
+@dataclass
+class Worked:
+    parts: int = 0  # parts run, to their end or to the deadline
+    workers: int = 0  # more workers started because parts were waiting
+
+
 def work(budget_seconds: float | None = None, parallel: int | None = None,
-         alive: Callable[[], bool] = lambda: True, fan_out: Callable[[int], None] | None = None) -> int:
+         alive: Callable[[], bool] = lambda: True, fan_out: Callable[[int], int] | None = None) -> Worked:
     """Claim and run parts of unfinished jobs, `parallel` at a time (`job_threads`), until the
     budget (`job_budget_seconds`) is spent or nothing is left to do. With `fan_out`, when more
-    parts wait than this run can take, ask it for that many more workers (at most
-    `job_max_workers - 1`). Returns how many parts were run, to their end or to the deadline."""
+    parts wait than this run can take, ask it to start that many more workers (at most
+    `job_max_workers - 1`; it answers how many it started)."""
     config = settings()
     parallel = parallel or config.job_threads
     deadline = time.monotonic() + (config.job_budget_seconds if budget_seconds is None else budget_seconds)
-    ran = 0
+    worked = Worked()
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="audience-job") as pool:
         running: dict[Any, tuple[str, str]] = {}
         first = True
@@ -234,21 +240,22 @@ def work(budget_seconds: float | None = None, parallel: int | None = None,
                                           count_waiting=first and fan_out is not None)
                 for part in claimed:
                     running[pool.submit(_run_part, part, deadline, alive)] = (part.id, part.part)
-                if first and fan_out is not None and waiting:
-                    fan_out(min(-(-waiting // parallel), config.job_max_workers - 1))
+                if first and fan_out is not None:  # once a run: the next tick sees what is left then
+                    wanted = min(-(-waiting // parallel), config.job_max_workers - 1)
+                    worked.workers = fan_out(wanted) if wanted > 0 else 0
                 first = False
             if not running:
                 break
             done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 running.pop(future)
-                ran += 1
+                worked.parts += 1
                 _log_crash(future)
         # parts still running hand themselves back at the deadline: they ran, and count
         for future in running:
             _log_crash(future)  # waits for it
-            ran += 1
-    return ran
+            worked.parts += 1
+    return worked
 
 
 def _log_crash(future: Any) -> None:
@@ -453,10 +460,10 @@ def _local_worker() -> None:
             # a part that ran to the deadline is handed back, not finished: go on while any
             # started job is unfinished (leases of a stopped worker run out meanwhile)
             while _stack_running():
-                ran = work(parallel=settings().job_max_workers, alive=_stack_running)
+                worked = work(parallel=settings().job_max_workers, alive=_stack_running)
                 if not _stack_running() or not has_work():
                     break
-                if not ran:
+                if not worked.parts:
                     time.sleep(IDLE_SECONDS)
         except Exception as error:  # logged, not fatal: the schedule or the next kick goes on
             if _stack_running():

@@ -25,7 +25,7 @@ MOTO_CONFIG: DefaultConfig = {
 ACCOUNT = "123456789012"
 APP_NAME = "parcours"
 STAGE = "local"
-FUNCTIONS = ("step_runner",)  # the app's @app.lambda_function handlers
+FUNCTIONS = ("step_runner", "audience_worker")  # the app's @app.lambda_function handlers
 TOPICS = ("parcours-ses-events", "parcours-sms-inbound")  # the app's @app.on_sns_message topics
 
 Handler = Callable[[dict, Any], Any]

@@ -80,13 +80,30 @@ def test_a_build_survives_a_worker_that_stops_mid_part(api, job_settings):
     jobs.work(alive=first_page_only)
     stopped = api.get("/segments/pro").data
     assert stopped["status"] == "building" and stopped["build"]["progress"]["evaluated"] == 100
-    assert run_schedule("audience_jobs") == {"parts": 0}  # its lease holds the part
+    assert run_schedule("audience_jobs") == {"parts": 0, "workers": 0}  # its lease holds the part
     time.sleep(3.1)
-    assert run_schedule("audience_jobs") == {"parts": 1}  # taken over from the checkpoint
+    assert run_schedule("audience_jobs") == {"parts": 1, "workers": 0}  # taken over from the checkpoint
     ready = api.get("/segments/pro").data
     assert ready["status"] == "ready" and ready["count"] == len(pro)
     assert ready["build"]["progress"]["evaluated"] == BASE  # the first page was not evaluated twice
     assert member_ids(api, "pro") == pro
+
+
+def test_the_schedule_starts_more_workers_when_parts_wait_and_none_without_work(api, job_settings):
+    from chalicelib.local.stack import function_name
+
+    pro = _base(api)
+    job_settings(part_items="40", threads="1", max_workers="3", worker_function=function_name("audience_worker"))
+    _no_local_worker()
+    assert run_schedule("audience_jobs") == {"parts": 0, "workers": 0}  # nothing to do: no worker started
+    created = api.post("/segments", {"id": "pro", "name": "Pro plan", "criteria": PRO})
+    assert created.data["build"]["parts"] == 6
+    # one part in its thread, five waiting: two more workers (the most allowed), which took the rest
+    assert run_schedule("audience_jobs") == {"parts": 1, "workers": 2}
+    ready = api.get("/segments/pro").data
+    assert ready["status"] == "ready" and ready["build"]["parts_done"] == 6
+    assert ready["build"]["progress"]["evaluated"] == BASE and member_ids(api, "pro") == pro
+    assert run_schedule("audience_jobs") == {"parts": 0, "workers": 0}
 
 
 def _upload(api, body: bytes) -> str:
