@@ -91,7 +91,12 @@ def scan_parts(model: type[Model]) -> int:
     (DynamoDB refreshes it about every six hours). A counter of our own would be exact but
     would cost a write on one hot item for every contact created. Stale sizing costs only
     speed: a parallel scan covers every item whatever its number of segments."""
-    return max(1, min(MAX_PARTS, -(-estimated_items(model) // settings().job_part_items)))
+    return parts_for(estimated_items(model))
+
+
+def parts_for(items: int) -> int:
+    """Parts for `items` items of work: one per `job_part_items`, at least one, at most MAX_PARTS."""
+    return max(1, min(MAX_PARTS, -(-items // settings().job_part_items)))
 
 
 def _part_key(phase: int, index: int) -> str:

@@ -106,6 +106,27 @@ def test_the_schedule_starts_more_workers_when_parts_wait_and_none_without_work(
     assert run_schedule("audience_jobs") == {"parts": 0, "workers": 0}
 
 
+def test_removing_a_large_list_runs_in_key_ranges(api, job_settings):
+    api.post("/lists", {"id": "vip", "name": "VIP"})
+    rows = "".join(f"user{index}@example.com\n" for index in range(100))
+    imported = api.post("/imports?kind=contacts&list=vip", raw=f"email\n{rows}".encode(), headers=CSV)
+    assert imported.status_code == 200 and api.get("/lists/vip").data["count"] == 100
+    job_settings(part_items="25")
+    removal = api.delete("/lists/vip")
+    assert removal.status_code == 202 and removal.data["job"]["parts"] == 4  # 100 members, 25 a part
+    assert api.get("/lists/vip").status_code == 404  # gone at once for users; its members leave in the job
+
+    def still_listed() -> int:
+        listed = api.get("/contacts?limit=500").data["items"]
+        assert len(listed) == 100
+        return sum(1 for item in listed if item["lists"])
+
+    eventually(lambda: still_listed() == 0, timeout=30)
+    recreated = eventually(lambda: (lambda r: r if r.status_code == 201 else None)(
+        api.post("/lists", {"id": "vip", "name": "VIP again"})))  # once the removal has finished
+    assert recreated.data["count"] == 0
+
+
 def _upload(api, body: bytes) -> str:
     import requests
 
