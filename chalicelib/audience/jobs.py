@@ -47,7 +47,7 @@ from chalicelib.store.audience import Job, estimated_items
 HEAD = "head"
 MAX_PARTS = 1000  # each claim reads a phase's parts: beyond this, parts grow longer, not more
 IDLE_SECONDS = 0.2  # the local worker's pause while the parts left are leased by another worker
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = 8  # failed steps of a part in a row before the job fails: about a minute of backoff
 KEEP_DAYS = 30
 ACTIVE = ("awaiting_upload", "pending", "running")
 
@@ -308,7 +308,7 @@ def _claim(room: int, busy: set[tuple[str, str]], *, count_waiting: bool = False
         for part in parts_of(head.id, int(head.phase or 0)):
             if (part.id, part.part) in busy or part.status == "done":
                 continue
-            if part.status == "running" and float(part.lease_until or 0) > now:
+            if float(part.lease_until or 0) > now:  # leased, or backing off after a failed step
                 continue
             if len(claimed) >= room:
                 waiting += 1
@@ -319,8 +319,8 @@ def _claim(room: int, busy: set[tuple[str, str]], *, count_waiting: bool = False
             try:
                 part.update(actions=[Job.status.set("running"), Job.owner.set(owner),
                                      Job.lease_until.set(now + settings().job_lease_seconds)],
-                            condition=(Job.status == "pending") | ((Job.status == "running")
-                                                                   & (Job.lease_until < now)))
+                            condition=Job.status.is_in("pending", "running")
+                            & (Job.lease_until.does_not_exist() | (Job.lease_until < now)))
             except UpdateError:
                 continue  # another worker took it
             if head.status == "pending":
@@ -354,6 +354,8 @@ def _run_part(part: Job, deadline: float, alive: Callable[[], bool] = lambda: Tr
         actions.append(Job.cursor.set(step.cursor) if step.cursor is not None else Job.cursor.remove())
         if step.data is not None:
             actions.append(Job.data.set(step.data))
+        if part.attempts:
+            actions.append(Job.attempts.set(0))  # failures count in a row: a throttled hour fails nothing
         if step.cursor is None:
             actions.append(Job.status.set("done"))
         try:
@@ -370,10 +372,14 @@ def _run_part(part: Job, deadline: float, alive: Callable[[], bool] = lambda: Tr
 
 
 def _release_after_error(head: Job, part: Job, error: str) -> None:
+    """Hand the part back to be retried from its checkpoint after a backoff (a throttled table
+    gets time to refill); the job fails after MAX_ATTEMPTS failures in a row."""
     attempts = int(part.attempts or 0) + 1
+    backoff = min(0.5 * 2 ** (attempts - 1), 60.0)
     try:
-        part.update(actions=[Job.status.set("pending"), Job.lease_until.set(0), Job.attempts.set(attempts),
-                             Job.error.set(error[:1000])], condition=Job.owner == part.owner)
+        part.update(actions=[Job.status.set("pending"), Job.lease_until.set(time.time() + backoff),
+                             Job.attempts.set(attempts), Job.error.set(error[:1000])],
+                    condition=Job.owner == part.owner)
     except UpdateError:
         return
     if attempts >= MAX_ATTEMPTS:

@@ -3,6 +3,9 @@ and survive a worker that stops mid-part."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -10,7 +13,7 @@ from tests.helpers import eventually, member_ids, run_schedule, segment_ready
 
 CSV = {"Content-Type": "text/csv"}
 PRO = {"field": "attributes.plan", "op": "eq", "value": "pro"}
-BASE = 210  # contacts: three scan pages (100, 100, 10)
+BASE = 120  # contacts: two scan pages (100, 20)
 
 
 @pytest.fixture
@@ -59,9 +62,9 @@ def test_parts_follow_the_base_size(api, job_settings):
     pro = _base(api)
     job_settings(part_items="40")
     created = api.post("/segments", {"id": "pro", "name": "Pro plan", "criteria": PRO})
-    assert created.data["build"]["parts"] == 6  # 210 contacts, 40 a part
+    assert created.data["build"]["parts"] == 3  # 120 contacts, 40 a part
     ready = segment_ready(api, "pro")
-    assert ready["build"]["parts_done"] == 6 and ready["build"]["progress"]["evaluated"] == BASE
+    assert ready["build"]["parts_done"] == 3 and ready["build"]["progress"]["evaluated"] == BASE
     assert member_ids(api, "pro") == pro
 
 
@@ -89,15 +92,51 @@ def test_a_build_survives_a_worker_that_stops_mid_part(api, job_settings):
     assert member_ids(api, "pro") == pro
 
 
+@contextmanager
+def throttled_scans(model: Any, times: int) -> Iterator[dict]:
+    """DynamoDB answers ProvisionedThroughputExceededException to the next `times` scans of
+    `model`'s table (standing for botocore's own retries having run out)."""
+    from botocore.awsrequest import AWSResponse
+
+    left = {"refusals": times}
+
+    def throttle(**kwargs: object) -> object:
+        if left["refusals"] <= 0:
+            return None
+        left["refusals"] -= 1
+        return AWSResponse("https://dynamodb", 400, {}, None), {
+            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"},
+            "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    events = model._get_connection().connection.client.meta.events
+    events.register("before-call.dynamodb.Scan", throttle)
+    try:
+        yield left
+    finally:
+        events.unregister("before-call.dynamodb.Scan", throttle)
+
+
+def test_a_build_whose_scans_are_throttled_backs_off_and_finishes(api):
+    from chalicelib.store.models import Contact
+
+    pro = _base(api, 30)
+    with throttled_scans(Contact, 4) as left:  # one more failure than a part used to be allowed in all
+        api.post("/segments", {"id": "pro", "name": "Pro plan", "criteria": PRO})
+        ready = segment_ready(api, "pro")
+        assert left["refusals"] == 0
+    assert ready["count"] == len(pro) == 10 and ready["build"]["progress"]["evaluated"] == 30
+    assert member_ids(api, "pro") == pro
+
+
 def test_the_schedule_starts_more_workers_when_parts_wait_and_none_without_work(api, job_settings):
     from chalicelib.local.stack import function_name
 
     pro = _base(api)
-    job_settings(part_items="40", threads="1", max_workers="3", worker_function=function_name("audience_worker"))
+    job_settings(part_items="20", threads="1", max_workers="3", worker_function=function_name("audience_worker"))
     _no_local_worker()
     assert run_schedule("audience_jobs") == {"parts": 0, "workers": 0}  # nothing to do: no worker started
     created = api.post("/segments", {"id": "pro", "name": "Pro plan", "criteria": PRO})
-    assert created.data["build"]["parts"] == 6
+    assert created.data["build"]["parts"] == 6  # 120 contacts, 20 a part
     # one part in its thread, five waiting: two more workers (the most allowed), which took the rest
     assert run_schedule("audience_jobs") == {"parts": 1, "workers": 2}
     ready = api.get("/segments/pro").data
