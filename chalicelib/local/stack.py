@@ -353,6 +353,7 @@ class LocalStack:
         env.setdefault("PARCOURS_WEBHOOK_SECRET", secrets.token_urlsafe(32))
         # moto's TransactWriteItems is not safe under concurrent callers; DynamoDB is.
         env["PARCOURS_INGEST_WORKERS"] = "1"
+        env.setdefault("PARCOURS_JOB_MAX_WORKERS", "2")  # job parts run transactions too
         env["PARCOURS_STEP_RUNNER_ARN"] = (
             f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{function_name('step_runner')}")
         env["PARCOURS_STATE_MACHINE_ROLE_ARN"] = f"arn:aws:iam::{ACCOUNT}:role/parcours-state-machine"
