@@ -16,7 +16,8 @@ On the local stack `kick()` runs a worker thread as soon as a job starts; it goe
 started job is unfinished, `job_max_workers` parts at a time, and never waits for a schedule.
 
 A kind is registered with `register(name, kind)` (every kind, by audience.kinds at start); it answers:
-    parts(head, phase) -> int              parts of a phase (0: nothing to scan)
+    parts(head, phase) -> int              parts of a phase (0: nothing to scan); a scan's step
+                                           takes `head.parts` as its total segments
     step(head, part, index) -> Step        one unit of work of part `index`
     phase_done(head, phase, parts) -> (int, dict | None)
                                            parts of the next phase (0: the job is done) and
@@ -355,7 +356,7 @@ def _run_part(part: Job, deadline: float, alive: Callable[[], bool] = lambda: Tr
         if step.data is not None:
             actions.append(Job.data.set(step.data))
         if part.attempts:
-            actions.append(Job.attempts.set(0))  # failures count in a row: a throttled hour fails nothing
+            actions.append(Job.attempts.set(0))  # failures count in a row: throttles spread over a job fail nothing
         if step.cursor is None:
             actions.append(Job.status.set("done"))
         try:

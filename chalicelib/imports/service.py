@@ -431,9 +431,9 @@ class ImportJob:
         return Step(following if following < end else None, batch.counters)
 
     def phase_done(self, head: Job, phase: int, parts: list[Job]) -> tuple[int, dict | None]:
-        if phase > 0:
+        read = (parts[0].data or {}) if phase == 0 else {}
+        if "ranges" not in read:  # the file was refused (the job failed), or the lines are imported
             return 0, None
-        read = parts[0].data or {}
         return len(read["ranges"]), read
 
     def finished(self, head: Job) -> None:

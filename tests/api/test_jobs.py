@@ -204,3 +204,12 @@ def test_an_upload_is_imported_in_parts_and_survives_a_worker_that_stops_mid_par
     assert [line["line"] for line in lines] == list(range(2, 602))  # each line once, in file order
     assert [line["outcome"] for line in lines].count("created") == 599
     assert api.get("/contacts?email=user599@example.com").data["items"][0]["first_name"] == "User;599"
+
+
+def test_an_uploaded_file_refused_when_read_fails_its_import_with_the_reasons(api):
+    import_id = _upload(api, b"email;colour\nana@example.com;red\n")
+    assert api.post(f"/imports/{import_id}/start").status_code == 202
+    failed = eventually(lambda: (lambda data: data if data["status"] == "failed" else None)(
+        api.get(f"/imports/{import_id}").data), timeout=30)
+    assert "colour" in failed["error"]["message"] + str(failed["error"]["details"])
+    assert failed["counts"]["created"] == 0 and api.get("/contacts?email=ana@example.com").data["items"] == []
