@@ -317,9 +317,12 @@ def _claim(room: int, busy: set[tuple[str, str]], *, count_waiting: bool = False
                     break
                 continue
             owner = uuid.uuid4().hex
+            claim: list[Action] = [Job.status.set("running"), Job.owner.set(owner),
+                                   Job.lease_until.set(now + settings().job_lease_seconds)]
+            if part.status == "running":  # its worker stopped mid-step: this step is tried again
+                claim.append(Job.attempts.add(1))
             try:
-                part.update(actions=[Job.status.set("running"), Job.owner.set(owner),
-                                     Job.lease_until.set(now + settings().job_lease_seconds)],
+                part.update(actions=claim,
                             condition=Job.status.is_in("pending", "running")
                             & (Job.lease_until.does_not_exist() | (Job.lease_until < now)))
             except UpdateError:

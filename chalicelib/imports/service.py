@@ -38,7 +38,8 @@ from chalicelib.problems import Invalid, Problem
 from chalicelib.store import audience as store
 from chalicelib.store import queue
 from chalicelib.store.audience import Job, contact_ref
-from chalicelib.store.models import Contact
+from chalicelib.store.models import Contact, Event
+from chalicelib.vocabulary import system_event_id
 
 KINDS = ("contacts", "unsubscribes", "bounces")
 MODES = ("upsert", "insert_only")
@@ -171,20 +172,46 @@ class _Batch:
         self.counters[outcome["outcome"]] = self.counters.get(outcome["outcome"], 0) + 1
 
 
-def _apply_chunk(import_id: str, options: Options, outcomes: list[Row | Refusal]) -> _Batch:
+def _apply_chunk(import_id: str, options: Options, outcomes: list[Row | Refusal], *, again: bool = False) -> _Batch:
+    """Apply lines and queue their events; `again` when an earlier try of these lines may have
+    written some of them without finishing (a failed or stopped step)."""
     batch = _Batch()
     for outcome in outcomes:
         if isinstance(outcome, Refusal):
             batch.add({"line": outcome.line, "outcome": "refused", "reason": outcome.reason})
             continue
         try:
-            batch.add(_apply_row(import_id, options, outcome, batch))
+            result = _apply_row(import_id, options, outcome, batch)
         except contacts.ContactConflict:
-            batch.add({"line": outcome.line, "outcome": "refused",
-                       "reason": f"this {settings().unique_key} belongs to another contact"})
+            result = {"line": outcome.line, "outcome": "refused",
+                      "reason": f"this {settings().unique_key} belongs to another contact"}
+        if again and not options.dry_run and result.get("contact_id"):
+            result = _as_first_tried(import_id, result, batch)
+        batch.add(result)
     if batch.stored and not options.dry_run:
         queue.enqueue(batch.stored)
     return batch
+
+
+def _as_first_tried(import_id: str, result: dict, batch: _Batch) -> dict:
+    """A line an unfinished try wrote finds nothing left to change: it is reported as that try
+    did it (created, updated), and the events that try recorded are queued again, since they may
+    never have reached the queue (queueing is the chunk's last write)."""
+    prefix = system_event_id(f"{_origin(import_id, int(result['line']))}/")
+    queued = {record["id"] for record in batch.stored}
+    earlier = [events.to_api(item) for item in Event.query(result["contact_id"],
+                                                              filter_condition=Event.id.startswith(prefix))]
+    batch.stored += [record for record in earlier if record["id"] not in queued]
+    types = {record["type"] for record in earlier}
+    if "contact.created" in types:
+        return {key: value for key, value in result.items() if key not in ("reason", "changed")} | {
+            "outcome": "created"}
+    changed = sorted({name for record in earlier if record["type"] == "contact.updated"
+                      for name in record["properties"].get("changed") or []})
+    if result["outcome"] == "skipped" and changed:
+        return {key: value for key, value in result.items() if key != "reason"} | {
+            "outcome": "updated", "changed": changed}
+    return result
 
 
 def _origin(import_id: str, line: int) -> str:
@@ -425,7 +452,8 @@ class ImportJob:
                         {**_file_data(parsed, encoding, len(outcomes)), "ranges": [list(item) for item in ranges]})
         first, end = (head.data or {})["ranges"][index]
         start = first if part.cursor is None else int(part.cursor)
-        batch = _apply_chunk(head.id, Options.from_dict(head.params), outcomes[start:min(start + CHUNK, end)])
+        batch = _apply_chunk(head.id, Options.from_dict(head.params), outcomes[start:min(start + CHUNK, end)],
+                             again=bool(part.attempts))
         _save_lines(head.id, start, batch.lines)
         following = start + CHUNK
         return Step(following if following < end else None, batch.counters)

@@ -93,9 +93,9 @@ def test_a_build_survives_a_worker_that_stops_mid_part(api, job_settings):
 
 
 @contextmanager
-def throttled_scans(model: Any, times: int) -> Iterator[dict]:
-    """DynamoDB answers ProvisionedThroughputExceededException to the next `times` scans of
-    `model`'s table (standing for botocore's own retries having run out)."""
+def throttled(client: Any, operation: str, code: str, times: int) -> Iterator[dict]:
+    """`client` answers `code` to the next `times` calls of `operation` (standing for botocore's
+    own retries having run out)."""
     from botocore.awsrequest import AWSResponse
 
     left = {"refusals": times}
@@ -104,23 +104,24 @@ def throttled_scans(model: Any, times: int) -> Iterator[dict]:
         if left["refusals"] <= 0:
             return None
         left["refusals"] -= 1
-        return AWSResponse("https://dynamodb", 400, {}, None), {
-            "Error": {"Code": "ProvisionedThroughputExceededException", "Message": "Rate exceeded"},
-            "ResponseMetadata": {"HTTPStatusCode": 400}}
+        return AWSResponse("https://aws", 400, {}, None), {
+            "Error": {"Code": code, "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
 
-    events = model._get_connection().connection.client.meta.events
-    events.register("before-call.dynamodb.Scan", throttle)
+    event = f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}"
+    client.meta.events.register(event, throttle)
     try:
         yield left
     finally:
-        events.unregister("before-call.dynamodb.Scan", throttle)
+        client.meta.events.unregister(event, throttle)
 
 
 def test_a_build_whose_scans_are_throttled_backs_off_and_finishes(api):
     from chalicelib.store.models import Contact
 
     pro = _base(api, 30)
-    with throttled_scans(Contact, 4) as left:  # one more failure than a part used to be allowed in all
+    client = Contact._get_connection().connection.client
+    # one failure more than a part used to be allowed in its whole life
+    with throttled(client, "Scan", "ProvisionedThroughputExceededException", 4) as left:
         api.post("/segments", {"id": "pro", "name": "Pro plan", "criteria": PRO})
         ready = segment_ready(api, "pro")
         assert left["refusals"] == 0
@@ -213,3 +214,23 @@ def test_an_uploaded_file_refused_when_read_fails_its_import_with_the_reasons(ap
         api.get(f"/imports/{import_id}").data), timeout=30)
     assert "colour" in failed["error"]["message"] + str(failed["error"]["details"])
     assert failed["counts"]["created"] == 0 and api.get("/contacts?email=ana@example.com").data["items"] == []
+
+
+def test_an_import_chunk_whose_events_were_not_queued_is_retried_as_it_happened(api):
+    """The chunk's contacts are written, then the queue refuses its events: the retried chunk
+    reports the lines as created (not "no change") and queues the events the first try recorded,
+    so the new contacts still enter the segments they match."""
+    from chalicelib.store import queue
+
+    api.post("/segments", {"id": "pro", "name": "Pro plan", "criteria": PRO})
+    segment_ready(api, "pro")
+    rows = "".join(f"user{index}@example.com;{'pro' if index % 3 == 0 else 'free'}\n" for index in range(60))
+    with throttled(queue._sqs(), "SendMessageBatch", "ThrottlingException", 1) as left:
+        import_id = _upload(api, f"email;attributes.plan\n{rows}".encode())
+        assert api.post(f"/imports/{import_id}/start").status_code == 202
+        done = eventually(lambda: (lambda data: data if data["status"] == "done" else None)(
+            api.get(f"/imports/{import_id}").data), timeout=30)
+        assert left["refusals"] == 0
+    assert done["counts"]["created"] == 60 and {line["outcome"] for line in done["lines"]} == {"created"}
+    pro = {line["contact_id"] for line in done["lines"] if int(line["line"]) % 3 == 2}
+    assert eventually(lambda: member_ids(api, "pro") == pro, timeout=30)
