@@ -172,9 +172,10 @@ class _Batch:
         self.counters[outcome["outcome"]] = self.counters.get(outcome["outcome"], 0) + 1
 
 
-def _apply_chunk(import_id: str, options: Options, outcomes: list[Row | Refusal], *, again: bool = False) -> _Batch:
-    """Apply lines and queue their events; `again` when an earlier try of these lines may have
-    written some of them without finishing (a failed or stopped step)."""
+def _apply_chunk(import_id: str, options: Options, outcomes: list[Row | Refusal], *,
+                 again_since: str | None = None) -> _Batch:
+    """Apply lines and queue their events; `again_since` (when the import started) when an
+    earlier try of these lines may have written some of them without finishing."""
     batch = _Batch()
     for outcome in outcomes:
         if isinstance(outcome, Refusal):
@@ -185,21 +186,21 @@ def _apply_chunk(import_id: str, options: Options, outcomes: list[Row | Refusal]
         except contacts.ContactConflict:
             result = {"line": outcome.line, "outcome": "refused",
                       "reason": f"this {settings().unique_key} belongs to another contact"}
-        if again and not options.dry_run and result.get("contact_id"):
-            result = _as_first_tried(import_id, result, batch)
+        if again_since and not options.dry_run and result.get("contact_id"):
+            result = _as_first_tried(import_id, result, batch, again_since)
         batch.add(result)
     if batch.stored and not options.dry_run:
         queue.enqueue(batch.stored)
     return batch
 
 
-def _as_first_tried(import_id: str, result: dict, batch: _Batch) -> dict:
+def _as_first_tried(import_id: str, result: dict, batch: _Batch, since: str) -> dict:
     """A line an unfinished try wrote finds nothing left to change: it is reported as that try
     did it (created, updated), and the events that try recorded are queued again, since they may
     never have reached the queue (queueing is the chunk's last write)."""
     prefix = system_event_id(f"{_origin(import_id, int(result['line']))}/")
     queued = {record["id"] for record in batch.stored}
-    earlier = [events.to_api(item) for item in Event.query(result["contact_id"],
+    earlier = [events.to_api(item) for item in Event.query(result["contact_id"], Event.at >= since,
                                                               filter_condition=Event.id.startswith(prefix))]
     batch.stored += [record for record in earlier if record["id"] not in queued]
     types = {record["type"] for record in earlier}
@@ -453,7 +454,7 @@ class ImportJob:
         first, end = (head.data or {})["ranges"][index]
         start = first if part.cursor is None else int(part.cursor)
         batch = _apply_chunk(head.id, Options.from_dict(head.params), outcomes[start:min(start + CHUNK, end)],
-                             again=bool(part.attempts))
+                             again_since=head.created_at if part.attempts else None)
         _save_lines(head.id, start, batch.lines)
         following = start + CHUNK
         return Step(following if following < end else None, batch.counters)
