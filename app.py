@@ -19,7 +19,7 @@ from chalicelib.api import settings as settings_api
 from chalicelib.api import templates as templates_api
 from chalicelib.api import tracking as tracking_api
 from chalicelib.api import webhooks as webhooks_api
-from chalicelib.audience import jobs
+from chalicelib.audience import jobs, workers
 from chalicelib.audience import kinds as job_kinds
 from chalicelib.channels import feedback, outbound
 from chalicelib.scenarios import automation as automation_service
@@ -82,8 +82,16 @@ def date_triggers(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def audience_jobs(event):
-    """Every minute: background jobs (segment builds, activity ranks, rescoring, uploaded imports)."""
-    return {"parts": jobs.work(budget_seconds=45)}
+    """Every minute: background jobs (segment builds, activity ranks, rescoring, uploaded imports);
+    starts `audience_worker`s when more parts wait than it runs."""
+    worked = jobs.work(fan_out=workers.start)
+    return {"parts": worked.parts, "workers": worked.workers}
+
+
+@app.lambda_function(name="audience_worker")
+def audience_worker(event, context):
+    """A worker the schedule started: runs waiting parts of background jobs, starting no other."""
+    return {"parts": jobs.work().parts}
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

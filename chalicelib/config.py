@@ -44,6 +44,12 @@ class Settings:
     confirm_template: str  # template of the double opt-in email; empty: the built-in one
     email_rate: int  # emails per second the SES account may send (its quota); 0: not paced
     sms_rate: int  # SMS per second the account may send through SNS; 0: not paced
+    job_part_items: int  # items a part of a background job's scan aims at (its parts follow the base size)
+    job_budget_seconds: float  # how long one worker run claims parts (a scheduled Lambda, a local round)
+    job_threads: int  # parts one worker runs at once, in threads
+    job_max_workers: int  # workers at once: Lambda invocations on AWS, local worker threads
+    job_lease_seconds: float  # a stopped worker's part is taken over this long after its last checkpoint
+    job_worker_function: str  # the Lambda that runs extra workers (fan-out); empty: no fan-out
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -100,6 +106,12 @@ def settings() -> Settings:
         confirm_template=env.get("PARCOURS_CONFIRM_TEMPLATE", ""),
         email_rate=max(0, int(env.get("PARCOURS_EMAIL_RATE", "14"))),
         sms_rate=max(0, int(env.get("PARCOURS_SMS_RATE", "20"))),
+        job_part_items=max(1, int(env.get("PARCOURS_JOB_PART_ITEMS", "5000"))),
+        job_budget_seconds=float(env.get("PARCOURS_JOB_BUDGET_SECONDS", "45")),
+        job_threads=max(1, int(env.get("PARCOURS_JOB_THREADS", "8"))),
+        job_max_workers=max(1, int(env.get("PARCOURS_JOB_MAX_WORKERS", "4"))),
+        job_lease_seconds=float(env.get("PARCOURS_JOB_LEASE_SECONDS", "120")),
+        job_worker_function=env.get("PARCOURS_JOB_WORKER_FUNCTION", ""),
     )
 
 

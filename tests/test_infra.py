@@ -241,7 +241,7 @@ def test_fill_touches_only_the_chosen_stage(config):
 
     values = {"AppRoleArn": "arn:role", "TablePrefix": "parcours-dev-", "StateMachineRoleArn": "a",
               "StepRunnerArn": "b", "AutomationQueueUrl": "c", "SesConfigurationSet": "d", "EmailFrom": "e",
-              "ImportsBucket": "f",
+              "ImportsBucket": "f", "JobWorkerFunction": "g",
               "api:url": "https://api", "ssm:/parcours/dev/token-secret": "s3cret",
               "ssm:/parcours/dev/webhook-secret": "hook-s3cret"}
     filled = fill(config, "dev", values)

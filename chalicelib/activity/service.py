@@ -31,7 +31,6 @@ from chalicelib.store.models import Contact, Event
 NAME = "activity"
 FIRST_RUN_AFTER = timedelta(days=7)
 PAGE = 100
-PARTS = 4
 KEEP_COUNTS_DAYS = 90
 
 
@@ -86,8 +85,9 @@ def recompute() -> tuple[Job, bool]:
     job_id = jobs.new_id("activity_rank")
     stored.merge_state(NAME, {"job": job_id})
     job = jobs.start("activity_rank", {
-        "total": PARTS, "since": clock.iso(ranking.window_start(settings, now)), "until": clock.iso(now),
-        "types": list(settings["count"]), "min_events": int(settings["min_events"])}, job_id=job_id)
+        "total": jobs.scan_parts(Contact), "since": clock.iso(ranking.window_start(settings, now)),
+        "until": clock.iso(now), "types": list(settings["count"]), "min_events": int(settings["min_events"])},
+        job_id=job_id)
     return job, True
 
 
@@ -129,7 +129,7 @@ class ActivityRank:
         params = head.params
         minimum = int(params["min_events"])
         histogram: dict[str, int] = dict((part.data or {}).get("histogram") or {})
-        result = Contact.scan(segment=index, total_segments=int(params["total"]), limit=PAGE,
+        result = Contact.scan(segment=index, total_segments=int(head.parts), limit=PAGE,
                               last_evaluated_key=part.cursor)
         seen = active = 0
         expires = clock.now() + timedelta(days=KEEP_COUNTS_DAYS)
@@ -150,7 +150,7 @@ class ActivityRank:
         scoring_settings = scoring.current()
         ranks = {int(count): rank for count, rank in (head.data or {}).get("ranks", {}).items()}
         result = ActivityCount.scan(ActivityCount.job_id == head.id, segment=index,
-                                    total_segments=int(head.params["total"]), limit=PAGE,
+                                    total_segments=int(head.parts), limit=PAGE,
                                     last_evaluated_key=part.cursor)
         seen = changed = 0
         for item in result:
@@ -178,7 +178,7 @@ class ActivityRank:
             for count, number in ((part.data or {}).get("histogram") or {}).items():
                 histogram[int(count)] = histogram.get(int(count), 0) + int(number)
         ranks = ranks_by_count(histogram, min_events=int(head.params["min_events"]))
-        return int(head.params["total"]), {"ranks": {str(count): rank for count, rank in ranks.items()},
+        return jobs.scan_parts(ActivityCount), {"ranks": {str(count): rank for count, rank in ranks.items()},
                                            "active": sum(histogram.values())}
 
     def finished(self, head: Job) -> None:

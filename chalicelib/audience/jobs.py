@@ -7,12 +7,17 @@ and counters after each step, so a part whose worker crashed or timed out is tak
 its last checkpoint by the next worker. Steps are idempotent: a page done twice changes
 nothing twice.
 
-On AWS the `audience_jobs` schedule runs `work()` every minute, its parts in parallel threads;
-on the local stack `kick()` also runs it at once in a background thread, so jobs start without
-waiting for a schedule.
+Parts follow the work: a scan phase has one part per `job_part_items` items of the table
+(`scan_parts`), so a part's length, not the base size, bounds how long a worker holds it.
+On AWS the `audience_jobs` schedule runs `work()` every minute, `job_threads` parts at a time;
+when more parts are waiting it fans out, asking `fan_out` for up to `job_max_workers - 1` more
+workers (each claims its own parts by lease, so an extra worker that finds nothing just ends).
+On the local stack `kick()` runs a worker thread as soon as a job starts; it goes on while any
+started job is unfinished, `job_max_workers` parts at a time, and never waits for a schedule.
 
 A kind is registered with `register(name, kind)` (every kind, by audience.kinds at start); it answers:
-    parts(head, phase) -> int              parts of a phase (0: nothing to scan)
+    parts(head, phase) -> int              parts of a phase (0: nothing to scan); a scan's step
+                                           takes `head.parts` as its total segments
     step(head, part, index) -> Step        one unit of work of part `index`
     phase_done(head, phase, parts) -> (int, dict | None)
                                            parts of the next phase (0: the job is done) and
@@ -33,14 +38,17 @@ from typing import Any, Protocol, overload
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
+from pynamodb.models import Model
 
 from chalicelib import clock
+from chalicelib.config import settings
 from chalicelib.logs import logger
-from chalicelib.store.audience import Job
+from chalicelib.store.audience import Job, estimated_items
 
 HEAD = "head"
-LEASE_SECONDS = 120
-MAX_ATTEMPTS = 3
+MAX_PARTS = 1000  # each claim reads a phase's parts: beyond this, parts grow longer, not more
+IDLE_SECONDS = 0.2  # the local worker's pause while the parts left are leased by another worker
+MAX_ATTEMPTS = 8  # failed steps of a part in a row before the job fails: about a minute of backoff
 KEEP_DAYS = 30
 ACTIVE = ("awaiting_upload", "pending", "running")
 
@@ -75,6 +83,21 @@ def _kind(name: str) -> Kind:
     if name not in _KINDS:
         raise LookupError(f"no job kind {name!r} is registered (audience.kinds.register_all runs at start)")
     return _KINDS[name]
+
+
+def scan_parts(model: type[Model]) -> int:
+    """Parts of a parallel scan of `model`'s table: one per `job_part_items` items.
+
+    The size is DescribeTable's ItemCount: free to read, and only minutes-to-hours stale
+    (DynamoDB refreshes it about every six hours). A counter of our own would be exact but
+    would cost a write on one hot item for every contact created. Stale sizing costs only
+    speed: a parallel scan covers every item whatever its number of segments."""
+    return parts_for(estimated_items(model))
+
+
+def parts_for(items: int) -> int:
+    """Parts for `items` items of work: one per `job_part_items`, at least one, at most MAX_PARTS."""
+    return max(1, min(MAX_PARTS, -(-items // settings().job_part_items)))
 
 
 def _part_key(phase: int, index: int) -> str:
@@ -198,27 +221,57 @@ def fail(head: Job, error: str) -> None:
 # -- the worker -----------------------------------------------------------------------------
 
 
-def work(budget_seconds: float = 50.0, parallel: int = 8, alive: Callable[[], bool] = lambda: True) -> int:
-    """Claim and run parts of unfinished jobs, `parallel` at a time, until the budget is spent
-    or nothing is left to do. Returns how many parts were run."""
-    deadline = time.monotonic() + budget_seconds
-    ran = 0
+@dataclass
+class Worked:
+    parts: int = 0  # parts run, to their end or to the deadline
+    workers: int = 0  # more workers started because parts were waiting
+
+
+def work(budget_seconds: float | None = None, parallel: int | None = None,
+         alive: Callable[[], bool] = lambda: True, fan_out: Callable[[int], int] | None = None) -> Worked:
+    """Claim and run parts of unfinished jobs, `parallel` at a time (`job_threads`), until the
+    budget (`job_budget_seconds`) is spent or nothing is left to do. With `fan_out`, when more
+    parts wait than this run can take, ask it to start that many more workers (at most
+    `job_max_workers - 1`; it answers how many it started)."""
+    config = settings()
+    parallel = parallel or config.job_threads
+    deadline = time.monotonic() + (config.job_budget_seconds if budget_seconds is None else budget_seconds)
+    worked = Worked()
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="audience-job") as pool:
         running: dict[Any, tuple[str, str]] = {}
+        first = True
         while time.monotonic() < deadline and alive():
             if len(running) < parallel:
-                busy = set(running.values())
-                for part in _claim(parallel - len(running), busy):
+                claimed, waiting = _claim(parallel - len(running), set(running.values()),
+                                          count_waiting=first and fan_out is not None)
+                for part in claimed:
                     running[pool.submit(_run_part, part, deadline, alive)] = (part.id, part.part)
+                if first and fan_out is not None:  # once a run: the next tick sees what is left then
+                    wanted = min(-(-waiting // parallel), config.job_max_workers - 1)
+                    worked.workers = fan_out(wanted) if wanted > 0 else 0
+                first = False
             if not running:
                 break
             done, _ = wait(list(running), timeout=0.5, return_when=FIRST_COMPLETED)
             for future in done:
                 running.pop(future)
-                ran += 1
-                if future.exception() is not None:
-                    logger.error("job part crashed", exc_info=future.exception())
-    return ran
+                worked.parts += 1
+                _log_crash(future)
+        # parts still running hand themselves back at the deadline: they ran, and count
+        for future in running:
+            _log_crash(future)  # waits for it
+            worked.parts += 1
+    return worked
+
+
+def _log_crash(future: Any) -> None:
+    if future.exception() is not None:
+        logger.error("job part crashed", exc_info=future.exception())
+
+
+def has_work() -> bool:
+    """Whether a started job is unfinished (a job awaiting its upload is not started yet)."""
+    return any(head.status != "awaiting_upload" for head in _active_heads())
 
 
 def _active_heads() -> list[Job]:
@@ -230,10 +283,12 @@ def _active_heads() -> list[Job]:
     return heads
 
 
-def _claim(room: int, busy: set[tuple[str, str]]) -> list[Job]:
+def _claim(room: int, busy: set[tuple[str, str]], *, count_waiting: bool = False) -> tuple[list[Job], int]:
+    """Up to `room` parts claimed by lease, and (with `count_waiting`) how many more were free."""
     claimed: list[Job] = []
+    waiting = 0
     for head in _active_heads():
-        if len(claimed) >= room:
+        if len(claimed) >= room and not count_waiting:
             break
         kind = _kind(head.kind)
         if head.status == "awaiting_upload":
@@ -252,18 +307,24 @@ def _claim(room: int, busy: set[tuple[str, str]]) -> list[Job]:
             head = advanced
         now = time.time()
         for part in parts_of(head.id, int(head.phase or 0)):
-            if len(claimed) >= room:
-                break
             if (part.id, part.part) in busy or part.status == "done":
                 continue
-            if part.status == "running" and float(part.lease_until or 0) > now:
+            if float(part.lease_until or 0) > now:  # leased, or backing off after a failed step
+                continue
+            if len(claimed) >= room:
+                waiting += 1
+                if not count_waiting:
+                    break
                 continue
             owner = uuid.uuid4().hex
+            claim: list[Action] = [Job.status.set("running"), Job.owner.set(owner),
+                                   Job.lease_until.set(now + settings().job_lease_seconds)]
+            if part.status == "running":  # its worker stopped mid-step: this step is tried again
+                claim.append(Job.attempts.add(1))
             try:
-                part.update(actions=[Job.status.set("running"), Job.owner.set(owner),
-                                     Job.lease_until.set(now + LEASE_SECONDS)],
-                            condition=(Job.status == "pending") | ((Job.status == "running")
-                                                                   & (Job.lease_until < now)))
+                part.update(actions=claim,
+                            condition=Job.status.is_in("pending", "running")
+                            & (Job.lease_until.does_not_exist() | (Job.lease_until < now)))
             except UpdateError:
                 continue  # another worker took it
             if head.status == "pending":
@@ -272,7 +333,7 @@ def _claim(room: int, busy: set[tuple[str, str]]) -> list[Job]:
                 except UpdateError:
                     pass
             claimed.append(part)
-    return claimed
+    return claimed, waiting
 
 
 def _run_part(part: Job, deadline: float, alive: Callable[[], bool] = lambda: True) -> None:
@@ -293,10 +354,12 @@ def _run_part(part: Job, deadline: float, alive: Callable[[], bool] = lambda: Tr
         for name, value in step.counters.items():
             counters[name] = int(counters.get(name, 0)) + int(value)
         actions: list[Action] = [Job.counters.set(counters), Job.updated_at.set(clock.iso(clock.now())),
-                   Job.lease_until.set(time.time() + LEASE_SECONDS)]
+                   Job.lease_until.set(time.time() + settings().job_lease_seconds)]
         actions.append(Job.cursor.set(step.cursor) if step.cursor is not None else Job.cursor.remove())
         if step.data is not None:
             actions.append(Job.data.set(step.data))
+        if part.attempts:
+            actions.append(Job.attempts.set(0))  # failures count in a row: throttles spread over a job fail nothing
         if step.cursor is None:
             actions.append(Job.status.set("done"))
         try:
@@ -313,10 +376,14 @@ def _run_part(part: Job, deadline: float, alive: Callable[[], bool] = lambda: Tr
 
 
 def _release_after_error(head: Job, part: Job, error: str) -> None:
+    """Hand the part back to be retried from its checkpoint after a backoff (a throttled table
+    gets time to refill); the job fails after MAX_ATTEMPTS failures in a row."""
     attempts = int(part.attempts or 0) + 1
+    backoff = min(0.5 * 2 ** (attempts - 1), 60.0)
     try:
-        part.update(actions=[Job.status.set("pending"), Job.lease_until.set(0), Job.attempts.set(attempts),
-                             Job.error.set(error[:1000])], condition=Job.owner == part.owner)
+        part.update(actions=[Job.status.set("pending"), Job.lease_until.set(time.time() + backoff),
+                             Job.attempts.set(attempts), Job.error.set(error[:1000])],
+                    condition=Job.owner == part.owner)
     except UpdateError:
         return
     if attempts >= MAX_ATTEMPTS:
@@ -405,8 +472,14 @@ def _local_worker() -> None:
                 return
             _wanted.clear()
         try:
-            while _stack_running() and work(budget_seconds=60.0, parallel=2, alive=_stack_running):
-                pass
+            # a part that ran to the deadline is handed back, not finished: go on while any
+            # started job is unfinished (leases of a stopped worker run out meanwhile)
+            while _stack_running():
+                worked = work(parallel=settings().job_max_workers, alive=_stack_running)
+                if not _stack_running() or not has_work():
+                    break
+                if not worked.parts:
+                    time.sleep(IDLE_SECONDS)
         except Exception as error:  # logged, not fatal: the schedule or the next kick goes on
             if _stack_running():
                 logger.warning("local job worker stopped", extra={"error": f"{type(error).__name__}: {error}"})

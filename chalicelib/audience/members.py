@@ -98,10 +98,25 @@ def is_member(kind: str, group_id: str, contact_id: str) -> bool:
     return group_id in ((contact.lists if kind == "list" else contact.segments) or ())
 
 
-def page(kind: str, group_id: str, limit: int, cursor: dict | None) -> tuple[list[Member], dict | None]:
-    """One page of a group's member items, in contact id order."""
-    result = Member.query(group(kind, group_id), Member.member > FIRST_MEMBER, limit=limit,
-                          last_evaluated_key=cursor)
+ID_DIGITS = 4  # key ranges are cut at 4-hex-digit prefixes: up to 65,536 ranges
+
+
+def key_range(index: int, parts: int) -> tuple[str, str | None]:
+    """Range `index` of `parts` even ranges of member keys (contact ids are random UUIDs, so
+    their hex prefixes spread evenly): (first, last) bounds, None for no upper bound. The
+    ranges follow each other, from the first member to the last, whatever the ids."""
+    def cut(position: int) -> str:
+        return f"{position * 16 ** ID_DIGITS // parts:0{ID_DIGITS}x}"
+
+    return (FIRST_MEMBER if index == 0 else cut(index)), (cut(index + 1) if index + 1 < parts else None)
+
+
+def page(kind: str, group_id: str, limit: int, cursor: dict | None,
+         within: tuple[str, str | None] = (FIRST_MEMBER, None)) -> tuple[list[Member], dict | None]:
+    """One page of a group's member items in contact id order, within a key_range."""
+    first, last = within
+    condition = Member.member >= first if last is None else Member.member.between(first, last)
+    result = Member.query(group(kind, group_id), condition, limit=limit, last_evaluated_key=cursor)
     items = list(result)
     return items, result.last_evaluated_key
 

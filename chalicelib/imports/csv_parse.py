@@ -84,6 +84,38 @@ class ParsedImport:
         return sorted([*self.rows, *self.refusals], key=lambda outcome: outcome.line)
 
 
+def split(outcomes: list[Row | Refusal], size: int) -> list[tuple[int, int]]:
+    """Ranges [start, end) of `outcomes` of about `size` lines each, to import in parallel.
+
+    Lines that name the same contact (one identifier twice, as a bounce file may: soft, then
+    hard) must apply in file order, so the ranges between their two places merge into one."""
+    if not outcomes:
+        return []
+    chunks = -(-len(outcomes) // size)
+    reach = list(range(chunks))  # the last chunk each chunk must run with
+    first: dict[tuple[str, Any], int] = {}
+    for position, outcome in enumerate(outcomes):
+        if isinstance(outcome, Refusal):
+            continue
+        chunk = position // size
+        for name in UNIQUE_KEYS:
+            value = outcome.values.get(name)
+            if value:
+                seen = first.setdefault((name, value), chunk)
+                reach[seen] = max(reach[seen], chunk)
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    while start < chunks:
+        end = reach[start]
+        following = start
+        while following <= end:
+            end = max(end, reach[following])
+            following += 1
+        ranges.append((start * size, min(following * size, len(outcomes))))
+        start = following
+    return ranges
+
+
 # --- decoding ------------------------------------------------------------------------
 
 

@@ -4,8 +4,9 @@ Parsing is imports.csv_parse (pure): a file-level problem (encoding, header, unk
 refuses the whole file before anything is written; a bad line is refused with its line number
 and reason while the other lines are imported, and the report says so line by line. A file
 of up to SYNC_MAX_ROWS lines (and the request size limit) is imported within the request;
-a larger one is uploaded to S3 through a presigned URL and imported by a background job that
-checkpoints every CHUNK lines (its report is kept in chunks next to the job).
+a larger one is uploaded to S3 through a presigned URL and imported by a background job, in
+parts of about `job_part_items` lines run in parallel, each checkpointed every CHUNK lines (the
+report is kept in chunks next to the job).
 
 Every write is idempotent per line: contact events are named `import:ID:LINE/...`, so a
 resumed job changes nothing twice. Consent in a file is historical: it never re-subscribes an
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,7 +38,8 @@ from chalicelib.problems import Invalid, Problem
 from chalicelib.store import audience as store
 from chalicelib.store import queue
 from chalicelib.store.audience import Job, contact_ref
-from chalicelib.store.models import Contact
+from chalicelib.store.models import Contact, Event
+from chalicelib.vocabulary import system_event_id
 
 KINDS = ("contacts", "unsubscribes", "bounces")
 MODES = ("upsert", "insert_only")
@@ -169,20 +172,47 @@ class _Batch:
         self.counters[outcome["outcome"]] = self.counters.get(outcome["outcome"], 0) + 1
 
 
-def _apply_chunk(import_id: str, options: Options, outcomes: list[Row | Refusal]) -> _Batch:
+def _apply_chunk(import_id: str, options: Options, outcomes: list[Row | Refusal], *,
+                 again_since: str | None = None) -> _Batch:
+    """Apply lines and queue their events; `again_since` (when the import started) when an
+    earlier try of these lines may have written some of them without finishing."""
     batch = _Batch()
     for outcome in outcomes:
         if isinstance(outcome, Refusal):
             batch.add({"line": outcome.line, "outcome": "refused", "reason": outcome.reason})
             continue
         try:
-            batch.add(_apply_row(import_id, options, outcome, batch))
+            result = _apply_row(import_id, options, outcome, batch)
         except contacts.ContactConflict:
-            batch.add({"line": outcome.line, "outcome": "refused",
-                       "reason": f"this {settings().unique_key} belongs to another contact"})
+            result = {"line": outcome.line, "outcome": "refused",
+                      "reason": f"this {settings().unique_key} belongs to another contact"}
+        if again_since and not options.dry_run and result.get("contact_id"):
+            result = _as_first_tried(import_id, result, batch, again_since)
+        batch.add(result)
     if batch.stored and not options.dry_run:
         queue.enqueue(batch.stored)
     return batch
+
+
+def _as_first_tried(import_id: str, result: dict, batch: _Batch, since: str) -> dict:
+    """A line an unfinished try wrote finds nothing left to change: it is reported as that try
+    did it (created, updated), and the events that try recorded are queued again, since they may
+    never have reached the queue (queueing is the chunk's last write)."""
+    prefix = system_event_id(f"{_origin(import_id, int(result['line']))}/")
+    queued = {record["id"] for record in batch.stored}
+    earlier = [events.to_api(item) for item in Event.query(result["contact_id"], Event.at >= since,
+                                                              filter_condition=Event.id.startswith(prefix))]
+    batch.stored += [record for record in earlier if record["id"] not in queued]
+    types = {record["type"] for record in earlier}
+    if "contact.created" in types:
+        return {key: value for key, value in result.items() if key not in ("reason", "changed")} | {
+            "outcome": "created"}
+    changed = sorted({name for record in earlier if record["type"] == "contact.updated"
+                      for name in record["properties"].get("changed") or []})
+    if result["outcome"] == "skipped" and changed:
+        return {key: value for key, value in result.items() if key != "reason"} | {
+            "outcome": "updated", "changed": changed}
+    return result
 
 
 def _origin(import_id: str, line: int) -> str:
@@ -368,17 +398,33 @@ def start_upload(head: Job) -> Job:
 
 
 _parsed: dict[str, tuple[ParsedImport, str]] = {}
+_parsing = threading.Lock()  # a worker's threads share one parse of the file they import
 
 
 def _load(head: Job) -> tuple[ParsedImport, str]:
-    if head.id not in _parsed:
-        body = store.read_upload(head.params["key"])
-        _parsed.clear()  # one file in memory at a time
-        _parsed[head.id] = parse_file(body, Options.from_dict(head.params))
-    return _parsed[head.id]
+    with _parsing:
+        if head.id not in _parsed:
+            body = store.read_upload(head.params["key"])
+            _parsed.clear()  # one file in memory at a time
+            _parsed[head.id] = parse_file(body, Options.from_dict(head.params))
+        return _parsed[head.id]
+
+
+def _part_lines() -> int:
+    """Lines of a part: about `job_part_items`, in whole chunks (the report's unit)."""
+    return max(1, -(-settings().job_part_items // CHUNK)) * CHUNK
 
 
 class ImportJob:
+    """Phase 0 reads the file once (one part): its report header, and how to split its lines
+    into parts (csv_parse.split: contiguous ranges, a contact's lines in one range); phase 1
+    imports each range as a part, checkpointed every CHUNK lines.
+
+    Ranges of parsed rows rather than byte ranges of the file: a byte offset cannot tell
+    whether it falls inside a quoted cell without reading from the start, line numbers count
+    from the start too, and parsing is cheap next to the writes of a line, which is what the
+    parts spread."""
+
     def parts(self, head: Job, phase: int) -> int:
         return 1
 
@@ -396,7 +442,6 @@ class ImportJob:
         return True
 
     def step(self, head: Job, part: Job, index: int) -> Step:
-        options = Options.from_dict(head.params)
         try:
             parsed, encoding = _load(head)
         except FileRefused as error:
@@ -404,20 +449,23 @@ class ImportJob:
             jobs.fail(head, error.reason)
             return Step(None)
         outcomes = parsed.outcomes()
-        start = int(part.cursor or 0)
-        counters: dict[str, int] = {}
-        if start == 0:
-            head.update(actions=[Job.data.set(_file_data(parsed, encoding, len(outcomes)))])
-            counters["blank"] = len(parsed.blank_lines)
-        batch = _apply_chunk(head.id, options, outcomes[start:start + CHUNK])
+        if int(head.phase or 0) == 0:
+            ranges = csv_parse.split(outcomes, _part_lines())
+            return Step(None, {"blank": len(parsed.blank_lines)},
+                        {**_file_data(parsed, encoding, len(outcomes)), "ranges": [list(item) for item in ranges]})
+        first, end = (head.data or {})["ranges"][index]
+        start = first if part.cursor is None else int(part.cursor)
+        batch = _apply_chunk(head.id, Options.from_dict(head.params), outcomes[start:min(start + CHUNK, end)],
+                             again_since=head.created_at if part.attempts else None)
         _save_lines(head.id, start, batch.lines)
-        for name, value in batch.counters.items():
-            counters[name] = counters.get(name, 0) + value
         following = start + CHUNK
-        return Step(following if following < len(outcomes) else None, counters)
+        return Step(following if following < end else None, batch.counters)
 
     def phase_done(self, head: Job, phase: int, parts: list[Job]) -> tuple[int, dict | None]:
-        return 0, None
+        read = (parts[0].data or {}) if phase == 0 else {}
+        if "ranges" not in read:  # the file was refused (the job failed), or the lines are imported
+            return 0, None
+        return len(read["ranges"]), read
 
     def finished(self, head: Job) -> None:
         _parsed.pop(head.id, None)
@@ -427,8 +475,6 @@ class ImportJob:
         _parsed.pop(head.id, None)
         if head.params.get("key"):
             store.delete_upload(head.params["key"])
-
-
 
 
 # -- reports --------------------------------------------------------------------------------

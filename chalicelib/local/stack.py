@@ -26,7 +26,7 @@ MOTO_CONFIG: DefaultConfig = {
 ACCOUNT = "123456789012"
 APP_NAME = "parcours"
 STAGE = "local"
-FUNCTIONS = ("step_runner",)  # the app's @app.lambda_function handlers
+FUNCTIONS = ("step_runner", "audience_worker")  # the app's @app.lambda_function handlers
 TOPICS = ("parcours-ses-events", "parcours-sms-inbound")  # the app's @app.on_sns_message topics
 ASYNC_RETRIES = 2  # Lambda retries a failed asynchronous invocation (SNS delivers so) twice
 
@@ -355,6 +355,7 @@ class LocalStack:
         env.setdefault("PARCOURS_WEBHOOK_SECRET", secrets.token_urlsafe(32))
         # moto's TransactWriteItems is not safe under concurrent callers; DynamoDB is.
         env["PARCOURS_INGEST_WORKERS"] = "1"
+        env.setdefault("PARCOURS_JOB_MAX_WORKERS", "2")  # job parts run transactions too
         env["PARCOURS_STEP_RUNNER_ARN"] = (
             f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{function_name('step_runner')}")
         env["PARCOURS_STATE_MACHINE_ROLE_ARN"] = f"arn:aws:iam::{ACCOUNT}:role/parcours-state-machine"

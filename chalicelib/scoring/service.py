@@ -94,7 +94,7 @@ def put(body: dict) -> dict:
         jobs.cancel(previous, "replaced by newer settings")
     job_id, since = jobs.new_id("rescore"), clock.iso(clock.now())
     stored.merge_state(NAME, {"rescore_job": job_id, "rescore_from": since, "rescore_finished_at": None})
-    jobs.start("rescore", {"total": 4, "since": since}, job_id=job_id)
+    jobs.start("rescore", {"total": jobs.scan_parts(Contact), "since": since}, job_id=job_id)
     return to_api()
 
 
@@ -274,7 +274,7 @@ def delete_of(contact_id: str) -> None:
 
 def start_decay() -> Job:
     """The daily job that applies decay to stored scores (and moves stages down)."""
-    return jobs.start("score_decay", {"total": 4, "day": clock.now().date().isoformat()})
+    return jobs.start("score_decay", {"total": jobs.scan_parts(ScoreState), "day": clock.now().date().isoformat()})
 
 
 # What a job does with a contact whose score or stage it moved: (contact id, changed fields, cause).
@@ -291,7 +291,7 @@ class Decay:
     def step(self, head: Job, part: Job, index: int) -> Step:
         settings = current()
         half_life = _half_life_seconds(settings)
-        result = ScoreState.scan(segment=index, total_segments=int(head.params["total"]), limit=100,
+        result = ScoreState.scan(segment=index, total_segments=int(head.parts), limit=100,
                                  last_evaluated_key=part.cursor)
         seen = moved = 0
         for item in result:
@@ -336,7 +336,7 @@ class Rescore:
     def step(self, head: Job, part: Job, index: int) -> Step:
         settings = current()
         since = head.params["since"]
-        result = Contact.scan(segment=index, total_segments=int(head.params["total"]), limit=100,
+        result = Contact.scan(segment=index, total_segments=int(head.parts), limit=100,
                               last_evaluated_key=part.cursor)
         seen = changed = 0
         for contact in result:

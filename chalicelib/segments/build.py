@@ -40,7 +40,7 @@ class SegmentBuild:
         definition = engine.Definition(segment.id, segment.criteria,
                                        criteria.dependencies(segment.criteria).time_relative,
                                        int(segment.generation))
-        result = Contact.scan(segment=index, total_segments=int(head.params["total"]), limit=PAGE,
+        result = Contact.scan(segment=index, total_segments=int(head.parts), limit=PAGE,
                               last_evaluated_key=part.cursor)
         evaluated = entered = left = 0
         for contact in result:
@@ -80,11 +80,11 @@ class GroupDelete:
     is gone, not the contacts), then the group itself."""
 
     def parts(self, head: Job, phase: int) -> int:
-        return 1
+        return jobs.parts_for(members.count(head.params["kind"], head.params["id"]))
 
     def step(self, head: Job, part: Job, index: int) -> Step:
         kind, group_id = head.params["kind"], head.params["id"]
-        items, cursor = members.page(kind, group_id, PAGE, part.cursor)
+        items, cursor = members.page(kind, group_id, PAGE, part.cursor, members.key_range(index, int(head.parts)))
         for item in items:
             outcome = members.change(kind, group_id, item.member, joining=False)
             if not outcome.changed:  # the contact is gone, or was out already: the member item goes anyway

@@ -228,9 +228,7 @@ def rebuild(segment: Segment) -> Segment:
 def _build(segment: Segment) -> None:
     if segment.job_id:
         jobs.cancel(segment.job_id, "replaced by a newer build")
-    parts = max(1, min(32, estimated_items(Contact) // 20000 + 1))
-    if parts == 1:
-        parts = 4  # a small base: four parts still finish at once, and exercise the parallel scan
+    parts = jobs.scan_parts(Contact)
     job_id = jobs.new_id("segment_build")
     segment.update(actions=[Segment.job_id.set(job_id)])
     jobs.start("segment_build", {"segment": segment.id, "generation": int(segment.generation), "total": parts},

@@ -14,6 +14,7 @@ from chalicelib.imports.csv_parse import (
     parse_contacts,
     parse_unsubscribes,
     sniff_dialect,
+    split,
 )
 
 
@@ -549,3 +550,23 @@ def test_bounces_need_email_and_status_columns():
         parse_bounces("email\na@x.fr\n")
     with pytest.raises(ImportFileError, match="email"):
         parse_bounces("status\nhard\n")
+
+
+# --- splitting a file into parts --------------------------------------------------------
+
+
+def test_split_cuts_contiguous_ranges_of_the_asked_size():
+    text = csv_text("email;first_name", *(f'u{index}@x.fr;"Name;{index}"' for index in range(10)), "broken;x")
+    outcomes = parse_contacts(text).outcomes()
+    assert split(outcomes, 4) == [(0, 4), (4, 8), (8, 11)]
+    assert split(outcomes, 20) == [(0, 11)]
+    assert split([], 4) == []
+
+
+def test_split_keeps_the_lines_of_one_contact_in_one_range_so_they_apply_in_order():
+    lines = [f"u{index}@x.fr,soft" for index in range(12)]
+    lines[1], lines[6] = "same@x.fr,soft", "same@x.fr,hard"  # ranges 0 and 1 must run as one
+    outcomes = parse_bounces(csv_text("email,status", *lines)).outcomes()
+    assert split(outcomes, 4) == [(0, 8), (8, 12)]
+    lines[11] = "u0@x.fr,valid"  # and now the whole file
+    assert split(parse_bounces(csv_text("email,status", *lines)).outcomes(), 4) == [(0, 12)]
