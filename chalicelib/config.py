@@ -27,6 +27,7 @@ class Settings:
     port: int  # local stack only: where `make run` serves the API
     step_runner_arn: str
     state_machine_role_arn: str
+    state_machine_log_group_arn: str  # where published state machines log their errors; empty: no logging
     automation_queue_url: str
     email_from: str
     ses_configuration_set: str
@@ -60,8 +61,8 @@ def settings() -> Settings:
     if unique_key not in ("email", "phone", "external_id"):
         raise RuntimeError("PARCOURS_UNIQUE_KEY must be email, phone or external_id")
     port = int(env.get("PORT", "8000"))
-    token_secret = env.get("PARCOURS_TOKEN_SECRET", "")
-    webhook_secret = env.get("PARCOURS_WEBHOOK_SECRET", "")
+    token_secret = _secret(env.get("PARCOURS_TOKEN_SECRET_PARAMETER", ""), env.get("PARCOURS_TOKEN_SECRET", ""))
+    webhook_secret = _secret(env.get("PARCOURS_WEBHOOK_SECRET_PARAMETER", ""), env.get("PARCOURS_WEBHOOK_SECRET", ""))
     if webhook_secret and webhook_secret == token_secret:
         # a webhook receiver must never hold a key that signs tracking tokens
         raise RuntimeError("PARCOURS_WEBHOOK_SECRET must differ from PARCOURS_TOKEN_SECRET")
@@ -79,6 +80,7 @@ def settings() -> Settings:
         port=port,
         step_runner_arn=env.get("PARCOURS_STEP_RUNNER_ARN", ""),
         state_machine_role_arn=env.get("PARCOURS_STATE_MACHINE_ROLE_ARN", ""),
+        state_machine_log_group_arn=env.get("PARCOURS_STATE_MACHINE_LOG_GROUP_ARN", ""),
         automation_queue_url=env.get("PARCOURS_AUTOMATION_QUEUE_URL", ""),
         email_from=env.get("PARCOURS_EMAIL_FROM", "Parcours <hello@example.com>"),
         ses_configuration_set=env.get("PARCOURS_SES_CONFIGURATION_SET", "parcours"),
@@ -97,6 +99,16 @@ def settings() -> Settings:
         ingest_overwrites=env.get("PARCOURS_INGEST_OVERWRITES", "") == "1",
         confirm_template=env.get("PARCOURS_CONFIRM_TEMPLATE", ""),
     )
+
+
+def _secret(parameter: str, value: str) -> str:
+    """A secret: on AWS read from the SSM SecureString named `parameter`, so that it never sits in
+    the functions' environment; else `value` as given (the local stack, tests)."""
+    if not parameter:
+        return value
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_parameter(parameter, decrypt=True))
 
 
 def reload() -> Settings:
