@@ -5,6 +5,7 @@ import json
 
 from chalice import Chalice, Cron, Rate
 
+from chalicelib import logs
 from chalicelib.activity import service as activity
 from chalicelib.api import contacts, events, health, keys, routing, scenarios
 from chalicelib.api import gdpr as gdpr_api
@@ -39,6 +40,7 @@ for blueprint in (templates_api, tracking_api, optin_api, outbox_api, local_feed
 app.register_blueprint(schemas_api.bp)
 app.register_blueprint(openapi_api.bp)
 app.register_middleware(routing.errors_in_our_format, "http")
+app.register_middleware(logs.middleware, "all")
 # CSV imports arrive byte for byte (Latin-1 files included)
 app.api.binary_types.extend(kind for kind in imports_api.CSV_TYPES if kind not in app.api.binary_types)
 

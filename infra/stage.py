@@ -9,6 +9,7 @@ the stage (the committed file, with its placeholders, is put back afterwards, wh
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,11 +46,14 @@ def staged_app(stage: str):
 @contextmanager
 def filled_config(config: dict) -> Iterator[None]:
     original = CONFIG.read_text()
+    # a stopped deploy (Ctrl-C, kill) must not leave account values in the committed file
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         CONFIG.write_text(json.dumps(config, indent=2) + "\n")
         yield
     finally:
         CONFIG.write_text(original)
+        signal.signal(signal.SIGTERM, previous)
 
 
 def chalice(arguments: list[str], stage: str, config: dict) -> None:

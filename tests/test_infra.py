@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -353,3 +354,12 @@ def test_unknown_routes_and_gateway_refusals_answer_in_the_error_format(template
     from chalicelib.local.gateway import NOT_FOUND
 
     assert not_found == NOT_FOUND  # the local stack answers an unknown route as the deployed API does
+
+
+def test_deploying_refuses_clearly_without_python_3_12_or_3_13(tmp_path):
+    # no pyenv under HOME and only the system's python3.11 on PATH
+    done = subprocess.run(["make", "package", f"DEPLOY_VENV={tmp_path / 'venv'}"], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=120)
+    assert done.returncode != 0
+    assert "Deploying needs python3.12 or python3.13" in done.stderr
+    assert not (tmp_path / "venv").exists()

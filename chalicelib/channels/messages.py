@@ -11,7 +11,7 @@ from __future__ import annotations
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock
+from chalicelib import clock, logs
 from chalicelib.channels import caps, feedback, gate, providers, render, templates, tracking
 from chalicelib.channels.headers import format_address, list_unsubscribe_headers
 from chalicelib.channels.sms_text import segments
@@ -44,6 +44,7 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
         if reason:
             record.update(actions=[Message.status.set("skipped"), Message.reason.set(reason),
                                    Message.sent_at.set(clock.iso(clock.now()))])
+            logs.skipped(channel, record.id, reason)
             return f"skipped:{reason}"
         content = step_content(step)
         links = _links(contact, record)
@@ -71,6 +72,7 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
         record.update(actions=[Message.status.set("sent"), *details], condition=Message.status == "sending")
     except UpdateError:  # feedback (a delivery, an open) came first and moved the status on: keep it
         record.update(actions=details)
+    logs.sent(channel, record.id)
     events.record_and_dispatch(contact.id, f"{channel}.sent",
                                {"scenario": body["id"], "step": step["id"], "message_id": record.id},
                                event_id=f"{record.id}/sent")

@@ -12,6 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from chalicelib import logs
 from chalicelib.config import settings
 from chalicelib.scenarios.errors import THROTTLING, Throttled
 
@@ -57,6 +58,7 @@ def send_email(message: EmailMessage, to: str | None = None) -> str:
         return _ses().send_email(**kwargs)["MessageId"]
     except ClientError as error:
         if error.response["Error"]["Code"] in THROTTLING:
+            logs.throttled("ses")
             raise Throttled(str(error)) from error
         raise
 
@@ -68,6 +70,7 @@ def send_sms(phone: str, text: str, *, transactional: bool) -> str:
                                     "StringValue": "Transactional" if transactional else "Promotional"}})["MessageId"]
     except ClientError as error:
         if error.response["Error"]["Code"] in THROTTLING:
+            logs.throttled("sns")
             raise Throttled(str(error)) from error
         raise
 
@@ -98,6 +101,8 @@ def _check(name: str, call: Callable[[], bool]) -> bool:
         code = error.response["Error"]["Code"]
         if code in _NOT_AVAILABLE:
             _UNREACHABLE.add(name)
+            logs.logger.warning("check unavailable: off until the function restarts",
+                                extra={"check": name, "error": code})
         elif code in THROTTLING:
             _RESTING[name] = time.monotonic() + REST_SECONDS
         return False

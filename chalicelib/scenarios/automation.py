@@ -10,12 +10,11 @@ from datetime import datetime
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, criteria
+from chalicelib import clock, criteria, logs
 from chalicelib.audience import react
 from chalicelib.channels import feedback, optin
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
-from chalicelib.logs import logger
 from chalicelib.scenarios import deployer, journeys, semantics
 from chalicelib.scenarios import service as scenarios
 from chalicelib.store.models import Wait
@@ -101,7 +100,8 @@ def enroll(contact_id: str, head, body: dict, trigger: dict, *, at: datetime, ex
     journeys.started(enrollment, execution_arn)
     events.record_and_dispatch(contact_id, "journey.entered", {"scenario": head.id, "version": int(enrollment.version)},
                                event_id=f"{enrollment.id}/entered")
-    logger.info("journey entered", extra={"scenario": head.id, "enrollment": enrollment.id})
+    logs.journey("entered", contact_id=contact_id, scenario=head.id, version=int(enrollment.version),
+                 execution=enrollment.id)
     return True
 
 

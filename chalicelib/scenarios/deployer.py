@@ -13,6 +13,7 @@ from functools import lru_cache
 import boto3
 from botocore.exceptions import ClientError
 
+from chalicelib import logs
 from chalicelib.config import settings
 from chalicelib.scenarios.compiler import compile_scenario
 from chalicelib.scenarios.errors import THROTTLING, Throttled
@@ -101,5 +102,6 @@ def resume(token: str, output: dict) -> bool:
         return False
     except ClientError as error:
         if error.response["Error"]["Code"] in THROTTLING:
+            logs.throttled("states")
             raise Throttled(str(error)) from error
         raise

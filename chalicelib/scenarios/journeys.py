@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock, durations
+from chalicelib import clock, durations, logs
 from chalicelib.scenarios import semantics
 from chalicelib.store.models import Enrollment, Scenario
 
@@ -95,9 +95,11 @@ def finish(enrollment: Enrollment, status: str) -> bool:
         enrollment.update(actions=[Enrollment.status.set(status), Enrollment.ended_at.set(clock.iso(clock.now())),
                                    Enrollment.current_step.remove()],
                           condition=Enrollment.status == RUNNING)
-        return True
     except UpdateError:
         return False
+    logs.journey(status, contact_id=enrollment.contact_id, scenario=enrollment.scenario_id,
+                 version=int(enrollment.version), execution=enrollment.id)
+    return True
 
 
 def of_contact(contact_id: str) -> list[Enrollment]:
