@@ -363,3 +363,51 @@ def test_deploying_refuses_clearly_without_python_3_12_or_3_13(tmp_path):
     assert done.returncode != 0
     assert "Deploying needs python3.12 or python3.13" in done.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def test_redrive_moves_every_dead_letter_back_to_the_queue_with_its_attributes():
+    import boto3
+    from moto import mock_aws
+
+    from infra.redrive import redrive
+
+    with mock_aws():
+        session = boto3.session.Session(region_name="eu-west-3")
+        sqs = session.client("sqs")
+        queue = sqs.create_queue(QueueName="parcours-t-automation")["QueueUrl"]
+        dead = sqs.create_queue(QueueName="parcours-t-automation-dlq")["QueueUrl"]
+        for number in range(13):
+            sqs.send_message(QueueUrl=dead, MessageBody=json.dumps({"event": number}),
+                             MessageAttributes={"postponed": {"DataType": "Number", "StringValue": "2"}})
+        assert redrive(dead, queue, session) == 13
+        moved = []
+        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10,
+                                           MessageAttributeNames=["All"]).get("Messages", []):
+            moved += batch
+            for message in batch:
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        assert sorted(json.loads(message["Body"])["event"] for message in moved) == list(range(13))
+        assert all(message["MessageAttributes"]["postponed"]["StringValue"] == "2" for message in moved)
+        assert not sqs.receive_message(QueueUrl=dead).get("Messages")
+
+
+def test_on_aws_the_secrets_are_read_from_ssm_never_from_the_environment(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib import config
+
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name="eu-west-3")
+        ssm.put_parameter(Name="/parcours/t/token-secret", Value="from-ssm-token", Type="SecureString")
+        ssm.put_parameter(Name="/parcours/t/webhook-secret", Value="from-ssm-hook", Type="SecureString")
+        monkeypatch.delenv("PARCOURS_TOKEN_SECRET", raising=False)
+        monkeypatch.delenv("PARCOURS_WEBHOOK_SECRET", raising=False)
+        monkeypatch.setenv("PARCOURS_TOKEN_SECRET_PARAMETER", "/parcours/t/token-secret")
+        monkeypatch.setenv("PARCOURS_WEBHOOK_SECRET_PARAMETER", "/parcours/t/webhook-secret")
+        try:
+            settings = config.reload()
+            assert settings.token_secret == "from-ssm-token" and settings.webhook_secret == "from-ssm-hook"
+        finally:
+            monkeypatch.undo()
+            config.reload()
