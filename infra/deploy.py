@@ -88,6 +88,16 @@ def stack_parameters(stage: str, sender_email: str | None, sender_domain: str | 
     return parameters
 
 
+TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation takes inline (larger ones go through S3)
+
+
+def stack_template() -> str:
+    """infra/template.yaml as compact JSON: the same template in fewer bytes."""
+    from cfn_flip import to_json
+
+    return json.dumps(json.loads(to_json(TEMPLATE.read_text())), separators=(",", ":"))
+
+
 def deploy_stack(session: Any, stack: str, stage: str, sender_email: str | None = None,
                  sender_domain: str | None = None, alarm_email: str | None = None) -> dict[str, str]:
     """Create or update the infra stack; its outputs."""
@@ -99,7 +109,7 @@ def deploy_stack(session: Any, stack: str, stage: str, sender_email: str | None 
             raise
         described = None
     existing = {item["ParameterKey"]: item["ParameterValue"] for item in (described or {}).get("Parameters", [])}
-    arguments = {"StackName": stack, "TemplateBody": TEMPLATE.read_text(), "Capabilities": ["CAPABILITY_NAMED_IAM"],
+    arguments = {"StackName": stack, "TemplateBody": stack_template(), "Capabilities": ["CAPABILITY_NAMED_IAM"],
                  "Parameters": stack_parameters(stage, sender_email, sender_domain, alarm_email, existing),
                  "Tags": [{"Key": "parcours:stage", "Value": stage}]}
     if described is None:

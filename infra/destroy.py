@@ -79,11 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     prefix = outputs.get("TablePrefix", f"parcours-{args.stage}-")
     for name in delete_state_machines(prefix, session):
         print(f"deleted the state machine {name}")
-    if (ROOT / ".chalice" / "deployed" / f"{args.stage}.json").exists():
+    record = ROOT / ".chalice" / "deployed" / f"{args.stage}.json"
+    if record.exists():
         config = json.loads(CONFIG.read_text())
         values = {**example_values(config, args.stage), **outputs}
         assert placeholders(config, args.stage) <= set(values)
         chalice(["delete", "--stage", args.stage], args.stage, fill(config, args.stage, values))
+        record.unlink(missing_ok=True)  # Chalice leaves an empty record: the stage is gone
     if outputs:
         cloudformation = session.client("cloudformation")
         cloudformation.delete_stack(StackName=stack)

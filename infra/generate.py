@@ -257,27 +257,52 @@ def capability_statements(capability: str, items: list[Table]) -> list[str]:
     raise ValueError(f"unknown capability {capability!r}")
 
 
+# Capabilities every function has, granted through a managed policy each: written once, they
+# keep the template under the 51,200 bytes CloudFormation takes inline.
+SHARED = {"tables": "!Ref AppTablesPolicy", "queue-send": "!Ref AppCommonPolicy"}
+
+
 def render_function_roles(items: list[Table]) -> list[str]:
     """One role per function of the app (infra/roles.py): its logs, its stage's secrets, tracing, its capabilities."""
     from infra import roles
 
-    lines: list[str] = []
-    for function, capabilities in roles.FUNCTIONS.items():
-        statements = [
-            *_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        [_arn("logs", f"log-group:/aws/lambda/{roles.function_name(function)}:*")]),
+    lines: list[str] = [
+        "AppTablesPolicy:",
+        "  Type: AWS::IAM::ManagedPolicy",
+        "  Properties:",
+        "    ManagedPolicyName: !Sub \"parcours-${Stage}-tables\"",
+        "    Description: The app's DynamoDB tables and their indexes, by ARN.",
+        "    PolicyDocument:",
+        "      Version: \"2012-10-17\"",
+        "      Statement:",
+        *[f"        {line}" for line in render_table_statements(items)],
+        "AppCommonPolicy:",
+        "  Type: AWS::IAM::ManagedPolicy",
+        "  Properties:",
+        "    ManagedPolicyName: !Sub \"parcours-${Stage}-common\"",
+        "    Description: What every function of the app does, its stage's secrets, tracing, storing events.",
+        "    PolicyDocument:",
+        "      Version: \"2012-10-17\"",
+        "      Statement:",
+        *[f"        {line}" for line in [
             *_statement("StageSecrets", ["ssm:GetParameter"], [_arn("ssm", "parameter/parcours/${Stage}/*")]),
             # X-Ray has no resource-level permissions
             *_statement("Tracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ['"*"']),
-        ]
+            *capability_statements("queue-send", items)]],
+    ]
+    for function, capabilities in roles.FUNCTIONS.items():
+        statements = _statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                [_arn("logs", f"log-group:/aws/lambda/{roles.function_name(function)}:*")])
         for capability in capabilities:
-            statements += capability_statements(capability, items)
+            if capability not in SHARED:
+                statements += capability_statements(capability, items)
         lines += [
             f"{roles.logical_id(function)}:",
             "  Type: AWS::IAM::Role",
             "  Properties:",
             f"    RoleName: !Sub \"parcours-${{Stage}}-{function}\"",
             f"    Description: The {function} function of the app ({', '.join(capabilities)}).",
+            f"    ManagedPolicyArns: [{', '.join(SHARED[item] for item in capabilities if item in SHARED)}]",
             "    AssumeRolePolicyDocument:",
             "      Version: \"2012-10-17\"",
             "      Statement:",

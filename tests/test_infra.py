@@ -101,8 +101,12 @@ def test_every_model_has_its_table_with_exactly_its_keys_indexes_and_ttl(templat
 
 
 def _statements(template: dict, role: str) -> list[dict]:
-    return [statement for policy in template["Resources"][role]["Properties"]["Policies"]
-            for statement in policy["PolicyDocument"]["Statement"]]
+    """The statements of the role's own policies and of the managed policies attached to it."""
+    properties = template["Resources"][role]["Properties"]
+    found = [statement for policy in properties["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+    for attached in properties.get("ManagedPolicyArns", []):
+        found += template["Resources"][attached["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+    return found
 
 
 def _actions(statement: dict) -> list[str]:
@@ -411,3 +415,11 @@ def test_on_aws_the_secrets_are_read_from_ssm_never_from_the_environment(monkeyp
         finally:
             monkeypatch.undo()
             config.reload()
+
+
+def test_the_stack_template_fits_what_cloudformation_takes_inline(template):
+    from infra.deploy import TEMPLATE_BODY_LIMIT, stack_template
+
+    body = stack_template()
+    assert len(body.encode()) < TEMPLATE_BODY_LIMIT
+    assert json.loads(body) == json.loads(json.dumps(template))  # the same template, compact
