@@ -69,6 +69,7 @@ package: $(DEPLOY_STAMP)
 deploy: $(DEPLOY_STAMP)
 	$(DPY) -m infra.deploy --stage $(STAGE) $(if $(SENDER_EMAIL),--sender-email $(SENDER_EMAIL)) \
 	  $(if $(SENDER_DOMAIN),--sender-domain $(SENDER_DOMAIN)) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
+	  $(if $(CREATE_SENDER_IDENTITY),--create-sender-identity $(CREATE_SENDER_IDENTITY)) \
 	  $(if $(PUBLIC_BASE_URL),--public-base-url $(PUBLIC_BASE_URL)) $(if $(filter 1 true yes,$(TRACING)),--tracing)
 
 # Everything of the stage, data included: CONFIRM=STAGE says so.

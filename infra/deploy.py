@@ -74,10 +74,12 @@ def placeholders(config: dict, stage: str) -> set[str]:
 
 
 def stack_parameters(stage: str, sender_email: str | None, sender_domain: str | None,
-                     alarm_email: str | None, existing: dict[str, str]) -> list[dict]:
+                     alarm_email: str | None, existing: dict[str, str],
+                     create_sender_identity: str | None = None) -> list[dict]:
     """The stack's parameters: the given ones, else those of the deployed stack, else the defaults."""
     given = {"Stage": stage, "TablePrefix": f"parcours-{stage}-", "SesConfigurationSetName": f"parcours-{stage}",
-             "SenderEmail": sender_email, "SenderDomain": sender_domain, "AlarmEmail": alarm_email}
+             "SenderEmail": sender_email, "SenderDomain": sender_domain, "AlarmEmail": alarm_email,
+             "CreateSenderIdentity": create_sender_identity}
     if not given["SenderEmail"] and "SenderEmail" not in existing:
         raise SystemExit("SENDER_EMAIL is required on the first deploy of a stage (make deploy SENDER_EMAIL=...)")
     parameters = [{"ParameterKey": key, "ParameterValue": value} for key, value in given.items() if value is not None]
@@ -99,7 +101,8 @@ def stack_template() -> str:
 
 
 def deploy_stack(session: Any, stack: str, stage: str, sender_email: str | None = None,
-                 sender_domain: str | None = None, alarm_email: str | None = None) -> dict[str, str]:
+                 sender_domain: str | None = None, alarm_email: str | None = None,
+                 create_sender_identity: str | None = None) -> dict[str, str]:
     """Create or update the infra stack; its outputs."""
     cloudformation = session.client("cloudformation")
     try:
@@ -110,7 +113,8 @@ def deploy_stack(session: Any, stack: str, stage: str, sender_email: str | None 
         described = None
     existing = {item["ParameterKey"]: item["ParameterValue"] for item in (described or {}).get("Parameters", [])}
     arguments = {"StackName": stack, "TemplateBody": stack_template(), "Capabilities": ["CAPABILITY_NAMED_IAM"],
-                 "Parameters": stack_parameters(stage, sender_email, sender_domain, alarm_email, existing),
+                 "Parameters": stack_parameters(stage, sender_email, sender_domain, alarm_email, existing,
+                                                create_sender_identity),
                  "Tags": [{"Key": "parcours:stage", "Value": stage}]}
     if described is None:
         print(f"creating the stack {stack}")
@@ -243,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sender-email", help="the From address (required on a stage's first deploy)")
     parser.add_argument("--sender-domain", help="a domain to send from, with DKIM (SES domain identity)")
     parser.add_argument("--alarm-email", help="an address the alarms topic mails")
+    parser.add_argument("--create-sender-identity", choices=["true", "false"],
+                        help="false when the sender address or its domain is verified in SES outside the stack")
     parser.add_argument("--public-base-url", help="PARCOURS_PUBLIC_BASE_URL (a custom domain); default the API URL")
     parser.add_argument("--tracing", action="store_true", help="X-Ray tracing of the functions")
     args = parser.parse_args(argv)
@@ -257,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stack = args.stack or f"parcours-{args.stage}"
     config = json.loads(CONFIG.read_text())
-    outputs = deploy_stack(session, stack, args.stage, args.sender_email, args.sender_domain, args.alarm_email)
+    outputs = deploy_stack(session, stack, args.stage, args.sender_email, args.sender_domain, args.alarm_email,
+                           args.create_sender_identity)
     url = args.public_base_url or deployed_url(args.stage)
     values = values_for(config, args.stage, outputs, session, url=url, tracing=args.tracing)
     missing = sorted(placeholders(config, args.stage) - set(values))

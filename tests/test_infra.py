@@ -423,3 +423,16 @@ def test_the_stack_template_fits_what_cloudformation_takes_inline(template):
     body = stack_template()
     assert len(body.encode()) < TEMPLATE_BODY_LIMIT
     assert json.loads(body) == json.loads(json.dumps(template))  # the same template, compact
+
+
+def test_stack_parameters_need_a_sender_first_then_keep_the_deployed_values():
+    from infra.deploy import stack_parameters
+
+    with pytest.raises(SystemExit, match="SENDER_EMAIL is required"):
+        stack_parameters("dev", None, None, None, {})
+    existing = {"Stage": "dev", "SenderEmail": "hello@example.com", "SenderName": "Shop", "RestApiId": "abc123"}
+    parameters = {item["ParameterKey"]: item["ParameterValue"]
+                  for item in stack_parameters("dev", None, "example.com", None, existing, "false")}
+    assert parameters == {"Stage": "dev", "TablePrefix": "parcours-dev-", "SesConfigurationSetName": "parcours-dev",
+                          "SenderEmail": "hello@example.com", "SenderName": "Shop", "RestApiId": "abc123",
+                          "SenderDomain": "example.com", "CreateSenderIdentity": "false"}
