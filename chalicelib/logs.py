@@ -64,7 +64,9 @@ def count(name: str, value: int = 1) -> None:
 
 
 def _count_by(name: str, dimension: str, value: str) -> None:
-    """A count with one more dimension of few values (a channel, a reason): its own EMF line."""
+    """A count, and the same count with one more dimension of few values (a reason, a service):
+    CloudWatch keeps each set of dimensions as its own series, the total and the breakdown."""
+    count(name)
     with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=metrics.namespace,
                        default_dimensions=metrics.default_dimensions) as metric:
         metric.add_dimension(name=dimension, value=value)

@@ -21,12 +21,14 @@ CAPABILITIES = ("tables", "queue-send", "queue-consume", "publish", "start", "st
                 "imports")
 
 FUNCTIONS: dict[str, tuple[str, ...]] = {
-    # routes: ingestion, publish/archive, GDPR erasure, double opt-in confirmations, imports
-    "api_handler": ("tables", "queue-send", "publish", "stop", "email", "sms", "imports"),
+    # routes: ingestion, publish/archive, GDPR erasure, imports (no sending: the queue consumer
+    # sends double opt-in confirmations, the step runner the scenarios' messages)
+    "api_handler": ("tables", "queue-send", "publish", "stop", "imports"),
     # every Task of a scenario: sends, list and field changes, delete_contact (erasure stops journeys)
     "step_runner": ("tables", "queue-send", "stop", "email", "sms"),
-    # stored events: triggers start journeys, goals stop them, awaited events resume them
-    "automation": ("tables", "queue-send", "queue-consume", "start", "stop", "resume"),
+    # stored events: triggers start journeys, goals stop them, awaited events resume them;
+    # consent granted through the ingest key gets its double opt-in confirmation (email or SMS)
+    "automation": ("tables", "queue-send", "queue-consume", "start", "stop", "resume", "email", "sms"),
     "ses_events": ("tables", "queue-send"),
     "sms_inbound": ("tables", "queue-send"),
     "date_triggers": ("tables", "queue-send", "start"),

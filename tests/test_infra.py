@@ -151,7 +151,9 @@ def test_each_role_grants_only_what_its_function_calls_and_scopes_by_arn(templat
             "sqs:DeleteMessage"} <= role("automation")
     assert {function for function in roles.FUNCTIONS if "sqs:ReceiveMessage" in role(function)} == {"automation"}
     assert {"ses:SendEmail", "sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"} <= role("step_runner")
-    assert "states:CreateStateMachine" not in role("step_runner") and "ses:SendEmail" not in role("ses_events")
+    assert {"ses:SendEmail", "sns:Publish"} <= role("automation")  # double opt-in confirmations
+    senders = {function for function in roles.FUNCTIONS if "ses:SendEmail" in role(function)}
+    assert senders == {"step_runner", "automation"}  # the API handler sends nothing
     assert {"s3:PutObject", "s3:GetObject"} <= role("api_handler") & role("audience_jobs")
     for function in roles.FUNCTIONS:
         statements = _statements(template, roles.logical_id(function))
