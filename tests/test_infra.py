@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -189,7 +190,11 @@ def test_alarms_notify_the_alarms_topic(template):
     # below the rates at which SES puts an account under review (5% bounces, 0.1% complaints)
     assert alarms["SesBounceRateAlarm"]["Threshold"] < 0.05
     assert alarms["SesComplaintRateAlarm"]["Threshold"] < 0.001
-    assert "AWS::CloudWatch::Dashboard" in {resource["Type"] for resource in resources.values()}
+    body, names = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]  # valid JSON once substituted
+    shown = {metric[1] for widget in widgets for metric in widget["properties"]["metrics"] if metric[1] != "."}
+    assert {"JourneysEntered", "EmailsSent", "SendsSkipped", "StepFailures", "Throttles"} <= shown
+    assert set(re.findall(r"\$\{([^}:]+)\}", body)) <= set(names) | {"AWS::Region"}
     assert {"AlarmsTopicArn", "DkimRecord1", "DkimRecord2", "DkimRecord3"} <= set(template["Outputs"])
     assert resources["DomainIdentity"]["Properties"]["DkimSigningAttributes"]
 
