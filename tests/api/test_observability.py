@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import contact_id, journey, publish, scenario, signup
+from tests.helpers import contact_id, journey, post, publish, scenario, signup
 
 EMAIL = "ana.lopez@example.com"
 FIRST_NAME = "Ana"
@@ -116,3 +116,18 @@ def test_a_failed_step_is_logged_counted_and_ends_the_journey_as_failed(api, log
     assert [line["status"] for line in records if line["message"] == "journey ended"] == ["failed"]
     metrics = _metrics(capsys.readouterr().out)
     assert metrics["StepFailures"] == 1 and metrics["JourneysFailed"] == 1
+
+
+@pytest.mark.time_scale(86400)
+def test_a_goal_met_ends_the_journey_as_converted_in_one_line_and_one_count(api, logged, capsys):
+    publish(api, scenario("cart", "cart_updated", [
+        {"id": "later", "type": "wait", "duration": "P7D"},
+        {"id": "nudge", "type": "email", "subject": "S", "html": "<p>x</p>"}], goals=[{"event": "purchase"}]))
+    post(api, "cart_updated", "buyer@example.com", consent={"email": True, "source": "test"})
+    journey(api, "buyer@example.com", "cart", status="running")
+    post(api, "purchase", "buyer@example.com")
+    journey(api, "buyer@example.com", "cart", status="converted")
+    ended = [line for line in _records(logged.lines) if line["message"] == "journey ended"]
+    assert [(line["status"], line["scenario"]) for line in ended] == [("converted", "cart")]
+    metrics = _metrics(capsys.readouterr().out)
+    assert metrics["JourneysConverted"] == 1 and metrics["EmailsSent"] == 0
