@@ -199,6 +199,9 @@ def _statement(sid: str, actions: list[str], resources: list[str], condition: li
     return lines
 
 
+LOG_DELIVERY = ["logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups",
+                "logs:DescribeResourcePolicies", "logs:GetLogDelivery", "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy", "logs:UpdateLogDelivery"]
 ARN = "arn:${AWS::Partition}:{service}:${AWS::Region}:${AWS::AccountId}:{rest}"
 
 
@@ -225,6 +228,9 @@ def capability_statements(capability: str, items: list[Table]) -> list[str]:
                 "states:UpdateStateMachine", "states:UpdateStateMachineAlias"], [machines]),
             *_statement("PassStateMachineRole", ["iam:PassRole"], ["!GetAtt StateMachineRole.Arn"],
                         ["StringEquals: {\"iam:PassedToService\": states.amazonaws.com}"]),
+            # a machine published with logging sets up its log delivery as the caller too; these
+            # actions have no resource-level permissions
+            *_statement("StateMachineLogDelivery", LOG_DELIVERY, ['"*"']),
         ]
     if capability == "start":
         return _statement("StartJourneys", ["states:StartExecution"], [machines])

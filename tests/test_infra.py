@@ -163,8 +163,11 @@ def test_each_role_grants_only_what_its_function_calls_and_scopes_by_arn(templat
         # "*" only where AWS has no resource-level permission for the action
         unscoped = {action for statement in statements if statement["Resource"] == "*"
                     for action in _actions(statement)}
+        from infra.generate import LOG_DELIVERY
+
         assert unscoped <= {"states:SendTaskSuccess", "ses:GetSuppressedDestination", "sns:Publish",
-                            "sns:CheckIfPhoneNumberIsOptedOut", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+                            "sns:CheckIfPhoneNumberIsOptedOut", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                            *(LOG_DELIVERY if function == "api_handler" else [])}
         assert not any(action.endswith(":*") or action == "*" for action in granted)
     passrole = next(s for s in _statements(template, "ApiHandlerRole") if "iam:PassRole" in _actions(s))
     assert passrole["Resource"] == [{"Fn::GetAtt": ["StateMachineRole", "Arn"]}]
