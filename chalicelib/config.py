@@ -43,6 +43,7 @@ class Settings:
     ingest_workers: int  # contacts of one batch stored concurrently
     ingest_overwrites: bool  # the public ingest key's traits may overwrite filled fields
     confirm_template: str  # template of the double opt-in email; empty: the built-in one
+    tracing: bool  # X-Ray through Powertools' Tracer (a stage deployed with TRACING=1)
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -98,6 +99,7 @@ def settings() -> Settings:
         ingest_workers=max(1, int(env.get("PARCOURS_INGEST_WORKERS", "8"))),
         ingest_overwrites=env.get("PARCOURS_INGEST_OVERWRITES", "") == "1",
         confirm_template=env.get("PARCOURS_CONFIRM_TEMPLATE", ""),
+        tracing=env.get("PARCOURS_TRACING", "") == "1",
     )
 
 

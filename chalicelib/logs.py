@@ -3,7 +3,7 @@
 Every line carries the correlation keys known at that point (request id, contact id,
 scenario, version, execution, step) and never a contact's personal data: no address, no
 number, no message body. Metrics go out as CloudWatch embedded metric format (EMF) lines in
-the same log, in the namespace of POWERTOOLS_METRICS_NAMESPACE (Parcours) with the dimension
+the same log, in the namespace Parcours with the dimension
 `service` (POWERTOOLS_SERVICE_NAME, parcours-STAGE on AWS); the alarms and the dashboard of
 infra/template.yaml read them. Powertools reads its own settings from the environment.
 """
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from chalicelib.config import settings
 
 logger = Logger()
 metrics = Metrics(namespace="Parcours")
-# X-Ray, when the stage deploys with TRACING=1: AWS calls become subsegments. Off outside Lambda.
-tracer = Tracer(patch_modules=["botocore"])
+_tracer: list[Any] = []
 
 CORRELATION_KEYS = ("request_id", "contact_id", "scenario", "version", "execution", "step")
 JOURNEY_METRICS = {"entered": "JourneysEntered", "completed": "JourneysCompleted",
@@ -33,6 +34,16 @@ def begin(request_id: str | None) -> None:
     """A new invocation: forget the previous one's keys, remember this one's request id."""
     logger.thread_safe_clear_keys()
     correlate(request_id=request_id)
+    if settings().tracing and not _tracer:
+        _tracer.append(_start_tracing())
+
+
+def _start_tracing() -> Any:
+    """X-Ray (the stage deploys with TRACING=1): AWS calls become subsegments of the function's
+    trace. Imported only then: the X-Ray SDK costs half a second of cold start."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(patch_modules=["botocore"])
 
 
 def correlate(**keys: Any) -> None:

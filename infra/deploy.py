@@ -13,7 +13,7 @@ gateway responses on the API Chalice created.
     ${service}            parcours-STAGE, the service name of logs and metrics
     ${api:url}            the public base URL: --public-base-url (a custom domain), else the URL of
                           the stage's API (on the very first deploy the app is deployed twice to learn it)
-    ${tracing:enabled}    X-Ray tracing of the functions (--tracing), and ${tracing:disabled} its negation
+    ${tracing:enabled}    X-Ray tracing of the functions (--tracing), and ${tracing:flag} the same as 1 or 0
 
 A stage that .chalice/config.json does not name (a test stage, a second account) gets the
 settings of `dev`.
@@ -236,7 +236,7 @@ def values_for(config: dict, stage: str, outputs: dict[str, str], session: Any, 
             values[name] = ensure_secret(f"/parcours/{stage}/{name[len('ssm:'):]}", session)
     values["api:url"] = url or PENDING_URL
     values["tracing:enabled"] = tracing
-    values["tracing:disabled"] = "false" if tracing else "true"
+    values["tracing:flag"] = "1" if tracing else "0"
     return values
 
 

@@ -38,7 +38,7 @@ def example_values(config: dict, stage: str) -> dict[str, object]:
         f"{roles.logical_id(function)}Arn": f"arn:aws:iam::{account}:role/parcours-{stage}-{function}"
         for function in roles.FUNCTIONS})
     values.update({"TablePrefix": f"parcours-{stage}-", "api:url": f"https://example.execute-api.{region}.amazonaws.com/api",
-                   "tracing:enabled": False, "tracing:disabled": "true"})
+                   "tracing:enabled": False, "tracing:flag": "0"})
     for name in placeholders(config, stage):
         if name.startswith("ssm:"):
             values[name] = f"/parcours/{stage}/{name[len('ssm:'):]}"

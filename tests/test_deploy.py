@@ -198,6 +198,7 @@ def test_make_deploy_builds_the_stack_the_functions_and_their_event_sources(aws,
         configuration = functions[function_name(STAGE, function)]
         assert configuration["Runtime"] in ("python3.12", "python3.13")
         assert configuration["CodeSha256"] == digest  # the very package `make package` built
+        assert configuration["TracingConfig"]["Mode"] == "PassThrough"  # X-Ray only with TRACING=1
         assert configuration["Role"] == outputs[f"{roles.logical_id(function)}Arn"]  # its own role
         variables = configuration["Environment"]["Variables"]
         assert variables["PARCOURS_PUBLIC_BASE_URL"] == deployed["url"]

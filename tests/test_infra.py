@@ -310,13 +310,13 @@ def test_fill_touches_only_the_chosen_stage(config):
     from infra.deploy import fill, placeholders
 
     values = {name: f"value-of-{name}" for name in placeholders(config, "dev")}
-    values.update({"TablePrefix": "parcours-dev-", "tracing:enabled": True})
+    values.update({"TablePrefix": "parcours-dev-", "tracing:enabled": True, "tracing:flag": "1"})
     filled = fill(config, "dev", values)
     env = filled["stages"]["dev"]["environment_variables"]
     assert env["PARCOURS_TABLE_PREFIX"] == "parcours-dev-"
     assert env["PARCOURS_TOKEN_SECRET_PARAMETER"] == "value-of-ssm:token-secret"
     assert env["POWERTOOLS_SERVICE_NAME"] == "parcours-dev"
-    assert filled["stages"]["dev"]["xray"] is True
+    assert filled["stages"]["dev"]["xray"] is True and env["PARCOURS_TRACING"] == "1"
     assert filled["stages"]["prod"] == config["stages"]["prod"]
     with pytest.raises(KeyError):
         fill(config, "dev", {})
