@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-slow lint bench schema clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-deploy.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV) || \
 		($(PYTHON) -m pip install --quiet virtualenv && $(PYTHON) -m virtualenv $(VENV))
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
@@ -37,20 +37,47 @@ schema: $(STAMP)
 	$(PY) -m chalicelib.scenarios.json_schema > examples/scenario.schema.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(DEPLOY_VENV) build .pytest_cache
 
-# Deploy to AWS (credentials and AWS_DEFAULT_REGION from the environment; the aws CLI installed):
-# the infra stack first, then the Chalice app with the stack's outputs filled into its config.
-# SENDER_EMAIL is required on the first deploy of a stage; later deploys keep the stack's value.
+# Deploying (README "Deploying to AWS"). The Lambda runtime is the Python that runs Chalice, so
+# packaging and deploying run in their own venv of python3.13 or python3.12 (AWS no longer creates
+# python3.11 functions): found on PATH or under ~/.pyenv, or given as DEPLOY_PYTHON=/path/to/python.
 STAGE ?= dev
-STACK ?= parcours-$(STAGE)
-SENDER_EMAIL ?=
-SES_CONFIGURATION_SET ?= parcours-$(STAGE)
+SUPPORTED_RUNTIME := import sys; sys.exit(sys.version_info[:2] not in ((3, 12), (3, 13)))
+DEPLOY_PYTHON ?= $(firstword $(foreach candidate,python3.13 python3.12 \
+	$(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13 $(HOME)/.pyenv/versions/3.12*/bin/python3.12),\
+	$(shell $(candidate) -c '$(SUPPORTED_RUNTIME)' >/dev/null 2>&1 && command -v $(candidate))))
+DEPLOY_VENV ?= .venv-deploy
+DPY := $(DEPLOY_VENV)/bin/python
+DEPLOY_STAMP := $(DEPLOY_VENV)/.installed
 
-.PHONY: deploy
-deploy: $(STAMP)
-	aws cloudformation deploy --template-file infra/template.yaml --stack-name $(STACK) \
-	  --capabilities CAPABILITY_NAMED_IAM --no-fail-on-empty-changeset \
-	  --parameter-overrides Stage=$(STAGE) TablePrefix=parcours-$(STAGE)- \
-	  SesConfigurationSetName=$(SES_CONFIGURATION_SET) $(if $(SENDER_EMAIL),SenderEmail=$(SENDER_EMAIL))
-	$(PY) -m infra.deploy --stage $(STAGE) --stack $(STACK)
+.PHONY: package deploy destroy redrive
+
+$(DEPLOY_STAMP): requirements.txt requirements-deploy.txt
+	@test -n "$(DEPLOY_PYTHON)" && $(DEPLOY_PYTHON) -c '$(SUPPORTED_RUNTIME)' || { \
+	  echo "Deploying needs python3.12 or python3.13, the Lambda runtime the app is deployed to" \
+	       "(none found on PATH or under ~/.pyenv): install one, or pass DEPLOY_PYTHON=/path/to/python3.12" >&2; \
+	  exit 1; }
+	test -x $(DPY) && $(DPY) -c '$(SUPPORTED_RUNTIME)' || $(DEPLOY_PYTHON) -m venv --clear $(DEPLOY_VENV)
+	$(DPY) -m pip install --quiet --disable-pip-version-check -r requirements-deploy.txt
+	touch $(DEPLOY_STAMP)
+
+# build/STAGE/deployment.zip and build/STAGE/sam.json: what `make deploy` deploys; prints the size.
+package: $(DEPLOY_STAMP)
+	$(DPY) -m infra.package --stage $(STAGE)
+
+# AWS credentials and a region from the environment (AWS_ENDPOINT_URL is honoured: an emulator).
+# SENDER_EMAIL is required on the first deploy of a stage; later deploys keep the stack's values.
+deploy: $(DEPLOY_STAMP)
+	$(DPY) -m infra.deploy --stage $(STAGE) $(if $(SENDER_EMAIL),--sender-email $(SENDER_EMAIL)) \
+	  $(if $(SENDER_DOMAIN),--sender-domain $(SENDER_DOMAIN)) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
+	  $(if $(CREATE_SENDER_IDENTITY),--create-sender-identity $(CREATE_SENDER_IDENTITY)) \
+	  $(if $(PUBLIC_BASE_URL),--public-base-url $(PUBLIC_BASE_URL)) $(if $(filter 1 true yes,$(TRACING)),--tracing)
+
+# Everything of the stage, data included: CONFIRM=STAGE says so.
+destroy: $(DEPLOY_STAMP)
+	$(DPY) -m infra.destroy --stage $(STAGE) --confirm "$(CONFIRM)"
+
+# The automation queue's dead letters back to the queue, once their cause is fixed.
+redrive: $(DEPLOY_STAMP)
+	$(DPY) -m infra.redrive --stage $(STAGE)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from chalice import Chalice, Cron, Rate
 
+from chalicelib import logs
 from chalicelib.activity import service as activity
 from chalicelib.api import console, contacts, events, health, keys, routing, scenarios
 from chalicelib.api import gdpr as gdpr_api
@@ -42,6 +43,7 @@ app.register_blueprint(webhooks_api.bp)
 app.register_blueprint(openapi_api.bp)
 app.register_blueprint(console.bp)  # the web console's page and files
 app.register_middleware(routing.errors_in_our_format, "http")
+app.register_middleware(logs.middleware, "all")
 # CSV imports arrive byte for byte (Latin-1 files included)
 app.api.binary_types.extend(kind for kind in imports_api.CSV_TYPES if kind not in app.api.binary_types)
 

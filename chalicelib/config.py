@@ -27,6 +27,7 @@ class Settings:
     port: int  # local stack only: where `make run` serves the API
     step_runner_arn: str
     state_machine_role_arn: str
+    state_machine_log_group_arn: str  # where published state machines log their errors; empty: no logging
     automation_queue_url: str
     email_from: str
     ses_configuration_set: str
@@ -50,6 +51,7 @@ class Settings:
     job_max_workers: int  # workers at once: Lambda invocations on AWS, local worker threads
     job_lease_seconds: float  # a stopped worker's part is taken over this long after its last checkpoint
     job_worker_function: str  # the Lambda that runs extra workers (fan-out); empty: no fan-out
+    tracing: bool  # X-Ray through Powertools' Tracer (a stage deployed with TRACING=1)
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -68,8 +70,8 @@ def settings() -> Settings:
     if unique_key not in ("email", "phone", "external_id"):
         raise RuntimeError("PARCOURS_UNIQUE_KEY must be email, phone or external_id")
     port = int(env.get("PORT", "8000"))
-    token_secret = env.get("PARCOURS_TOKEN_SECRET", "")
-    webhook_secret = env.get("PARCOURS_WEBHOOK_SECRET", "")
+    token_secret = _secret(env.get("PARCOURS_TOKEN_SECRET_PARAMETER", ""), env.get("PARCOURS_TOKEN_SECRET", ""))
+    webhook_secret = _secret(env.get("PARCOURS_WEBHOOK_SECRET_PARAMETER", ""), env.get("PARCOURS_WEBHOOK_SECRET", ""))
     if webhook_secret and webhook_secret == token_secret:
         # a webhook receiver must never hold a key that signs tracking tokens
         raise RuntimeError("PARCOURS_WEBHOOK_SECRET must differ from PARCOURS_TOKEN_SECRET")
@@ -87,6 +89,7 @@ def settings() -> Settings:
         port=port,
         step_runner_arn=env.get("PARCOURS_STEP_RUNNER_ARN", ""),
         state_machine_role_arn=env.get("PARCOURS_STATE_MACHINE_ROLE_ARN", ""),
+        state_machine_log_group_arn=env.get("PARCOURS_STATE_MACHINE_LOG_GROUP_ARN", ""),
         automation_queue_url=env.get("PARCOURS_AUTOMATION_QUEUE_URL", ""),
         email_from=env.get("PARCOURS_EMAIL_FROM", "Parcours <hello@example.com>"),
         ses_configuration_set=env.get("PARCOURS_SES_CONFIGURATION_SET", "parcours"),
@@ -112,7 +115,18 @@ def settings() -> Settings:
         job_max_workers=max(1, int(env.get("PARCOURS_JOB_MAX_WORKERS", "4"))),
         job_lease_seconds=float(env.get("PARCOURS_JOB_LEASE_SECONDS", "120")),
         job_worker_function=env.get("PARCOURS_JOB_WORKER_FUNCTION", ""),
+        tracing=env.get("PARCOURS_TRACING", "") == "1",
     )
+
+
+def _secret(parameter: str, value: str) -> str:
+    """A secret: on AWS read from the SSM SecureString named `parameter`, so that it never sits in
+    the functions' environment; else `value` as given (the local stack, tests)."""
+    if not parameter:
+        return value
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_parameter(parameter, decrypt=True))
 
 
 def reload() -> Settings:

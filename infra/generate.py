@@ -1,6 +1,6 @@
 """Keep infra/template.yaml in step with the PynamoDB models.
 
-The DynamoDB tables of the template, and the DynamoDB statements of the app's IAM role, are
+The DynamoDB tables of the template, and the roles of the app's functions (infra/roles.py), are
 derived from the PynamoDB models of chalicelib/store/ (every module: models.py, audience.py,
 channels.py, ...): the same schema PynamoDB sends to CreateTable on the local stack, so the
 tables on AWS can never drift from the ones the tests run against.
@@ -191,7 +191,156 @@ def render_table_statements(items: list[Table]) -> list[str]:
     return lines
 
 
-BLOCKS = {"tables": render_tables, "table-statements": render_table_statements}
+def _statement(sid: str, actions: list[str], resources: list[str], condition: list[str] | None = None) -> list[str]:
+    lines = [f"- Sid: {sid}", "  Effect: Allow", "  Action:", *[f"    - {action}" for action in actions],
+             "  Resource:", *[f"    - {resource}" for resource in resources]]
+    if condition:
+        lines += ["  Condition:", *[f"    {line}" for line in condition]]
+    return lines
+
+
+LOG_DELIVERY = ["logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups",
+                "logs:DescribeResourcePolicies", "logs:GetLogDelivery", "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy", "logs:UpdateLogDelivery"]
+ARN = "arn:${AWS::Partition}:{service}:${AWS::Region}:${AWS::AccountId}:{rest}"
+
+
+def _arn(service: str, rest: str) -> str:
+    return '!Sub "' + ARN.replace("{service}", service).replace("{rest}", rest) + '"'
+
+
+def capability_statements(capability: str, items: list[Table]) -> list[str]:
+    """The IAM statements of one capability of infra/roles.py."""
+    machines = _arn("states", "stateMachine:${TablePrefix}*")
+    if capability == "tables":
+        return render_table_statements(items)
+    if capability == "queue-send":
+        return _statement("SendToAutomationQueue", ["sqs:SendMessage"], ["!GetAtt AutomationQueue.Arn"])
+    if capability == "queue-consume":
+        return _statement("ConsumeAutomationQueue", ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+                                                     "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+                          ["!GetAtt AutomationQueue.Arn"])
+    if capability == "publish":
+        return [
+            *_statement("ScenarioStateMachines", [
+                "states:CreateStateMachine", "states:CreateStateMachineAlias", "states:DescribeStateMachine",
+                "states:ListExecutions", "states:PublishStateMachineVersion", "states:TagResource",
+                "states:UpdateStateMachine", "states:UpdateStateMachineAlias"], [machines]),
+            *_statement("PassStateMachineRole", ["iam:PassRole"], ["!GetAtt StateMachineRole.Arn"],
+                        ["StringEquals: {\"iam:PassedToService\": states.amazonaws.com}"]),
+            # a machine published with logging sets up its log delivery as the caller too; these
+            # actions have no resource-level permissions
+            *_statement("StateMachineLogDelivery", LOG_DELIVERY, ['"*"']),
+        ]
+    if capability == "start":
+        return _statement("StartJourneys", ["states:StartExecution"], [machines])
+    if capability == "stop":
+        return _statement("StopJourneys", ["states:DescribeExecution", "states:StopExecution"],
+                          [_arn("states", "execution:${TablePrefix}*")])
+    if capability == "resume":
+        # task tokens authorise the call: SendTask* have no resource-level permissions
+        return _statement("ResumeWaits", ["states:SendTaskSuccess"], ['"*"'])
+    if capability == "email":
+        return [
+            *_statement("SendEmail", ["ses:SendEmail", "ses:SendRawEmail"], [
+                _arn("ses", "identity/${SenderEmail}"),
+                '!Sub ["' + ARN.replace("{service}", "ses").replace("{rest}", "identity/${Domain}")
+                + '", {Domain: !Select [1, !Split ["@", !Ref SenderEmail]]}]',
+                _arn("ses", "configuration-set/${ConfigurationSet}")]),
+            # an account-level list: no resource-level permissions
+            *_statement("AccountSuppressionList", ["ses:GetSuppressedDestination"], ['"*"']),
+        ]
+    if capability == "sms":
+        # Publish to a phone number and the account's opt-out list have no ARN to scope by
+        return _statement("SendSms", ["sns:CheckIfPhoneNumberIsOptedOut", "sns:Publish"], ['"*"'])
+    if capability == "imports":
+        return [
+            *_statement("ImportFiles", ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+                        ['!Sub "${ImportsBucket.Arn}/*"']),
+            # HeadObject on a missing key answers 404 rather than 403
+            *_statement("ListForNotFound", ["s3:ListBucket"], ["!GetAtt ImportsBucket.Arn"]),
+        ]
+    if capability == "workers":
+        return _statement("StartJobWorkers", ["lambda:InvokeFunction"],
+                          [_arn("lambda", "function:parcours-${Stage}-audience_worker")])
+    raise ValueError(f"unknown capability {capability!r}")
+
+
+# Capabilities every function has, granted through a managed policy each: written once, they
+# keep the template under the 51,200 bytes CloudFormation takes inline.
+SHARED = {"tables": "!Ref AppTablesPolicy", "queue-send": "!Ref AppCommonPolicy"}
+
+
+def render_function_roles(items: list[Table]) -> list[str]:
+    """One role per function of the app (infra/roles.py): its logs, its stage's secrets, tracing, its capabilities."""
+    from infra import roles
+
+    lines: list[str] = [
+        "AppTablesPolicy:",
+        "  Type: AWS::IAM::ManagedPolicy",
+        "  Properties:",
+        "    ManagedPolicyName: !Sub \"parcours-${Stage}-tables\"",
+        "    Description: The app's DynamoDB tables and their indexes, by ARN.",
+        "    PolicyDocument:",
+        "      Version: \"2012-10-17\"",
+        "      Statement:",
+        *[f"        {line}" for line in render_table_statements(items)],
+        "AppCommonPolicy:",
+        "  Type: AWS::IAM::ManagedPolicy",
+        "  Properties:",
+        "    ManagedPolicyName: !Sub \"parcours-${Stage}-common\"",
+        "    Description: What every function of the app does, its stage's secrets, tracing, storing events.",
+        "    PolicyDocument:",
+        "      Version: \"2012-10-17\"",
+        "      Statement:",
+        *[f"        {line}" for line in [
+            *_statement("StageSecrets", ["ssm:GetParameter"], [_arn("ssm", "parameter/parcours/${Stage}/*")]),
+            # X-Ray has no resource-level permissions
+            *_statement("Tracing", ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], ['"*"']),
+            *capability_statements("queue-send", items)]],
+    ]
+    for function, capabilities in roles.FUNCTIONS.items():
+        statements = _statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                [_arn("logs", f"log-group:/aws/lambda/{roles.function_name(function)}:*")])
+        for capability in capabilities:
+            if capability not in SHARED:
+                statements += capability_statements(capability, items)
+        lines += [
+            f"{roles.logical_id(function)}:",
+            "  Type: AWS::IAM::Role",
+            "  Properties:",
+            f"    RoleName: !Sub \"parcours-${{Stage}}-{function}\"",
+            f"    Description: The {function} function of the app ({', '.join(capabilities)}).",
+            f"    ManagedPolicyArns: [{', '.join(SHARED[item] for item in capabilities if item in SHARED)}]",
+            "    AssumeRolePolicyDocument:",
+            "      Version: \"2012-10-17\"",
+            "      Statement:",
+            "        - Effect: Allow",
+            "          Principal: {Service: lambda.amazonaws.com}",
+            "          Action: sts:AssumeRole",
+            "    Policies:",
+            "      - PolicyName: least-privilege",
+            "        PolicyDocument:",
+            "          Version: \"2012-10-17\"",
+            "          Statement:",
+            *[f"            {line}" for line in statements],
+            "    Tags:",
+            "      - {Key: \"parcours:stage\", Value: !Ref Stage}",
+        ]
+    return lines
+
+
+def render_role_outputs(items: list[Table]) -> list[str]:
+    from infra import roles
+
+    lines: list[str] = []
+    for function in roles.FUNCTIONS:
+        lines += [f"{roles.logical_id(function)}Arn:", f"  Description: iam_role_arn of the {function} function",
+                  f"  Value: !GetAtt {roles.logical_id(function)}.Arn"]
+    return lines
+
+
+BLOCKS = {"tables": render_tables, "function-roles": render_function_roles, "role-outputs": render_role_outputs}
 
 
 def render(text: str, items: list[Table] | None = None) -> str:

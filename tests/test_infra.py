@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -100,8 +102,12 @@ def test_every_model_has_its_table_with_exactly_its_keys_indexes_and_ttl(templat
 
 
 def _statements(template: dict, role: str) -> list[dict]:
-    return [statement for policy in template["Resources"][role]["Properties"]["Policies"]
-            for statement in policy["PolicyDocument"]["Statement"]]
+    """The statements of the role's own policies and of the managed policies attached to it."""
+    properties = template["Resources"][role]["Properties"]
+    found = [statement for policy in properties["Policies"] for statement in policy["PolicyDocument"]["Statement"]]
+    for attached in properties.get("ManagedPolicyArns", []):
+        found += template["Resources"][attached["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+    return found
 
 
 def _actions(statement: dict) -> list[str]:
@@ -109,41 +115,91 @@ def _actions(statement: dict) -> list[str]:
     return [action] if isinstance(action, str) else list(action)
 
 
-def test_app_role_reaches_every_table_and_index_by_arn(template):
+def _granted(template: dict, role: str) -> set[str]:
+    return {action for statement in _statements(template, role) for action in _actions(statement)}
+
+
+def test_every_function_has_its_own_role_reaching_every_table_and_index_by_arn(template):
+    import app as app_module
+    from infra import roles
+
+    assert set(roles.FUNCTIONS) == _function_names(app_module.app)
     tables = _tables(template)
-    statements = {s["Sid"]: s for s in _statements(template, "AppRole")}
-    on_tables = {item["Fn::GetAtt"][0] if isinstance(item["Fn::GetAtt"], list) else item["Fn::GetAtt"].split(".")[0]
-                 for item in statements["AppTables"]["Resource"]}
-    assert on_tables == {logical_id for logical_id, _ in tables.values()}
     indexed = {logical_id for logical_id, props in tables.values() if props.get("GlobalSecondaryIndexes")}
-    on_indexes = {item["Fn::Sub"].split(".Arn}")[0].lstrip("${") for item in statements["AppIndexes"]["Resource"]}
-    assert on_indexes == indexed
-    assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
-            "dynamodb:ConditionCheckItem"} <= set(_actions(statements["AppTables"]))
+    for function in roles.FUNCTIONS:
+        statements = {s["Sid"]: s for s in _statements(template, roles.logical_id(function))}
+        on_tables = {item["Fn::GetAtt"][0] for item in statements["AppTables"]["Resource"]}
+        assert on_tables == {logical_id for logical_id, _ in tables.values()}, function
+        on_indexes = {item["Fn::Sub"].split(".Arn}")[0].lstrip("${") for item in statements["AppIndexes"]["Resource"]}
+        assert on_indexes == indexed
+        assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                "dynamodb:Query", "dynamodb:ConditionCheckItem"} <= set(_actions(statements["AppTables"]))
+        logs = statements["OwnLogs"]["Resource"][0]["Fn::Sub"]
+        assert logs.endswith(f"log-group:/aws/lambda/{roles.function_name(function)}:*")
+        assert statements["StageSecrets"]["Resource"][0]["Fn::Sub"].endswith(":parameter/parcours/${Stage}/*")
 
 
-def test_app_role_grants_what_the_app_calls_and_scopes_by_arn(template):
-    statements = _statements(template, "AppRole")
-    granted = {action for statement in statements for action in _actions(statement)}
-    assert {
-        "states:StartExecution", "states:StopExecution", "states:SendTaskSuccess", "states:CreateStateMachine",
-        "states:UpdateStateMachine", "states:CreateStateMachineAlias", "states:UpdateStateMachineAlias",
-        "states:PublishStateMachineVersion", "states:DescribeExecution", "states:ListExecutions", "iam:PassRole",
-        "ses:SendEmail", "ses:SendRawEmail", "ses:GetSuppressedDestination", "sns:Publish", "sqs:SendMessage",
-        "sqs:ReceiveMessage", "sqs:DeleteMessage", "s3:PutObject", "s3:GetObject",
-    } <= granted
-    # "*" only where AWS has no resource-level permission for the action.
-    unscoped = {action for statement in statements if statement["Resource"] == "*" for action in _actions(statement)}
-    assert unscoped == {"states:SendTaskSuccess", "ses:GetSuppressedDestination", "sns:Publish"}
-    assert not any(action.endswith(":*") or action == "*" for action in granted)
-    passrole = next(s for s in statements if "iam:PassRole" in _actions(s))
-    assert passrole["Resource"] == {"Fn::GetAtt": ["StateMachineRole", "Arn"]}
+def test_each_role_grants_only_what_its_function_calls_and_scopes_by_arn(template):
+    from infra import roles
+
+    def role(function):
+        return _granted(template, roles.logical_id(function))
+
+    # publishing is a route: only the API handler creates state machines and passes their role
+    publishers = {function for function in roles.FUNCTIONS if "states:CreateStateMachine" in role(function)}
+    assert publishers == {"api_handler"} and "iam:PassRole" in role("api_handler")
+    assert {"states:StartExecution", "states:SendTaskSuccess", "states:StopExecution", "sqs:ReceiveMessage",
+            "sqs:DeleteMessage"} <= role("automation")
+    assert {function for function in roles.FUNCTIONS if "sqs:ReceiveMessage" in role(function)} == {"automation"}
+    assert {"ses:SendEmail", "sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"} <= role("step_runner")
+    assert {"ses:SendEmail", "sns:Publish"} <= role("automation")  # double opt-in confirmations
+    senders = {function for function in roles.FUNCTIONS if "ses:SendEmail" in role(function)}
+    assert senders == {"step_runner", "automation"}  # the API handler sends nothing
+    assert {"s3:PutObject", "s3:GetObject"} <= role("api_handler") & role("audience_jobs")
+    for function in roles.FUNCTIONS:
+        statements = _statements(template, roles.logical_id(function))
+        granted = role(function)
+        assert "sqs:SendMessage" in granted and "ssm:GetParameter" in granted
+        # "*" only where AWS has no resource-level permission for the action
+        unscoped = {action for statement in statements if statement["Resource"] == "*"
+                    for action in _actions(statement)}
+        from infra.generate import LOG_DELIVERY
+
+        assert unscoped <= {"states:SendTaskSuccess", "ses:GetSuppressedDestination", "sns:Publish",
+                            "sns:CheckIfPhoneNumberIsOptedOut", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+                            *(LOG_DELIVERY if function == "api_handler" else [])}
+        assert not any(action.endswith(":*") or action == "*" for action in granted)
+    passrole = next(s for s in _statements(template, "ApiHandlerRole") if "iam:PassRole" in _actions(s))
+    assert passrole["Resource"] == [{"Fn::GetAtt": ["StateMachineRole", "Arn"]}]
 
 
-def test_state_machine_role_only_invokes_the_step_runner(template):
-    statements = _statements(template, "StateMachineRole")
-    assert [_actions(s) for s in statements] == [["lambda:InvokeFunction"]]
-    assert all("function:parcours-${Stage}-step_runner" in item["Fn::Sub"] for item in statements[0]["Resource"])
+def test_state_machine_role_invokes_the_step_runner_and_delivers_its_logs(template):
+    statements = {statement["Sid"]: statement for statement in _statements(template, "StateMachineRole")}
+    assert set(statements) == {"StepRunner", "LogDelivery"}
+    assert _actions(statements["StepRunner"]) == ["lambda:InvokeFunction"]
+    assert all("function:parcours-${Stage}-step_runner" in item["Fn::Sub"]
+               for item in statements["StepRunner"]["Resource"])
+    assert all(action.startswith("logs:") for action in _actions(statements["LogDelivery"]))
+
+
+def test_alarms_notify_the_alarms_topic(template):
+    resources = template["Resources"]
+    alarms = {name: resource["Properties"] for name, resource in resources.items()
+              if resource["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == {"AutomationDeadLetterAlarm", "StepFailuresAlarm", "SesBounceRateAlarm",
+                           "SesComplaintRateAlarm"}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
+    # below the rates at which SES puts an account under review (5% bounces, 0.1% complaints)
+    assert alarms["SesBounceRateAlarm"]["Threshold"] < 0.05
+    assert alarms["SesComplaintRateAlarm"]["Threshold"] < 0.001
+    body, names = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(re.sub(r"\$\{[^}]+\}", "x", body))["widgets"]  # valid JSON once substituted
+    shown = {metric[1] for widget in widgets for metric in widget["properties"]["metrics"] if metric[1] != "."}
+    assert {"JourneysEntered", "EmailsSent", "SendsSkipped", "StepFailures", "Throttles"} <= shown
+    assert set(re.findall(r"\$\{([^}:]+)\}", body)) <= set(names) | {"AWS::Region"}
+    assert {"AlarmsTopicArn", "DkimRecord1", "DkimRecord2", "DkimRecord3"} <= set(template["Outputs"])
+    assert resources["DomainIdentity"]["Properties"]["DkimSigningAttributes"]
 
 
 def test_queue_topics_and_ses_configuration(template):
@@ -154,20 +210,25 @@ def test_queue_topics_and_ses_configuration(template):
     consumer_timeout = max(stage["lambda_functions"]["automation"]["lambda_timeout"]
                            for stage in json.loads(CHALICE_CONFIG.read_text())["stages"].values())
     assert queue["VisibilityTimeout"] >= 6 * consumer_timeout
-    parameters = template["Parameters"]
-    assert parameters["AutomationQueueName"]["Default"] == "parcours-automation"
-    assert parameters["SesEventsTopicName"]["Default"] == "parcours-ses-events"
-    assert parameters["SmsInboundTopicName"]["Default"] == "parcours-sms-inbound"
     destination = resources["ConfigurationSetEventDestination"]["Properties"]["EventDestination"]
     assert set(destination["MatchingEventTypes"]) == {"bounce", "complaint", "delivery", "open", "click", "reject"}
     assert destination["SnsDestination"]["TopicARN"] == {"Ref": "SesEventsTopic"}
 
 
-def test_app_py_event_sources_use_the_template_names():
-    source = (ROOT / "app.py").read_text()
-    assert 'queue="parcours-automation"' in source
-    for topic in ("parcours-ses-events", "parcours-sms-inbound"):
-        assert f'topic="{topic}"' in source
+def test_the_stage_names_app_py_event_sources_as_the_template_names_its_queue_and_topics(template):
+    from chalice.app import SNSEventConfig, SQSEventConfig
+
+    import app as app_module
+    from infra.stage import stage_name
+
+    resources = template["Resources"]
+    queues = {source.queue for source in app_module.app.event_sources if isinstance(source, SQSEventConfig)}
+    topics = {source.topic for source in app_module.app.event_sources if isinstance(source, SNSEventConfig)}
+    assert queues == {"parcours-automation"} and topics == {"parcours-ses-events", "parcours-sms-inbound"}
+    named = {resources["AutomationQueue"]["Properties"]["QueueName"]["Fn::Sub"],
+             resources["SesEventsTopic"]["Properties"]["TopicName"]["Fn::Sub"],
+             resources["SmsInboundTopic"]["Properties"]["TopicName"]["Fn::Sub"]}
+    assert named == {stage_name(name, "${Stage}") for name in queues | topics}
 
 
 # -- .chalice/config.json --------------------------------------------------------------------
@@ -191,8 +252,12 @@ def test_every_stage_takes_its_environment_from_the_stack_outputs(template, conf
             assert env[variable] == f"${{{output}}}", (name, variable)
         for placeholder in placeholders(config, name):
             assert (placeholder in template["Outputs"] or placeholder == "api:url"
-                    or placeholder.startswith(f"ssm:/parcours/{name}/")), placeholder
-        assert stage["iam_role_arn"] == "${AppRoleArn}"
+                    or placeholder.startswith(("ssm:", "tracing:"))), placeholder
+        # secrets reach the functions as the names of SecureStrings, never as values
+        assert not {"PARCOURS_TOKEN_SECRET", "PARCOURS_WEBHOOK_SECRET"} & set(env)
+        assert env["PARCOURS_TOKEN_SECRET_PARAMETER"] == "${ssm:token-secret}"
+        assert env["PARCOURS_WEBHOOK_SECRET_PARAMETER"] == "${ssm:webhook-secret}"
+        assert "iam_role_arn" not in stage
     assert config["manage_iam_role"] is False and config["app_name"] == "parcours"
 
 
@@ -206,14 +271,15 @@ def test_chalice_accepts_the_config_of_every_stage(config, tmp_path, monkeypatch
     from chalice.deploy import validate
 
     import app as app_module
-    from infra.deploy import fill, placeholders
+    from infra.deploy import fill
 
     # The routes' own checks are the next test's; this one is about the configuration.
     monkeypatch.setattr(validate, "validate_route_content_types", lambda *args: None)
-    for stage in config["stages"]:
-        values = {name: "x" for name in placeholders(config, stage)}
-        values["AppRoleArn"] = "arn:aws:iam::123456789012:role/parcours-test-app"
-        filled = fill(config, stage, values)
+    from infra import roles
+    from infra.package import example_values
+
+    for stage in [*config["stages"], "e2e"]:  # a stage the file does not name takes dev's settings
+        filled = fill(config, stage, example_values(config, stage))
         assert "${" not in json.dumps(filled["stages"][stage])
         project = tmp_path / stage
         (project / ".chalice").mkdir(parents=True)
@@ -224,7 +290,11 @@ def test_chalice_accepts_the_config_of_every_stage(config, tmp_path, monkeypatch
         validate.validate_configuration(chalice_config)
         settings = filled["stages"][stage]["lambda_functions"]
         assert set(settings) == _function_names(app_module.app), "a function without settings, or a typo"
-        assert chalice_config.iam_role_arn.endswith("parcours-test-app") and not chalice_config.manage_iam_role
+        assert not chalice_config.manage_iam_role
+        for function in roles.FUNCTIONS:
+            function_config = factory.create_config_obj(chalice_stage_name=stage).scope(stage, function)
+            assert function_config.iam_role_arn == f"arn:aws:iam::123456789012:role/parcours-{stage}-{function}"
+            assert function_config.xray_enabled is False  # a boolean: Chalice takes any string as true
 
 
 def test_chalice_accepts_the_routes_of_the_app():
@@ -237,20 +307,46 @@ def test_chalice_accepts_the_routes_of_the_app():
 
 
 def test_fill_touches_only_the_chosen_stage(config):
-    from infra.deploy import fill
+    from infra.deploy import fill, placeholders
 
-    values = {"AppRoleArn": "arn:role", "TablePrefix": "parcours-dev-", "StateMachineRoleArn": "a",
-              "StepRunnerArn": "b", "AutomationQueueUrl": "c", "SesConfigurationSet": "d", "EmailFrom": "e",
-              "ImportsBucket": "f", "JobWorkerFunction": "g",
-              "api:url": "https://api", "ssm:/parcours/dev/token-secret": "s3cret",
-              "ssm:/parcours/dev/webhook-secret": "hook-s3cret"}
+    values = {name: f"value-of-{name}" for name in placeholders(config, "dev")}
+    values.update({"TablePrefix": "parcours-dev-", "tracing:enabled": True, "tracing:flag": "1"})
     filled = fill(config, "dev", values)
-    assert filled["stages"]["dev"]["environment_variables"]["PARCOURS_TABLE_PREFIX"] == "parcours-dev-"
-    assert filled["stages"]["dev"]["environment_variables"]["PARCOURS_TOKEN_SECRET"] == "s3cret"
-    assert filled["stages"]["dev"]["environment_variables"]["PARCOURS_WEBHOOK_SECRET"] == "hook-s3cret"
+    env = filled["stages"]["dev"]["environment_variables"]
+    assert env["PARCOURS_TABLE_PREFIX"] == "parcours-dev-"
+    assert env["PARCOURS_TOKEN_SECRET_PARAMETER"] == "value-of-ssm:token-secret"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "parcours-dev"
+    assert filled["stages"]["dev"]["xray"] is True and env["PARCOURS_TRACING"] == "1"
     assert filled["stages"]["prod"] == config["stages"]["prod"]
     with pytest.raises(KeyError):
         fill(config, "dev", {})
+
+
+def test_the_deployed_url_is_read_where_chalice_records_it(tmp_path, monkeypatch):
+    from infra import deploy
+
+    monkeypatch.setattr(deploy, "ROOT", tmp_path)
+    assert deploy.deployed_url("dev") is None
+    (tmp_path / ".chalice" / "deployed").mkdir(parents=True)
+    (tmp_path / ".chalice" / "deployed" / "dev.json").write_text(json.dumps({"schema_version": "2.0", "resources": [
+        {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "abc123",
+         "rest_api_url": "https://abc123.execute-api.eu-west-3.amazonaws.com/api/"}]}))
+    assert deploy.deployed_url("dev") == "https://abc123.execute-api.eu-west-3.amazonaws.com/api"
+    assert deploy.deployed_api_id("dev") == "abc123"
+
+
+def test_the_packaged_template_is_fixed_where_chalice_gets_it_wrong():
+    from infra.package import fix_template
+
+    template = {"Resources": {
+        "ApiHandlerLogGroup": {"Type": "AWS::Logs::LogGroup",
+                               "Properties": {"LogGroupName": {"Fn::Sub": "/aws/lambda/${ApiHandler}"}}},
+        "Automation": {"Type": "AWS::Serverless::Function", "Properties": {"Events": {"Queue": {
+            "Type": "SQS", "Properties": {"Queue": "arn", "BatchSize": 10}}}}}}}
+    fixed = fix_template(template)["Resources"]
+    assert fixed["ApiHandlerLogGroup"]["Properties"]["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${APIHandler}"}
+    assert fixed["Automation"]["Properties"]["Events"]["Queue"]["Properties"]["FunctionResponseTypes"] == [
+        "ReportBatchItemFailures"]
 
 
 def test_unknown_routes_and_gateway_refusals_answer_in_the_error_format(template):
@@ -272,3 +368,81 @@ def test_unknown_routes_and_gateway_refusals_answer_in_the_error_format(template
     from chalicelib.local.gateway import NOT_FOUND
 
     assert not_found == NOT_FOUND  # the local stack answers an unknown route as the deployed API does
+
+
+def test_deploying_refuses_clearly_without_python_3_12_or_3_13(tmp_path):
+    # no pyenv under HOME and only the system's python3.11 on PATH
+    done = subprocess.run(["make", "package", f"DEPLOY_VENV={tmp_path / 'venv'}"], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, timeout=120)
+    assert done.returncode != 0
+    assert "Deploying needs python3.12 or python3.13" in done.stderr
+    assert not (tmp_path / "venv").exists()
+
+
+def test_redrive_moves_every_dead_letter_back_to_the_queue_with_its_attributes():
+    import boto3
+    from moto import mock_aws
+
+    from infra.redrive import redrive
+
+    with mock_aws():
+        session = boto3.session.Session(region_name="eu-west-3")
+        sqs = session.client("sqs")
+        queue = sqs.create_queue(QueueName="parcours-t-automation")["QueueUrl"]
+        dead = sqs.create_queue(QueueName="parcours-t-automation-dlq")["QueueUrl"]
+        for number in range(13):
+            sqs.send_message(QueueUrl=dead, MessageBody=json.dumps({"event": number}),
+                             MessageAttributes={"postponed": {"DataType": "Number", "StringValue": "2"}})
+        assert redrive(dead, queue, session) == 13
+        moved = []
+        while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10,
+                                           MessageAttributeNames=["All"]).get("Messages", []):
+            moved += batch
+            for message in batch:
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        assert sorted(json.loads(message["Body"])["event"] for message in moved) == list(range(13))
+        assert all(message["MessageAttributes"]["postponed"]["StringValue"] == "2" for message in moved)
+        assert not sqs.receive_message(QueueUrl=dead).get("Messages")
+
+
+def test_on_aws_the_secrets_are_read_from_ssm_never_from_the_environment(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib import config
+
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name="eu-west-3")
+        ssm.put_parameter(Name="/parcours/t/token-secret", Value="from-ssm-token", Type="SecureString")
+        ssm.put_parameter(Name="/parcours/t/webhook-secret", Value="from-ssm-hook", Type="SecureString")
+        monkeypatch.delenv("PARCOURS_TOKEN_SECRET", raising=False)
+        monkeypatch.delenv("PARCOURS_WEBHOOK_SECRET", raising=False)
+        monkeypatch.setenv("PARCOURS_TOKEN_SECRET_PARAMETER", "/parcours/t/token-secret")
+        monkeypatch.setenv("PARCOURS_WEBHOOK_SECRET_PARAMETER", "/parcours/t/webhook-secret")
+        try:
+            settings = config.reload()
+            assert settings.token_secret == "from-ssm-token" and settings.webhook_secret == "from-ssm-hook"
+        finally:
+            monkeypatch.undo()
+            config.reload()
+
+
+def test_the_stack_template_fits_what_cloudformation_takes_inline(template):
+    from infra.deploy import TEMPLATE_BODY_LIMIT, stack_template
+
+    body = stack_template()
+    assert len(body.encode()) < TEMPLATE_BODY_LIMIT
+    assert json.loads(body) == json.loads(json.dumps(template))  # the same template, compact
+
+
+def test_stack_parameters_need_a_sender_first_then_keep_the_deployed_values():
+    from infra.deploy import stack_parameters
+
+    with pytest.raises(SystemExit, match="SENDER_EMAIL is required"):
+        stack_parameters("dev", None, None, None, {})
+    existing = {"Stage": "dev", "SenderEmail": "hello@example.com", "SenderName": "Shop", "RestApiId": "abc123"}
+    parameters = {item["ParameterKey"]: item["ParameterValue"]
+                  for item in stack_parameters("dev", None, "example.com", None, existing, "false")}
+    assert parameters == {"Stage": "dev", "TablePrefix": "parcours-dev-", "SesConfigurationSetName": "parcours-dev",
+                          "SenderEmail": "hello@example.com", "SenderName": "Shop", "RestApiId": "abc123",
+                          "SenderDomain": "example.com", "CreateSenderIdentity": "false"}

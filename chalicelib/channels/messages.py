@@ -11,7 +11,7 @@ from __future__ import annotations
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock, faults
+from chalicelib import clock, faults, logs
 from chalicelib.channels import caps, feedback, gate, providers, render, templates, tracking
 from chalicelib.channels.headers import format_address, list_unsubscribe_headers
 from chalicelib.channels.sms_text import segments
@@ -53,6 +53,7 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
             record.update(actions=[Message.status.set("skipped"), Message.reason.set(reason),
                                    Message.sent_at.set(clock.iso(clock.now()))])
             counters.message(record, "skipped", reason=reason)
+            logs.skipped(channel, record.id, reason)
             return f"skipped:{reason}"
         content = step_content(step)
         links = _links(contact, record)
@@ -81,6 +82,7 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
     details += [Message.subject.set(subject)] if subject else []
     faults.through(lambda: _mark_sent(record, details))  # it went out: record it, through a throttle
     faults.through(lambda: _announce(contact.id, channel, body["id"], step["id"], record.id))
+    logs.sent(channel, record.id)
     return "sent"
 
 

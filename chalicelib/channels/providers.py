@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from chalicelib import faults
+from chalicelib import faults, logs
 from chalicelib.channels import pace
 from chalicelib.config import settings
 from chalicelib.faults import THROTTLING, Throttled
@@ -60,6 +60,7 @@ def send_email(message: EmailMessage, to: str | None = None) -> str:
         return _ses().send_email(**kwargs)["MessageId"]
     except Exception as error:
         if faults.is_transient(error):
+            logs.throttled("ses")
             raise Throttled(f"{type(error).__name__}: {error}") from error
         raise
 
@@ -72,6 +73,7 @@ def send_sms(phone: str, text: str, *, transactional: bool) -> str:
                                     "StringValue": "Transactional" if transactional else "Promotional"}})["MessageId"]
     except Exception as error:
         if faults.is_transient(error):
+            logs.throttled("sns")
             raise Throttled(f"{type(error).__name__}: {error}") from error
         raise
 
@@ -102,6 +104,8 @@ def _check(name: str, call: Callable[[], bool]) -> bool:
         code = error.response["Error"]["Code"]
         if code in _NOT_AVAILABLE:
             _UNREACHABLE.add(name)
+            logs.logger.warning("check unavailable: off until the function restarts",
+                                extra={"check": name, "error": code})
         elif code in THROTTLING:
             _RESTING[name] = time.monotonic() + REST_SECONDS
         return False

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
-from chalicelib import clock, faults
+from chalicelib import clock, faults, logs
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events.validate import ValidEvent, validate_event
@@ -83,6 +83,7 @@ def ingest(raw_events: list[Any], *, public: bool, paths: list[str] | None = Non
             report.accepted += 1
             stored.append(value)
     _hand_over(stored)
+    logs.ingested(report.accepted, report.duplicates)
     return report
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import clock, criteria, faults
+from chalicelib import clock, criteria, faults, logs
 from chalicelib.audience import react
 from chalicelib.channels import feedback, optin, outbound
 from chalicelib.contacts import service as contacts
@@ -137,7 +137,8 @@ def enroll(contact_id: str, head, body: dict, trigger: dict, *, at: datetime, ex
                                event_id=f"{enrollment.id}/entered")
     if reached is not None and journeys.finish(enrollment, "converted"):
         _announce_conversion(enrollment, reached["type"], reached["id"])
-    logger.info("journey entered", extra={"scenario": head.id, "enrollment": enrollment.id})
+    logs.journey("entered", contact_id=contact_id, scenario=head.id, version=int(enrollment.version),
+                 execution=enrollment.id)
     return True
 
 

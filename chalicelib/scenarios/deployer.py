@@ -13,7 +13,7 @@ from functools import lru_cache
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib import faults
+from chalicelib import faults, logs
 from chalicelib.config import settings
 from chalicelib.faults import THROTTLING, Throttled
 from chalicelib.logs import logger
@@ -41,7 +41,16 @@ def compiled_asl(definition: dict) -> dict:
 
 
 def state_machine_name(scenario_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "-", f"parcours-{scenario_id}")[:80]
+    """The table prefix carries the stage (parcours-dev-): each stage's machines are its own."""
+    return re.sub(r"[^A-Za-z0-9_-]", "-", f"{settings().table_prefix}{scenario_id}")[:80]
+
+
+def logging_configuration() -> dict:
+    """Errors only, without execution data (it holds contacts' ids and event properties)."""
+    if not settings().state_machine_log_group_arn:
+        return {"level": "OFF"}
+    return {"level": "ERROR", "includeExecutionData": False,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": settings().state_machine_log_group_arn}}]}
 
 
 def publish(definition: dict, *, state_machine_arn: str | None, alias_arn: str | None,
@@ -52,11 +61,13 @@ def publish(definition: dict, *, state_machine_arn: str | None, alias_arn: str |
     if state_machine_arn is None:
         created = _sfn().create_state_machine(
             name=state_machine_name(definition["id"]), definition=asl, type="STANDARD",
-            roleArn=settings().state_machine_role_arn, publish=True, versionDescription=description)
+            roleArn=settings().state_machine_role_arn, publish=True, versionDescription=description,
+            loggingConfiguration=logging_configuration())
         state_machine_arn, version_arn = created["stateMachineArn"], created["stateMachineVersionArn"]
     else:
         updated = _sfn().update_state_machine(stateMachineArn=state_machine_arn, definition=asl, publish=True,
-                                              versionDescription=description)
+                                              versionDescription=description,
+                                              loggingConfiguration=logging_configuration())
         version_arn = updated["stateMachineVersionArn"]
     routing = [{"stateMachineVersionArn": version_arn, "weight": 100}]
     if alias_arn is None:
@@ -105,5 +116,6 @@ def resume(token: str, output: dict) -> bool:
         return False
     except ClientError as error:
         if error.response["Error"]["Code"] in THROTTLING:
+            logs.throttled("states")
             raise Throttled(str(error)) from error
         raise

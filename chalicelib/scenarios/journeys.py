@@ -12,7 +12,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock, durations, faults
+from chalicelib import clock, durations, faults, logs
 from chalicelib.reports import counters
 from chalicelib.scenarios import semantics
 from chalicelib.scenarios.errors import Throttled
@@ -89,6 +89,8 @@ def finish(enrollment: Enrollment, status: str) -> bool:
             raise
         return False
     counters.journey(enrollment)
+    logs.journey(status, contact_id=enrollment.contact_id, scenario=enrollment.scenario_id,
+                 version=int(enrollment.version), execution=enrollment.id)
     return True
 
 

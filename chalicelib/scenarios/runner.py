@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import clock, faults
+from chalicelib import clock, faults, logs
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
@@ -35,8 +35,12 @@ def run(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _run(payload: dict[str, Any]) -> dict[str, Any]:
     action = payload["action"]
-    enrollment = _enrollment(payload["enrollment"])
+    reference = payload["enrollment"]
+    logs.correlate(contact_id=reference.get("contact_id"), execution=reference.get("id"), step=payload.get("step"))
+    enrollment = _enrollment(reference)
+    logs.correlate(scenario=enrollment.scenario_id, version=int(enrollment.version))
     if action == "fail":
+        logs.step_failed((payload.get("error") or {}).get("Error"))
         _end(enrollment, "failed", {"error": (payload.get("error") or {}).get("Error")})
         return {}
     if action == "complete":

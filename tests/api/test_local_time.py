@@ -25,10 +25,11 @@ def _wait_lengths(scenario_id: str) -> dict[str, timedelta]:
     import boto3
 
     from chalicelib import clock
+    from chalicelib.scenarios.deployer import state_machine_name
 
     sfn = boto3.client("stepfunctions")
     machine = next(item["stateMachineArn"] for item in sfn.list_state_machines()["stateMachines"]
-                   if item["name"] == f"parcours-{scenario_id}")
+                   if item["name"] == state_machine_name(scenario_id))
     [execution] = sfn.list_executions(stateMachineArn=machine)["executions"]
     history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
     entered: dict[str, datetime] = {}
