@@ -335,8 +335,8 @@ def render_role_outputs(items: list[Table]) -> list[str]:
 
     lines: list[str] = []
     for function in roles.FUNCTIONS:
-        lines += [f"{roles.logical_id(function)}Arn:", f"  Description: iam_role_arn of the {function} function",
-                  f"  Value: !GetAtt {roles.logical_id(function)}.Arn"]
+        # no Description: the name says it, and the template must stay under CloudFormation's inline limit
+        lines += [f"{roles.logical_id(function)}Arn:", f"  Value: !GetAtt {roles.logical_id(function)}.Arn"]
     return lines
 
 

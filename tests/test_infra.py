@@ -237,7 +237,7 @@ def test_the_stage_names_app_py_event_sources_as_the_template_names_its_queue_an
 def _env_outputs(template: dict) -> dict[str, str]:
     """Environment variable -> output key, from the outputs described as PARCOURS_..."""
     return {output["Description"].split()[0]: key for key, output in template["Outputs"].items()
-            if output["Description"].startswith("PARCOURS_")}
+            if output.get("Description", "").startswith("PARCOURS_")}
 
 
 def test_every_stage_takes_its_environment_from_the_stack_outputs(template, config):

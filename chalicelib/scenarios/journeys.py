@@ -70,8 +70,10 @@ def started(enrollment: Enrollment, execution_arn: str) -> None:
     counters.journey(enrollment)
 
 
-def record(enrollment: Enrollment, step: str, result: str, *, current: str | None) -> None:
-    entry = {"step": step, "at": clock.iso(clock.now()), "result": result}
+def record(enrollment: Enrollment, step: str, result: str, *, current: str | None,
+           at: datetime | None = None) -> None:
+    """Add a step's outcome to the journey's path; `at` is when the step began (now by default)."""
+    entry = {"step": step, "at": clock.iso(at or clock.now()), "result": result}
     actions: list[Action] = [Enrollment.path.set(Enrollment.path.append([entry]))]
     actions.append(Enrollment.current_step.set(current) if current else Enrollment.current_step.remove())
     enrollment.update(actions=actions)

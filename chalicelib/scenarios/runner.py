@@ -83,9 +83,12 @@ def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | Non
     if _already_done(enrollment, step["id"]):
         result = "done"
     else:
+        # The step is dated from before its work: an awaited event that its email prompts (a click)
+        # may be stored before the outcome is, and a following wait_for looks back from this moment.
+        began = clock.now()
         result = semantics.perform(step, body, world)
         current = next_step.split(":", 1)[0] if next_step and not last else None  # "x:quiet" is step x
-        journeys.record(enrollment, step["id"], result, current=current)
+        journeys.record(enrollment, step["id"], result, current=current, at=began)
     ending = semantics.ends_journey(step)
     if ending or last:
         _end(enrollment, ending or "completed")
