@@ -104,15 +104,14 @@ def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = No
     entry = {"type": kind, "at": at, **{key: value for key, value in (extra or {}).items()
                                          if key in ("url", "bounce_type", "source")}}
     item = Message(message.contact_id, message.id)
-    if repeat and _noted(item, entry):
-        return
-    try:
-        item.update(actions=[Message.events.set((Message.events | []).append([entry]))],
-                    condition=Message.id.exists())
-    except UpdateError as error:
-        if not faults.lost_to_condition(error):
-            raise
-        return  # the message is gone (erased with its contact)
+    if not (repeat and _noted(item, entry)):  # the rest is idempotent: counted once, status raised once
+        try:
+            item.update(actions=[Message.events.set((Message.events | []).append([entry]))],
+                        condition=Message.id.exists())
+        except UpdateError as error:
+            if not faults.lost_to_condition(error):
+                raise
+            return  # the message is gone (erased with its contact)
     counters.message(message, kind)
     rank = STATUS_RANK.get(kind)
     if rank is None:
@@ -240,13 +239,13 @@ def _effects(event: dict[str, Any]) -> list[str]:
 
 
 def _noted(item: Message, entry: dict[str, Any]) -> bool:
+    """Whether the message's history holds this entry already (or the message is gone)."""
     try:
         current = Message.get(item.contact_id, item.id, consistent_read=True)
     except DoesNotExist:
-        return True  # erased with its contact
+        return True
     same = ("type", "url", "bounce_type", "source")
-    noted = any(all(seen.get(key) == entry.get(key) for key in same) for seen in current.events or [])
-    return noted and STATUS_RANK.get(str(current.status), 0) >= STATUS_RANK.get(entry["type"], 0)
+    return any(all(seen.get(key) == entry.get(key) for key in same) for seen in current.events or [])
 
 
 def _claim(event: dict[str, Any]) -> bool:
