@@ -11,6 +11,7 @@ from chalice import Response
 
 from chalicelib.api.http import not_found
 from chalicelib.api.routing import PUBLIC, ApiBlueprint
+from chalicelib.config import settings
 from chalicelib.console import assets
 
 bp = ApiBlueprint(__name__)
@@ -27,6 +28,13 @@ HEADERS = {"Content-Security-Policy": POLICY, "X-Content-Type-Options": "nosniff
 
 def _served(asset: assets.Asset) -> Response:
     return Response(asset.text, status_code=200, headers={**HEADERS, "Content-Type": asset.content_type})
+
+
+@bp.route("/", methods=["GET"], roles=PUBLIC)
+def home() -> Response:
+    """The API's root leads a browser to the console (to the installation's own address, never elsewhere)."""
+    return Response("", status_code=302, headers={"Location": f"{settings().public_base_url}/console",
+                                                   "Cache-Control": "no-cache"})
 
 
 @bp.route("/console", methods=["GET"], roles=PUBLIC)

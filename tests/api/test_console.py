@@ -63,6 +63,14 @@ def test_the_page_and_its_files_come_with_a_strict_policy(api):
     assert api.get("/console/labels.json", key="").headers["Content-Type"].startswith("application/json")
 
 
+def test_the_root_leads_to_the_console_of_this_installation(api):
+    from chalicelib.config import settings
+
+    home = api.get("/", key="")
+    assert home.status_code == 302
+    assert home.headers["Location"] == f"{settings().public_base_url}/console"
+
+
 @pytest.mark.parametrize("name", ["nothing.js", "index.html", "..%2Fconfig.py", "%2E%2E", "assets.py"])
 def test_only_the_console_files_are_served(api, name):
     answer = api.get(f"/console/{name}", key="")
