@@ -369,6 +369,29 @@ def make_run(patch: Any) -> Iterator[tuple[int, Any]]:
 # -- faults at the AWS client ------------------------------------------------------------------
 
 
+@contextmanager
+def throttled(client: Any, operation: str, times: int, code: str = "ThrottlingException") -> Iterator[dict]:
+    """`client` answers `code` to the next `times` calls of `operation` (standing for botocore's
+    own retries having run out)."""
+    from botocore.awsrequest import AWSResponse
+
+    left = {"refusals": times}
+
+    def throttle(**kwargs: object) -> object:
+        if left["refusals"] <= 0:
+            return None
+        left["refusals"] -= 1
+        return AWSResponse("https://aws", 400, {}, None), {
+            "Error": {"Code": code, "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
+
+    event = f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}"
+    client.meta.events.register(event, throttle)
+    try:
+        yield left
+    finally:
+        client.meta.events.unregister(event, throttle)
+
+
 def aws_fault(kind: str, operation: str) -> Exception:
     """What botocore raises once its own retries have run out: a throttle, a 5xx, or a timeout."""
     from botocore.exceptions import ClientError, ReadTimeoutError

@@ -3,8 +3,6 @@ takes the wrong path because a hand-off failed once."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -21,32 +19,14 @@ from tests.helpers import (
     publish,
     reference,
     sent_steps,
+    throttled,
 )
 
 
-@contextmanager
-def throttled(operation: str, times: int) -> Iterator[dict]:
-    """Step Functions answers ThrottlingException to the next `times` calls of `operation`."""
-    from botocore.awsrequest import AWSResponse
-
+def _sfn():
     from chalicelib.scenarios import deployer
 
-    left = {"refusals": times}
-
-    def throttle(**kwargs: object) -> object:
-        if left["refusals"] <= 0:
-            return None
-        left["refusals"] -= 1
-        return AWSResponse("https://states", 400, {}, None), {
-            "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-            "ResponseMetadata": {"HTTPStatusCode": 400}}
-
-    client = deployer._sfn()
-    client.meta.events.register(f"before-call.states.{operation}", throttle)
-    try:
-        yield left
-    finally:
-        client.meta.events.unregister(f"before-call.states.{operation}", throttle)
+    return deployer._sfn()
 
 
 @pytest.mark.time_scale(DAY)
@@ -58,7 +38,7 @@ def test_a_throttled_resume_still_resumes_the_wait(api):
     publish(api, reference("zero-waste"))
     post(api, "segment.entered", "ana@example.com", consent=CONSENT, properties={"segment": "inactive-6-months"})
     eventually(lambda: journey(api, "ana@example.com", "zero-waste")["current_step"] == "react")
-    with throttled("SendTaskSuccess", 1) as left:
+    with throttled(_sfn(), "SendTaskSuccess", 1) as left:
         post(api, "email.clicked", "ana@example.com",
              properties={"step": "last-chance", "url": "https://example.com/news"})
         done = journey(api, "ana@example.com", "zero-waste", status="exited")
@@ -73,7 +53,7 @@ def test_a_resume_refused_once_from_the_step_runner_is_retried_by_the_task(api):
     wait_for's own look-back finds it and resumes from the step runner. Whichever resumes it, a
     throttled resume is retried (by the Task's Retry, or the queue's redelivery): the contact is kept."""
     publish(api, reference("zero-waste"))
-    with throttled("SendTaskSuccess", 1) as left:
+    with throttled(_sfn(), "SendTaskSuccess", 1) as left:
         post(api, "segment.entered", "ana@example.com", consent=CONSENT,
              properties={"segment": "inactive-6-months"})
         eventually(lambda: "last-chance" in sent_steps(api, "ana@example.com"))
@@ -118,7 +98,7 @@ def test_a_refused_stop_still_ends_the_journey_as_converted(api):
     publish(api, reference("abandoned-cart"))
     post(api, "cart_updated", "ana@example.com", consent=CONSENT, properties={"items": 2})
     eventually(lambda: journey(api, "ana@example.com", "abandoned-cart")["current_step"] == "wait-purchase")
-    with throttled("StopExecution", 1) as left:
+    with throttled(_sfn(), "StopExecution", 1) as left:
         post(api, "purchase", "ana@example.com", properties={"amount": 40})
         assert journey(api, "ana@example.com", "abandoned-cart", status="converted")["status"] == "converted"
         eventually(lambda: left["refusals"] == 0)  # the stop comes right after the conversion
@@ -132,7 +112,7 @@ def test_a_throttled_start_puts_the_event_back_and_the_contact_enters_later(api)
     with a delay, not to the dead-letter queue, and every contact enters once."""
     publish(api, reference("welcome-series"))
     people = [f"new{n}@example.com" for n in range(4)]
-    with throttled("StartExecution", 2) as left:
+    with throttled(_sfn(), "StartExecution", 2) as left:
         api.post("/events", {"events": [
             {"type": "signup", "contact": {"email": email}, "consent": CONSENT} for email in people]})
         for email in people:

@@ -3,13 +3,10 @@ and survive a worker that stops mid-part."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
 
-from tests.helpers import eventually, member_ids, run_schedule, segment_ready
+from tests.helpers import eventually, member_ids, run_schedule, segment_ready, throttled
 
 CSV = {"Content-Type": "text/csv"}
 PRO = {"field": "attributes.plan", "op": "eq", "value": "pro"}
@@ -92,36 +89,13 @@ def test_a_build_survives_a_worker_that_stops_mid_part(api, job_settings):
     assert member_ids(api, "pro") == pro
 
 
-@contextmanager
-def throttled(client: Any, operation: str, code: str, times: int) -> Iterator[dict]:
-    """`client` answers `code` to the next `times` calls of `operation` (standing for botocore's
-    own retries having run out)."""
-    from botocore.awsrequest import AWSResponse
-
-    left = {"refusals": times}
-
-    def throttle(**kwargs: object) -> object:
-        if left["refusals"] <= 0:
-            return None
-        left["refusals"] -= 1
-        return AWSResponse("https://aws", 400, {}, None), {
-            "Error": {"Code": code, "Message": "Rate exceeded"}, "ResponseMetadata": {"HTTPStatusCode": 400}}
-
-    event = f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}"
-    client.meta.events.register(event, throttle)
-    try:
-        yield left
-    finally:
-        client.meta.events.unregister(event, throttle)
-
-
 def test_a_build_whose_scans_are_throttled_backs_off_and_finishes(api):
     from chalicelib.store.models import Contact
 
     pro = _base(api, 30)
     client = Contact._get_connection().connection.client
     # one failure more than a part used to be allowed in its whole life
-    with throttled(client, "Scan", "ProvisionedThroughputExceededException", 4) as left:
+    with throttled(client, "Scan", 4, "ProvisionedThroughputExceededException") as left:
         api.post("/segments", {"id": "pro", "name": "Pro plan", "criteria": PRO})
         ready = segment_ready(api, "pro")
         assert left["refusals"] == 0
@@ -225,7 +199,7 @@ def test_an_import_chunk_whose_events_were_not_queued_is_retried_as_it_happened(
     api.post("/segments", {"id": "pro", "name": "Pro plan", "criteria": PRO})
     segment_ready(api, "pro")
     rows = "".join(f"user{index}@example.com;{'pro' if index % 3 == 0 else 'free'}\n" for index in range(60))
-    with throttled(queue._sqs(), "SendMessageBatch", "ThrottlingException", 1) as left:
+    with throttled(queue._sqs(), "SendMessageBatch", 1) as left:
         import_id = _upload(api, f"email;attributes.plan\n{rows}".encode())
         assert api.post(f"/imports/{import_id}/start").status_code == 202
         done = eventually(lambda: (lambda data: data if data["status"] == "done" else None)(
