@@ -177,6 +177,15 @@ def test_make_package_builds_a_package_under_40_mb_and_a_template_that_lints_cle
     assert runtimes <= {"python3.12", "python3.13"} and runtimes
 
 
+def _schedules() -> set[str]:
+    """The app's @app.schedule handlers, by name."""
+    from chalice.app import ScheduledEventConfig
+
+    from app import app
+
+    return {source.name for source in app.event_sources if isinstance(source, ScheduledEventConfig)}
+
+
 def _functions(env: dict[str, str]) -> dict[str, dict]:
     listed = _client(env, "lambda").list_functions()["Functions"]
     return {item["FunctionName"]: item for item in listed if item["FunctionName"].startswith(f"parcours-{STAGE}")}
@@ -220,8 +229,7 @@ def test_make_deploy_builds_the_stack_the_functions_and_their_event_sources(aws,
     events = _client(aws, "events")
     scheduled = {target["Arn"].rsplit(":", 1)[1] for rule in events.list_rules()["Rules"]
                  for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]}
-    assert scheduled == {function_name(STAGE, name) for name in
-                         ("date_triggers", "audience_jobs", "segment_refresh", "audience_daily")}
+    assert scheduled == {function_name(STAGE, name) for name in _schedules()}
     api_id = deployed["url"].split("//")[1].split(".")[0]
     paths = {item["path"] for item in _client(aws, "apigateway").get_resources(restApiId=api_id, limit=500)["items"]}
     assert {"/events", "/scenarios/{scenario_id}/publish", "/u/{token}", "/health"} <= paths
