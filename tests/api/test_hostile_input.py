@@ -192,13 +192,15 @@ def test_limits_and_versions_in_other_digits_are_refused(api, digits):
 
 
 def test_unknown_routes_answer_404_in_the_error_format(api):
-    for method, path in (("GET", "/nope"), ("POST", "/contacts/a/b/c"), ("DELETE", "/"), ("GET", "/events/x")):
+    for method, path in (("GET", "/nope"), ("POST", "/contacts/a/b/c"), ("DELETE", "/nothing/here"),
+                         ("GET", "/events/x")):
         assert refused(api.request(method, path), 404)["code"] == "not_found"
         assert refused(api.request(method, path, key=""), 404)["code"] == "not_found"
 
 
 def test_chalice_refusals_come_in_the_error_format(api):
     assert refused(api.request("DELETE", "/events"), 405)["code"] == "method_not_allowed"
+    assert refused(api.request("DELETE", "/"), 405)["code"] == "method_not_allowed"  # / leads to the console
     response = api.post("/scenarios", raw="{}", headers={"Content-Type": "application/xml"})
     assert refused(response, 415)["code"] == "unsupported_media_type"
 
