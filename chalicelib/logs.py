@@ -9,6 +9,7 @@ infra/template.yaml read them. Powertools reads its own settings from the enviro
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -63,10 +64,20 @@ def middleware(event: Any, get_response: Any) -> Any:
         flush()
 
 
+_flushing = threading.Lock()
+
+
 def flush() -> None:
-    """Write the invocation's metrics (one EMF line), if it counted any."""
-    if metrics.metric_set:
-        metrics.flush_metrics()
+    """Write the invocation's metrics (one EMF line), if it counted any. Never raises: a metric
+    must not fail a journey. (Powertools keeps one metric set per process; the local stack runs
+    many functions in one, so two flushes must not race for it.)"""
+    with _flushing:
+        if not metrics.metric_set:
+            return
+        try:
+            metrics.flush_metrics()
+        except Exception:
+            logger.warning("metrics not written", exc_info=True)
 
 
 def count(name: str, value: int = 1) -> None:

@@ -89,6 +89,7 @@ def test_a_build_survives_a_worker_that_stops_mid_part(api, job_settings):
     assert member_ids(api, "pro") == pro
 
 
+@pytest.mark.slow
 def test_a_build_whose_scans_are_throttled_backs_off_and_finishes(api):
     from chalicelib.store.models import Contact
 

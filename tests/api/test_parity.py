@@ -143,6 +143,7 @@ def assert_same(api, scenario: str, case: Case) -> dict:
     return result
 
 
+@pytest.mark.slow  # a whole reference scenario on the stack (make test keeps the split and birthday)
 @pytest.mark.time_scale(DAY)
 def test_welcome_series(api):
     publish(api, reference("welcome-series"))
@@ -151,6 +152,7 @@ def test_welcome_series(api):
                                             fields={"attributes": {"profile_completed": True}}))
 
 
+@pytest.mark.slow  # a whole reference scenario on the stack (make test keeps the split and birthday)
 @pytest.mark.time_scale(DAY)
 def test_abandoned_cart(api):
     publish(api, reference("abandoned-cart"))
@@ -163,6 +165,7 @@ def test_abandoned_cart(api):
     assert_same(api, "abandoned-cart", Case("cy@example.com", "cart_updated", {"items": 5}))
 
 
+@pytest.mark.slow  # a whole reference scenario on the stack (make test keeps the split and birthday)
 @pytest.mark.time_scale(DAY)
 def test_lead_magnet(api):
     publish(api, reference("lead-magnet"))
