@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
-from chalicelib import clock, retry
+from chalicelib import clock, faults, retry
 from chalicelib.channels import gate
 from chalicelib.config import settings
 from chalicelib.faults import Throttled
@@ -107,7 +107,7 @@ def _saved(ledger: SendLedger) -> bool | None:
     try:
         ledger.save()
     except PutError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if faults.lost_to_condition(error):
             return None
         raise
     return True

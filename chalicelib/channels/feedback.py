@@ -144,7 +144,7 @@ def update_contact(contact_id: str, plan: Callable[[Contact], dict[str, Any]]) -
         try:
             contact.update(actions=actions)
         except UpdateError as error:
-            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            if not faults.lost_to_condition(error):
                 raise
             return None
         return contact, list(values)
@@ -257,7 +257,7 @@ def _claim(event: dict[str, Any]) -> bool:
         claim.save(condition=EventId.id.does_not_exist())
         return True
     except PutError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if faults.lost_to_condition(error):
             return False
         raise
 

@@ -33,7 +33,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib import clock
+from chalicelib import clock, faults
 from chalicelib.channels import webhooks
 from chalicelib.contacts import service as contacts
 from chalicelib.logs import logger
@@ -226,7 +226,7 @@ def _first_attempt(delivery: WebhookDelivery) -> str | None:
     try:
         delivery.save(condition=WebhookDelivery.key.does_not_exist())
     except PutError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if faults.lost_to_condition(error):
             return None
         raise
     return _attempt(delivery, first=True)

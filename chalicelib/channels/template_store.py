@@ -15,7 +15,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib import clock, limits
+from chalicelib import clock, faults, limits
 from chalicelib.channels import render, templates
 from chalicelib.channels.sms_text import segments
 from chalicelib.contacts import service as contacts
@@ -120,7 +120,7 @@ def create(cleaned: dict[str, Any]) -> Template:
     try:
         item.save(condition=Template.id.does_not_exist())
     except PutError as error:
-        if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if faults.lost_to_condition(error):
             raise Conflict(cleaned["id"]) from None
         raise
     return item

@@ -14,7 +14,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
-from chalicelib import clock, retry
+from chalicelib import clock, faults, retry
 from chalicelib.config import settings
 from chalicelib.store.models import Consent, Contact, ContactKey
 from chalicelib.store.transactions import Transaction
@@ -204,7 +204,7 @@ def _update(contact: Contact, identity: Identity, change: Change,
         try:
             contact.save()  # conditional on the version read
         except PutError as error:
-            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            if faults.lost_to_condition(error):
                 return None
             raise
         return Upserted(contact, False, changed)
