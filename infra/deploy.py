@@ -21,6 +21,7 @@ settings of `dev`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -90,14 +91,38 @@ def stack_parameters(stage: str, sender_email: str | None, sender_domain: str | 
     return parameters
 
 
-TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation takes inline (larger ones go through S3)
-
-
 def stack_template() -> str:
     """infra/template.yaml as compact JSON: the same template in fewer bytes."""
     from cfn_flip import to_json
 
     return json.dumps(json.loads(to_json(TEMPLATE.read_text())), separators=(",", ":"))
+
+
+def templates_bucket(stage: str, session: Any) -> str:
+    """The stage's bucket of stack templates (bucket names are global: account and region in it)."""
+    account = session.client("sts").get_caller_identity()["Account"]
+    return f"parcours-{stage}-templates-{account}-{session.region_name}"
+
+
+def upload_template(stage: str, session: Any) -> str:
+    """The stack's template, uploaded to the stage's templates bucket (created when missing); its URL.
+    CloudFormation takes at most 51,200 bytes inline, about the template's size: it always goes through S3."""
+    s3 = session.client("s3")
+    bucket = templates_bucket(stage, session)
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        where = {} if session.region_name == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": session.region_name}}
+        s3.create_bucket(Bucket=bucket, **where)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+        print(f"created the bucket {bucket} for the stack's template")
+    body = stack_template().encode()
+    key = f"infra/{hashlib.sha256(body).hexdigest()}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return f"https://{bucket}.s3.{session.region_name}.amazonaws.com/{key}"
 
 
 def deploy_stack(session: Any, stack: str, stage: str, sender_email: str | None = None,
@@ -112,7 +137,8 @@ def deploy_stack(session: Any, stack: str, stage: str, sender_email: str | None 
             raise
         described = None
     existing = {item["ParameterKey"]: item["ParameterValue"] for item in (described or {}).get("Parameters", [])}
-    arguments = {"StackName": stack, "TemplateBody": stack_template(), "Capabilities": ["CAPABILITY_NAMED_IAM"],
+    arguments = {"StackName": stack, "TemplateURL": upload_template(stage, session),
+                 "Capabilities": ["CAPABILITY_NAMED_IAM"],
                  "Parameters": stack_parameters(stage, sender_email, sender_domain, alarm_email, existing,
                                                 create_sender_identity),
                  "Tags": [{"Key": "parcours:stage", "Value": stage}]}

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import boto3
 
-    from infra.deploy import fill, placeholders, stack_outputs
+    from infra.deploy import fill, placeholders, stack_outputs, templates_bucket
     from infra.package import example_values
 
     session = boto3.session.Session()
@@ -93,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deleted the stack {stack}")
         if outputs.get("ImportsBucket"):
             delete_bucket(outputs["ImportsBucket"], session)
+    delete_bucket(templates_bucket(args.stage, session), session)
     for name in delete_tables(prefix, session):
         print(f"deleted the table {name}")
     for name in delete_secrets(args.stage, session):

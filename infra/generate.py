@@ -266,8 +266,8 @@ def capability_statements(capability: str, items: list[Table]) -> list[str]:
     raise ValueError(f"unknown capability {capability!r}")
 
 
-# Capabilities every function has, granted through a managed policy each: written once, they
-# keep the template under the 51,200 bytes CloudFormation takes inline.
+# Capabilities every function has, granted through a managed policy each: written once rather
+# than in every role.
 SHARED = {"tables": "!Ref AppTablesPolicy", "queue-send": "!Ref AppCommonPolicy"}
 
 

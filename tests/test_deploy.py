@@ -312,4 +312,6 @@ def test_make_destroy_removes_everything_it_made(aws, deployed):
     assert not _client(aws, "ssm").get_parameters_by_path(Path=f"/parcours/{STAGE}/")["Parameters"]
     assert not _client(aws, "apigateway").get_rest_apis()["items"]
     assert not [url for url in _client(aws, "sqs").list_queues().get("QueueUrls", []) if f"parcours-{STAGE}-" in url]
+    assert not [bucket for bucket in _client(aws, "s3").list_buckets()["Buckets"]
+                if bucket["Name"].startswith(f"parcours-{STAGE}-")]
     assert not (ROOT / ".chalice" / "deployed" / f"{STAGE}.json").exists()

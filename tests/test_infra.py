@@ -427,12 +427,25 @@ def test_on_aws_the_secrets_are_read_from_ssm_never_from_the_environment(monkeyp
             config.reload()
 
 
-def test_the_stack_template_fits_what_cloudformation_takes_inline(template):
-    from infra.deploy import TEMPLATE_BODY_LIMIT, stack_template
+def test_the_stack_template_goes_to_cloudformation_through_the_stages_private_bucket(template):
+    import boto3
+    from moto import mock_aws
 
-    body = stack_template()
-    assert len(body.encode()) < TEMPLATE_BODY_LIMIT
-    assert json.loads(body) == json.loads(json.dumps(template))  # the same template, compact
+    from infra.deploy import templates_bucket, upload_template
+
+    with mock_aws():
+        session = boto3.session.Session(region_name="eu-west-3")
+        url = upload_template("t", session)
+        again = upload_template("t", session)  # a second deploy reuses the bucket
+        bucket = templates_bucket("t", session)
+        assert url == again and url.startswith(f"https://{bucket}.s3.eu-west-3.amazonaws.com/infra/")
+        s3 = session.client("s3")
+        body = s3.get_object(Bucket=bucket, Key=url.split(".amazonaws.com/", 1)[1])["Body"].read()
+        assert json.loads(body) == json.loads(json.dumps(template))  # the same template, compact
+        blocked = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert all(blocked.values())
+        checked = session.client("cloudformation").validate_template(TemplateURL=url)  # CloudFormation reads it
+        assert checked["Description"] == template["Description"]
 
 
 def test_stack_parameters_need_a_sender_first_then_keep_the_deployed_values():

@@ -188,7 +188,8 @@ def on_event(event: dict[str, Any]) -> None:
         message_id = _message_id(subscription.id, event["id"])
         delivery = WebhookDelivery(f"webhook#{subscription.id}", f"{event['timestamp']}#{message_id}", id=message_id,
                                    url=subscription.url, event_type=event["type"], event_id=event["id"],
-                                   endpoint={"webhook": subscription.id}, body=body)
+                                   endpoint={"webhook": subscription.id}, body=body,
+                                   contact_id=event["contact_id"])
         try:
             _first_attempt(delivery)
         except Exception:  # the delivery stays due: the schedule retries it; the event goes on
@@ -203,7 +204,8 @@ def step(step: Mapping[str, Any], contact: Contact, enrollment: Enrollment, defi
     message_id = _message_id(enrollment.id or "", str(step["id"]))
     delivery = WebhookDelivery(f"scenario#{definition['id']}", message_id, id=message_id, url=step["url"],
                                event_type="scenario.webhook", event_id=f"{enrollment.id}/{step['id']}",
-                               endpoint={"scenario": definition["id"], "step": step["id"]}, body=body)
+                               endpoint={"scenario": definition["id"], "step": step["id"]}, body=body,
+                               contact_id=contact.id)
     outcome = _first_attempt(delivery)
     if outcome is None:  # a retried Task: the first attempt's outcome
         done = WebhookDelivery.get(delivery.owner, delivery.key, consistent_read=True)
@@ -281,7 +283,8 @@ def _record(delivery: WebhookDelivery, outcome: str, *, status: int | None, retr
     if outcome.startswith("delivered:"):
         actions += [WebhookDelivery.status.set("delivered"), WebhookDelivery.delivered_at.set(clock.iso(now)),
                     WebhookDelivery.last_error.remove(), WebhookDelivery.due.remove(),
-                    WebhookDelivery.next_attempt_at.remove(), WebhookDelivery.expires_at.set(expires)]
+                    WebhookDelivery.next_attempt_at.remove(), WebhookDelivery.contact_id.remove(),
+                    WebhookDelivery.expires_at.set(expires)]
     elif retry and attempts <= len(RETRY_DELAYS):
         later = now + timedelta(seconds=RETRY_DELAYS[attempts - 1])
         actions += [WebhookDelivery.last_error.set(outcome), WebhookDelivery.due.set(_shard(delivery.id)),
@@ -289,7 +292,7 @@ def _record(delivery: WebhookDelivery, outcome: str, *, status: int | None, retr
     else:  # the dead letter: kept with its last error, out of the retry index
         actions += [WebhookDelivery.status.set("dead"), WebhookDelivery.last_error.set(outcome),
                     WebhookDelivery.due.remove(), WebhookDelivery.next_attempt_at.remove(),
-                    WebhookDelivery.expires_at.set(expires)]
+                    WebhookDelivery.contact_id.remove(), WebhookDelivery.expires_at.set(expires)]
         logger.warning("webhook delivery dead", extra={"delivery": delivery.id, "attempts": attempts})
     try:
         delivery.update(actions=actions, condition=WebhookDelivery.attempts == attempts)
@@ -313,6 +316,26 @@ def deliver_due(*, budget_seconds: float = 45) -> dict[str, int]:
             if _attempt(item).startswith("delivered:"):
                 report["delivered"] += 1
     return report
+
+
+def forget_contact(contact_id: str) -> int:
+    """Erasure: every delivery that may still send the contact's data dies now, its body emptied.
+    Counting one more attempt outruns an attempt under way, so it cannot schedule another."""
+    forgotten = 0
+    expires = clock.now() + timedelta(days=DELIVERY_TTL_DAYS)
+    for item in WebhookDelivery.by_contact.query(contact_id):
+        try:
+            item.update(actions=[WebhookDelivery.status.set("dead"), WebhookDelivery.last_error.set("contact erased"),
+                                 WebhookDelivery.body.set(""), WebhookDelivery.attempts.add(1),
+                                 WebhookDelivery.due.remove(), WebhookDelivery.next_attempt_at.remove(),
+                                 WebhookDelivery.contact_id.remove(), WebhookDelivery.expires_at.set(expires)],
+                        condition=WebhookDelivery.status == "pending")
+        except UpdateError as error:
+            if not faults.lost_to_condition(error):
+                raise
+            continue  # it was delivered or died meanwhile
+        forgotten += 1
+    return forgotten
 
 
 def _claim(item: WebhookDelivery) -> bool:

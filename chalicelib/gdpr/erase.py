@@ -4,6 +4,7 @@ Erasing a contact stops its running journeys, takes it out of its lists and segm
 stay exact; no list.left / segment.left is recorded for a person who is being forgotten),
 deletes the contact and its unique-key item, then every item keyed by it: events and their
 idempotency records, messages, journeys, waits, score, activity count and segment checks.
+Webhook deliveries still to be retried with its data are emptied and given up.
 What remains is a keyed hash (HMAC-SHA256, key: the token secret) of each of its addresses in
 the suppression table, and a contact.deleted event handed to automation (not stored: it only
 names the now meaningless contact id and the reason).
@@ -19,6 +20,7 @@ import uuid
 
 from chalicelib import clock, retry
 from chalicelib.audience import members
+from chalicelib.channels import outbound
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
 from chalicelib.logs import logger
@@ -98,3 +100,4 @@ def _sweep(contact_id: str) -> None:
     scoring.delete_of(contact_id)
     ActivityCount(contact_id).delete()
     checks.drop_contact(contact_id)
+    outbound.forget_contact(contact_id)

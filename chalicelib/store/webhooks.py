@@ -7,12 +7,14 @@
   subscription's deliveries list newest first; a step's is its webhook-id alone). A delivery
   still to retry carries `due` (a shard, "due#N") and `next_attempt_at`: the sparse `by-due`
   index is what the retry schedule reads, never the table. Delivered and dead deliveries
-  drop `due`, leave the index and expire after DELIVERY_TTL_DAYS.
+  drop `due`, leave the index and expire after DELIVERY_TTL_DAYS. While a delivery may still
+  be sent it also carries `contact_id`, the contact its body is about: the sparse `by-contact`
+  index is how erasing a contact finds the deliveries that still hold its data.
 """
 from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.store.models import _meta
@@ -40,6 +42,14 @@ class ByDue(GlobalSecondaryIndex):
     next_attempt_at = UnicodeAttribute(range_key=True)
 
 
+class ByContact(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by-contact"
+        projection = KeysOnlyProjection()
+
+    contact_id = UnicodeAttribute(hash_key=True)
+
+
 class WebhookDelivery(Model):
     Meta = _meta("webhook-deliveries")
 
@@ -61,9 +71,11 @@ class WebhookDelivery(Model):
     delivered_at = UnicodeAttribute(null=True)
     due = UnicodeAttribute(null=True)
     next_attempt_at = UnicodeAttribute(null=True)
+    contact_id = UnicodeAttribute(null=True)  # while it may still be sent (see the module doc)
     expires_at = TTLAttribute(null=True)
 
     by_due = ByDue()
+    by_contact = ByContact()
 
 
 WEBHOOK_MODELS: list[type[Model]] = [WebhookSubscription, WebhookDelivery]

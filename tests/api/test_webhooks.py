@@ -353,6 +353,29 @@ def test_a_failing_receiver_is_retried_with_backoff_for_more_than_a_day_then_dea
         found.close()
 
 
+@pytest.mark.time_scale(3600)  # retries an hour apart come every second
+def test_erasing_a_contact_gives_up_the_deliveries_that_still_hold_its_data(api, monkeypatch):
+    import time
+
+    found = _Receiver(status=503)
+    try:
+        _route_to(monkeypatch, found)
+        created = _subscribe(api, ["purchase"])
+        post(api, "purchase", "ana@example.com")
+        eventually(lambda: found.requests)
+        assert api.delete(f"/contacts/{contact_id(api, 'ana@example.com')}").status_code == 200
+        sent = len(found.requests)
+        [given_up] = api.get(f"/webhooks/{created['id']}/deliveries").data["items"]
+        assert (given_up["status"], given_up["last_error"], given_up["next_attempt_at"]) == (
+            "dead", "contact erased", None)
+        for _ in range(10):  # hours of retries on this clock: none goes out
+            run_schedule("webhook_deliveries")
+            time.sleep(0.1)
+        assert len(found.requests) == sent
+    finally:
+        found.close()
+
+
 @pytest.mark.time_scale(DAY)
 def test_a_receiver_back_after_two_failures_gets_the_delivery(api, monkeypatch):
     found = _Receiver(failures=2)
