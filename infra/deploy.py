@@ -3,8 +3,8 @@
 In order: the infra stack (infra/template.yaml, through CloudFormation), the stage's secrets in
 SSM Parameter Store (SecureStrings, created at random when missing), an admin key when the stage
 has none (printed once), the package (infra/package.py), `chalice deploy` of that package, then
-what Chalice cannot do: partial batch failures on the queue's event source, and the stack's
-gateway responses on the API Chalice created.
+what Chalice cannot do: partial batch failures on the queue's event source, the feedback
+functions' on-failure destination, and the stack's gateway responses on the API Chalice created.
 
 .chalice/config.json is committed with placeholders, never with account values or secrets:
 
@@ -216,6 +216,19 @@ def report_batch_item_failures(stage: str, session: Any) -> int:
     return changed
 
 
+ASYNC_FUNCTIONS = ("ses_events", "sms_inbound")  # invoked by SNS, asynchronously
+
+
+def route_async_failures(stage: str, outputs: dict[str, str], session: Any) -> None:
+    """Send what the SNS-invoked functions failed three times to the feedback dead-letter queue
+    (a Lambda on-failure destination; Chalice has no setting for it) instead of dropping it."""
+    client = session.client("lambda")
+    for function in ASYNC_FUNCTIONS:
+        client.put_function_event_invoke_config(
+            FunctionName=f"parcours-{stage}-{function}", MaximumRetryAttempts=2,
+            DestinationConfig={"OnFailure": {"Destination": outputs["FeedbackDeadLetterQueueArn"]}})
+
+
 def attach_gateway_responses(stack: str, config: dict, stage: str, session: Any) -> None:
     """Give the stack the API's id, so its gateway responses (404 in the error format for unknown
     routes) apply to the API Chalice created, then redeploy the stage for them to take effect."""
@@ -313,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         ship()
     if report_batch_item_failures(args.stage, session):
         print("the automation queue's event source reports partial batch failures")
+    route_async_failures(args.stage, outputs, session)
     attach_gateway_responses(stack, config, args.stage, session)
     print(f"deployed: {values['api:url']}")
     return 0

@@ -260,6 +260,8 @@ def capability_statements(capability: str, items: list[Table]) -> list[str]:
             # HeadObject on a missing key answers 404 rather than 403
             *_statement("ListForNotFound", ["s3:ListBucket"], ["!GetAtt ImportsBucket.Arn"]),
         ]
+    if capability == "feedback-failed":
+        return _statement("FeedbackOnFailure", ["sqs:SendMessage"], ["!GetAtt FeedbackDeadLetterQueue.Arn"])
     if capability == "workers":
         return _statement("StartJobWorkers", ["lambda:InvokeFunction"],
                           [_arn("lambda", "function:parcours-${Stage}-audience_worker")])

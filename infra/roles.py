@@ -15,11 +15,13 @@ capability only when a code path it runs calls that API (read from app.py's hand
     sms             SNS Publish to a phone number, and the account's SMS opt-out list
     imports         the CSV imports bucket (presigned PUT, read, delete)
     workers         start `audience_worker` Lambdas asynchronously (background jobs fan out)
+    feedback-failed send to the feedback dead-letter queue (the on-failure destination of an
+                    asynchronously invoked function: Lambda sends with the function's role)
 """
 from __future__ import annotations
 
 CAPABILITIES = ("tables", "queue-send", "queue-consume", "publish", "start", "stop", "resume", "email", "sms",
-                "imports", "workers")
+                "imports", "workers", "feedback-failed")
 
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     # routes: ingestion, publish/archive, GDPR erasure, imports (no sending: the queue consumer
@@ -30,8 +32,8 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     # stored events: triggers start journeys, goals stop them, awaited events resume them;
     # consent granted through the ingest key gets its double opt-in confirmation (email or SMS)
     "automation": ("tables", "queue-send", "queue-consume", "start", "stop", "resume", "email", "sms"),
-    "ses_events": ("tables", "queue-send"),
-    "sms_inbound": ("tables", "queue-send"),
+    "ses_events": ("tables", "queue-send", "feedback-failed"),
+    "sms_inbound": ("tables", "queue-send", "feedback-failed"),
     "date_triggers": ("tables", "queue-send", "start"),
     # background jobs: segment builds, imports from the bucket, rescoring
     "audience_jobs": ("tables", "queue-send", "imports", "workers"),

@@ -226,6 +226,9 @@ def test_make_deploy_builds_the_stack_the_functions_and_their_event_sources(aws,
                   if item["Protocol"] == "lambda"}
     assert subscribed == {f"parcours-{STAGE}-ses-events": function_name(STAGE, "ses_events"),
                           f"parcours-{STAGE}-sms-inbound": function_name(STAGE, "sms_inbound")}
+    for function in ("ses_events", "sms_inbound"):  # what SNS hands them and they fail is kept
+        invoked = _client(aws, "lambda").get_function_event_invoke_config(FunctionName=function_name(STAGE, function))
+        assert invoked["DestinationConfig"]["OnFailure"]["Destination"] == outputs["FeedbackDeadLetterQueueArn"]
     events = _client(aws, "events")
     scheduled = {target["Arn"].rsplit(":", 1)[1] for rule in events.list_rules()["Rules"]
                  for target in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]}

@@ -186,8 +186,8 @@ def test_alarms_notify_the_alarms_topic(template):
     resources = template["Resources"]
     alarms = {name: resource["Properties"] for name, resource in resources.items()
               if resource["Type"] == "AWS::CloudWatch::Alarm"}
-    assert set(alarms) == {"AutomationDeadLetterAlarm", "StepFailuresAlarm", "SesBounceRateAlarm",
-                           "SesComplaintRateAlarm"}
+    assert set(alarms) == {"AutomationDeadLetterAlarm", "FeedbackDeadLetterAlarm", "StepFailuresAlarm",
+                           "SesBounceRateAlarm", "SesComplaintRateAlarm"}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [{"Ref": "AlarmsTopic"}]
     # below the rates at which SES puts an account under review (5% bounces, 0.1% complaints)
@@ -402,6 +402,33 @@ def test_redrive_moves_every_dead_letter_back_to_the_queue_with_its_attributes()
                 sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
         assert sorted(json.loads(message["Body"])["event"] for message in moved) == list(range(13))
         assert all(message["MessageAttributes"]["postponed"]["StringValue"] == "2" for message in moved)
+        assert not sqs.receive_message(QueueUrl=dead).get("Messages")
+
+
+def test_redrive_publishes_failed_feedback_again_to_its_topic():
+    import boto3
+    from moto import mock_aws
+
+    from infra.redrive import republish
+
+    with mock_aws():
+        session = boto3.session.Session(region_name="eu-west-3")
+        sqs, sns = session.client("sqs"), session.client("sns")
+        topic = sns.create_topic(Name="parcours-t-ses-events")["TopicArn"]
+        listener = sqs.create_queue(QueueName="listener")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=listener, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+        dead = sqs.create_queue(QueueName="parcours-t-feedback-dlq")["QueueUrl"]
+        for number in range(3):  # what Lambda sends to an on-failure destination
+            notification = {"TopicArn": topic, "Message": json.dumps({"eventType": "Bounce", "n": number}),
+                            "MessageAttributes": {"kind": {"Type": "String", "Value": "ses"}}}
+            sqs.send_message(QueueUrl=dead, MessageBody=json.dumps({
+                "version": "1.0", "requestContext": {"condition": "RetriesExhausted", "approximateInvokeCount": 3},
+                "requestPayload": {"Records": [{"EventSource": "aws:sns", "Sns": notification}]},
+                "responseContext": {"statusCode": 200, "functionError": "Unhandled"}}))
+        assert republish(dead, session) == 3
+        received = sqs.receive_message(QueueUrl=listener, MaxNumberOfMessages=10)["Messages"]
+        assert sorted(json.loads(item["Body"])["n"] for item in received) == [0, 1, 2]
         assert not sqs.receive_message(QueueUrl=dead).get("Messages")
 
 
