@@ -48,7 +48,14 @@ class RequestHandler(ChaliceRequestHandler):
 
 
 class Client(ChaliceClient):
-    """Chalice's test client, on this gateway."""
+    """Chalice's test client, on this gateway, with the local stage's config as `make run` has it.
+    Chalice's own client reads .chalice/config.json, whose variables are placeholders filled at
+    deploy time (`${ssm:token-secret}`), and puts them in os.environ, for every thread, during
+    each request: a background thread reading the settings then would read placeholders."""
+
+    @property
+    def _chalice_config(self) -> Config:
+        return Config.create(chalice_stage="local", app_name="parcours", chalice_app=self._app)
 
     @property
     def http(self) -> TestHTTPClient:
