@@ -19,6 +19,7 @@ from pynamodb.expressions.update import Action
 from chalicelib import clock, criteria, faults
 from chalicelib.audience import jobs, members
 from chalicelib.contacts import service as contacts
+from chalicelib.criteria.deps import requirements
 from chalicelib.problems import Invalid, Problem, join
 from chalicelib.segments import engine, refresh
 from chalicelib.store.audience import Segment, SegmentDep, estimated_items
@@ -140,10 +141,12 @@ def _referenced(segment_id: str, seen: set[str] | None = None) -> set[str]:
 
 
 def dependency_keys(tree: Mapping) -> list[str]:
-    """Where a segment is indexed: every event type, field, list and segment it reads, and `any`
-    (a new contact is evaluated against every segment)."""
+    """Where a segment is indexed: every event type, field, list and segment it reads, and
+    engine.NEW_CONTACT when a contact can be in it with no event, list or segment (fields alone,
+    a negation): contact.created evaluates only those. A segment that needs an event, a list or
+    a segment is evaluated when that event, list.joined or segment.entered comes."""
     deps = criteria.dependencies(tree)
-    keys = ["any"]
+    keys = [engine.NEW_CONTACT] if requirements(tree) is None else []
     keys += [f"event:{name}" for name in sorted(deps.event_types)]
     keys += [f"field:{name}" for name in sorted(deps.fields)]
     keys += [f"list:{name}" for name in sorted(deps.lists)]
