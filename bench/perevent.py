@@ -91,7 +91,8 @@ def run(*, signups: int = 10, progress: Callable[[str], None] = lambda text: Non
             return lambda: [session.post_event(signup(session, email)) for email in emails]
 
         progress("known contact, event nothing reads")
-        cases.append(case(session, "known contact's page_view, nothing reads it", page_view()))
+        cases.append(case(session, "known contact's video_played, nothing reads it", lambda: session.post_event(
+            {"type": "video_played", "contact": {"email": known}})))
         progress(f"{signups} signups, no segment")
         cases.append(case(session, "new contact's signup, no segment", signups_of("plain"), units=signups))
         progress(f"defining {BEHAVIOURAL_SEGMENTS} behavioural segments")
@@ -103,6 +104,7 @@ def run(*, signups: int = 10, progress: Callable[[str], None] = lambda text: Non
         progress(f"{signups} signups, {BEHAVIOURAL_SEGMENTS} segments")
         cases.append(case(session, f"new contact's signup, {BEHAVIOURAL_SEGMENTS} behavioural segments",
                           signups_of("segmented"), units=signups))
+        cases.append(case(session, "known contact's page_view, scored (default rules)", page_view()))
         progress("known contact, event a segment reads")
         cases.append(case(session, "known contact's page_view, read by segments", page_view("https://x.io/p1")))
         cases.append(case(session, "known contact's download, read by a segment", lambda: session.post_event(
@@ -118,6 +120,13 @@ def run(*, signups: int = 10, progress: Callable[[str], None] = lambda text: Non
                              "trigger": {"event": "quote_requested",
                                          "where": {"field": "properties.amount", "op": "gt", "value": 1000}},
                              "steps": [{"id": "hello", "type": "email", "subject": "Hi", "html": "<p>Hi</p>"}]})
+        with session.meter.paused():
+            session.publish({"id": "bench-trial", "name": "Trial", "trigger": {"event": "trial_started"},
+                             "goals": [{"event": "demo_booked"}],
+                             "steps": [{"id": "booked", "type": "wait_for", "event": "demo_booked", "timeout": "P7D",
+                                        "then": [], "else": []}]})
+        cases.append(case(session, "known contact's demo_booked, a wait_for's and a goal's", lambda: session.post_event(
+            {"type": "demo_booked", "contact": {"email": known}})))
         cases.append(case(session, "known contact's quote_requested, trigger filter false", lambda: session.post_event(
             {"type": "quote_requested", "contact": {"email": known}, "properties": {"amount": 10},
              "consent": CONSENT})))

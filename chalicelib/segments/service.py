@@ -20,6 +20,7 @@ from chalicelib import clock, criteria, faults
 from chalicelib.audience import jobs, members
 from chalicelib.contacts import service as contacts
 from chalicelib.criteria.deps import requirements
+from chalicelib.events import readers, routing
 from chalicelib.problems import Invalid, Problem, join
 from chalicelib.segments import engine, refresh
 from chalicelib.store.audience import Segment, SegmentDep, estimated_items
@@ -157,6 +158,7 @@ def dependency_keys(tree: Mapping) -> list[str]:
 def _index(segment: Segment, previous: Mapping | None = None) -> None:
     time_relative = criteria.dependencies(segment.criteria).time_relative
     keys = dependency_keys(segment.criteria)
+    routing.extend(readers.segment_facts(segment.criteria, keys))  # before events can change it
     with SegmentDep.batch_write() as batch:
         if previous is not None:
             for key in set(dependency_keys(previous)) - set(keys):

@@ -39,6 +39,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     VersionAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
@@ -155,6 +156,10 @@ class AudienceSetting(Model):
     value = JSONAttribute(null=True)
     state = JSONAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
+    # the "routing" item (events.routing): what scenarios, segments and webhooks read (only ever
+    # added to), and what the scoring settings read (replaced with them)
+    reads = UnicodeSetAttribute(null=True)
+    scoring_reads = UnicodeSetAttribute(null=True)
 
 
 class ByActive(GlobalSecondaryIndex):
