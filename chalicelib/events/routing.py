@@ -12,8 +12,9 @@ Staleness: a function trusts its copy for the cache time. A change that adds a r
 first, forgets this process's copy, and then, on AWS, waits the cache time before it takes
 effect (before the scenario goes live, the segment is indexed and built, the settings are
 stored), so every copy taken before the write has expired by then: no event handled after
-the change is judged by a copy that misses its reader. A wait_for or a goal exists only in an
-execution, which starts after its scenario went live. On the local stack every function runs
+the change is judged by a copy that misses its reader; readers listed longer than the cache
+time already need no write and no wait. A wait_for or a goal exists only in an execution,
+which starts after its scenario went live. On the local stack every function runs
 in one process, whose copy the write forgets: no wait. Until the record was built once from
 what exists (`complete`), nothing is skipped.
 """
@@ -22,9 +23,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from datetime import timedelta
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib import clock
 from chalicelib.config import settings
 from chalicelib.events import readers
 from chalicelib.scoring.rules import with_defaults
@@ -89,19 +92,46 @@ def _read() -> frozenset[str]:
 
 
 def extend(new_facts: Iterable[str]) -> None:
-    """Add readers, before they take effect (see the module's docstring)."""
-    if readers.COMPLETE not in facts():
-        build()
-    AudienceSetting(NAME).update(actions=[AudienceSetting.reads.add(set(new_facts) | {readers.COMPLETE})])
+    """Add readers, before they take effect (see the module's docstring). Readers listed for
+    longer than the cache time already (a scenario published again, a segment on types other
+    segments read) are known to every copy: nothing to write, nothing to wait for."""
+    item = _complete_item()
+    added = set(new_facts) | {readers.COMPLETE}
+    if added <= set(item.reads or ()) and _known_everywhere(item):
+        return
+    item.update(actions=[AudienceSetting.reads.add(added), AudienceSetting.updated_at.set(clock.iso(clock.now()))])
     _settled()
 
 
 def set_scoring(new_facts: set[str]) -> None:
-    """What new scoring settings read, before they are stored."""
-    if readers.COMPLETE not in facts():
-        build()
-    AudienceSetting(NAME).update(actions=[AudienceSetting.scoring_reads.set(new_facts)])
+    """What new scoring settings read, before they are stored. A copy that still lists what
+    they no longer read only makes a look-up that finds nothing: only additions wait."""
+    item = _complete_item()
+    if new_facts <= set(item.scoring_reads or ()) and _known_everywhere(item):
+        item.update(actions=[AudienceSetting.scoring_reads.set(new_facts)])
+        _cache.forget()
+        return
+    item.update(actions=[AudienceSetting.scoring_reads.set(new_facts),
+                        AudienceSetting.updated_at.set(clock.iso(clock.now()))])
     _settled()
+
+
+def _complete_item() -> AudienceSetting:
+    try:
+        item = AudienceSetting.get(NAME, consistent_read=True)
+    except DoesNotExist:
+        item = None
+    if item is None or readers.COMPLETE not in set(item.reads or ()):
+        build()
+        item = AudienceSetting.get(NAME, consistent_read=True)
+    return item
+
+
+def _known_everywhere(item: AudienceSetting) -> bool:
+    """Whether the record's last addition is older than any copy a function may still hold."""
+    if not item.updated_at:
+        return False
+    return clock.now() - clock.parse_iso(item.updated_at) >= timedelta(seconds=settings().routing_cache_seconds)
 
 
 def build() -> None:
@@ -120,8 +150,9 @@ def build() -> None:
     except DoesNotExist:
         scoring = None
     AudienceSetting(NAME).update(actions=[AudienceSetting.reads.add(found), AudienceSetting.scoring_reads.set(
-        readers.scoring_facts(with_defaults(scoring) if scoring else None))])
-    _cache.forget()
+        readers.scoring_facts(with_defaults(scoring) if scoring else None)),
+        AudienceSetting.updated_at.set(clock.iso(clock.now()))])
+    _cache.forget()  # a copy without `complete` skipped nothing: no copy can miss what this adds
 
 
 def _settled() -> None:

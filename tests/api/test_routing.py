@@ -100,6 +100,21 @@ def test_a_reader_takes_effect_only_once_every_copy_cached_before_has_expired(ap
         assert published.status_code == 200, published.data
         assert time.monotonic() - started >= 0.6
         assert "trigger:demo_booked" in another_function.facts()
+        started = time.monotonic()
+        assert api.put("/settings/scoring", {"rules": [{"event": "demo_booked", "points": 5}]}).status_code == 200
+        assert time.monotonic() - started >= 0.6
+        assert "score:demo_booked" in another_function.facts()
+        started = time.monotonic()
+        created = api.post("/segments", {"id": "demoed", "name": "Demoed", "criteria": {"event": "demo_booked"}})
+        assert created.status_code == 201, created.data
+        assert time.monotonic() - started >= 0.6
+        assert "segment-dep:event:demo_booked" in another_function.facts()
+        time.sleep(0.6)
+        started = time.monotonic()  # what every copy knows already takes effect at once
+        created = api.post("/segments", {"id": "demoed-twice", "name": "Demoed twice",
+                                         "criteria": {"event": "demo_booked", "count": {"gte": 2}}})
+        assert created.status_code == 201, created.data
+        assert time.monotonic() - started < 0.6
     finally:
         monkeypatch.undo()
         config.reload()
