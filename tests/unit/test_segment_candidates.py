@@ -108,3 +108,22 @@ def test_what_a_contact_can_meet_without_any_event_is_unbounded():
     assert requirements({"event": "purchase", "count": {"eq": 0}}) is None
     assert requirements({"any": [{"event": "download"}, {"field": "score", "op": "gt", "value": 3}]}) is None
     assert requirements({}) is None
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_criteria(), _contacts())
+def test_what_brought_a_contact_where_it_is_reaches_every_segment_it_matches(tree, contact):
+    """A contact created with its fields, then its events, list joins and segment entries, each
+    handled as automation does: the index keys they touch find every segment the contact matches."""
+    from chalicelib.segments.engine import keys_for
+    from chalicelib.segments.service import dependency_keys
+
+    if not criteria.matches(tree, _subject(contact), now=NOW):
+        return
+    touched = set(keys_for("contact.created", {}, []))
+    for item in contact["events"]:
+        touched |= set(keys_for(item["type"], {"sku": item["sku"]}, []))
+    for name in contact["lists"]:
+        touched |= set(keys_for("list.joined", {"list": name}, []))
+    touched |= {f"segment:{name}" for name in contact["segments"]}  # the cascade of segment.entered
+    assert touched & set(dependency_keys(tree)), (tree, contact)
