@@ -6,8 +6,9 @@ can start scenarios. Redelivery is harmless: scoring is idempotent per event id,
 changes are conditional, and the events they record have ids derived from the cause.
 
 Cost of one event (see README, Audience): one Query of the dependency index per key (the
-event type, each changed field), one consistent read of the contact when a segment or a
-criteria scoring rule may care, and the event reads and writes of the segments it affects.
+event type, each changed field) that the routing record lists (events.routing), the scoring
+settings only for a type a rule scores, one consistent read of the contact when a segment or
+a criteria scoring rule may care, and the event reads and writes of the segments it affects.
 """
 from __future__ import annotations
 
