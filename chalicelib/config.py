@@ -52,6 +52,7 @@ class Settings:
     job_lease_seconds: float  # a stopped worker's part is taken over this long after its last checkpoint
     job_worker_function: str  # the Lambda that runs extra workers (fan-out); empty: no fan-out
     tracing: bool  # X-Ray through Powertools' Tracer (a stage deployed with TRACING=1)
+    routing_cache_seconds: float  # how long a function trusts its copy of what reads each event type
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -116,6 +117,7 @@ def settings() -> Settings:
         job_lease_seconds=float(env.get("PARCOURS_JOB_LEASE_SECONDS", "120")),
         job_worker_function=env.get("PARCOURS_JOB_WORKER_FUNCTION", ""),
         tracing=env.get("PARCOURS_TRACING", "") == "1",
+        routing_cache_seconds=max(0.0, float(env.get("PARCOURS_ROUTING_CACHE_SECONDS", "5"))),
     )
 
 

@@ -78,3 +78,34 @@ def test_meter_counts_one_signup_on_the_local_stack():
         before = session.meter.snapshot()
         session.settle()
         assert session.meter.delta(before, session.meter.snapshot()) == {}
+
+
+
+def test_an_event_nothing_reads_costs_three_dynamodb_requests(monkeypatch):
+    """Issue 14's goal on the metered local stack: API and queue consumer together, a known
+    contact's event that nothing reads costs at most 3 DynamoDB requests, and is not queued
+    (besides one read of the routing record per function per cache time, kept out here)."""
+    from bench import perevent
+    from bench.workloads import Session, signup, warm_up
+
+    monkeypatch.setenv("PARCOURS_ROUTING_CACHE_SECONDS", "600")
+    with Session(feedback=False) as session:
+        warm_up(session)  # a scenario was published: the routing record is built
+        session.post_event(signup(session, "ana@example.com"))
+        measured = perevent.case(session, "unread", lambda: session.post_event(
+            {"type": "video_played", "contact": {"email": "ana@example.com"}}))
+        assert measured["total"] <= perevent.GOAL_UNREAD_REQUESTS and measured["automation"] == 0
+        assert measured["queued"] == 0
+
+
+@pytest.mark.slow
+def test_per_event_requests_on_the_local_stack():
+    """bench perevent's cases, smaller: a signup costs no more requests with behavioural
+    segments defined than without, and both goals are met."""
+    from bench import perevent
+
+    results = perevent.run(signups=2, segments=8)
+    cases = {item["name"]: item for item in results["cases"]}
+    plain, segmented = cases["new contact's signup, no segment"], cases["new contact's signup, 8 behavioural segments"]
+    assert segmented["total"] <= plain["total"] + 0.5  # the index finds none of them for a new contact
+    assert "NOT met" not in perevent.render(results)

@@ -6,8 +6,9 @@ can start scenarios. Redelivery is harmless: scoring is idempotent per event id,
 changes are conditional, and the events they record have ids derived from the cause.
 
 Cost of one event (see README, Audience): one Query of the dependency index per key (the
-event type, each changed field), one consistent read of the contact when a segment or a
-criteria scoring rule may care, and the event reads and writes of the segments it affects.
+event type, each changed field) that the routing record lists (events.routing), the scoring
+settings only for a type a rule scores, one consistent read of the contact when a segment or
+a criteria scoring rule may care, and the event reads and writes of the segments it affects.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from chalicelib import clock
 from chalicelib.contacts import service as contacts
+from chalicelib.events import routing
 from chalicelib.scoring import service as scoring
 from chalicelib.segments import engine
 from chalicelib.vocabulary import is_system_type
@@ -38,9 +40,12 @@ def on_event(event: dict[str, Any]) -> None:
             read.append(contacts.get(event["contact_id"]))
         return read[0]
 
-    scored = scoring.score_event(event, load)
+    # the routing record says which look-ups can find anything (events.routing): no read of the
+    # scoring settings for a type no rule scores, no Query of a segment-deps key nothing is under
+    scored = scoring.score_event(event, load) if routing.reads("score", event_type) else scoring.Applied(False)
     changed |= scored.changed
-    definitions = engine.definitions_for(engine.keys_for(event_type, properties, changed))
+    keys = [key for key in engine.keys_for(event_type, properties, changed) if routing.reads("segment-dep", key)]
+    definitions = engine.definitions_for(keys)
     if not definitions:
         return
     contact = load()

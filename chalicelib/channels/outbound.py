@@ -36,6 +36,7 @@ from pynamodb.expressions.update import Action
 from chalicelib import clock, faults
 from chalicelib.channels import webhooks
 from chalicelib.contacts import service as contacts
+from chalicelib.events import readers, routing
 from chalicelib.logs import logger
 from chalicelib.problems import Invalid, Problem, join
 from chalicelib.scenarios.schema import webhook_url_problem
@@ -108,6 +109,7 @@ def create(body: Any) -> tuple[WebhookSubscription, str]:
     subscription = WebhookSubscription(f"wh_{secrets.token_hex(8)}", url=body["url"], events=list(body["events"]),
                                        description=body.get("description"), created_at=now, updated_at=now)
     secret = webhooks.subscription_secret(subscription.id)
+    routing.extend(readers.webhook_facts(subscription.events))  # before deliveries are due
     subscription.save(condition=WebhookSubscription.id.does_not_exist())
     forget_subscriptions()
     return subscription, secret
@@ -129,6 +131,8 @@ def update(subscription: WebhookSubscription, body: Any) -> WebhookSubscription:
     problems = validate(body, partial=True)
     if problems:
         raise Invalid(problems)
+    if isinstance(body.get("events"), list):
+        routing.extend(readers.webhook_facts(body["events"]))
     actions = [getattr(WebhookSubscription, key).set(body[key]) for key in KEYS
                if key in body and body[key] is not None]
     if "description" in body and body["description"] is None:

@@ -70,3 +70,55 @@ def _walk(node: Any, found: _Found, *, in_where: bool) -> None:
         found.lists.add(node["in_list"])
     if isinstance(node.get("in_segment"), str):
         found.segments.add(node["in_segment"])
+
+
+def requirements(criteria: Mapping[str, Any]) -> frozenset[str] | None:
+    """What a contact must have to match `criteria`: at least one of the returned facts
+    ("event:TYPE": an event of that type, "list:ID": in the list, "segment:ID": in the segment);
+    None when criteria can match a contact that has none of them (fields alone, a negation,
+    a count that zero events meet). An empty set: nothing can match. Conservative: a node this
+    cannot bound is None, never a set too narrow, so a segment indexed under these facts is
+    always a candidate when a contact can be in it."""
+    return _needs(criteria)
+
+
+def _needs(node: Any) -> frozenset[str] | None:
+    if not isinstance(node, Mapping) or not node:
+        return None
+    if "all" in node:
+        children = node["all"] if isinstance(node["all"], list) else []
+        bounded = [found for found in map(_needs, children) if found is not None]
+        # every child must hold, so any one child's facts bound the whole: the fewest is the tightest
+        return min(bounded, key=len) if bounded else None
+    if "any" in node:
+        children = node["any"] if isinstance(node["any"], list) else []
+        union: set[str] = set()
+        for found in map(_needs, children):
+            if found is None:
+                return None
+            union |= found
+        return frozenset(union)
+    if "not" in node or "field" in node:
+        return None
+    if isinstance(node.get("event"), str):
+        count = node.get("count") or {"gte": 1}
+        return None if _zero_counts(count) else frozenset({f"event:{node['event']}"})
+    if isinstance(node.get("in_list"), str):
+        return frozenset({f"list:{node['in_list']}"})
+    if isinstance(node.get("in_segment"), str):
+        return frozenset({f"segment:{node['in_segment']}"})
+    return None
+
+
+def _zero_counts(count: Any) -> bool:
+    """Whether a contact with no such event meets the `count` bounds (unreadable bounds: yes)."""
+    if not isinstance(count, Mapping):
+        return True
+    tests = {"gte": lambda bound: 0 >= bound, "gt": lambda bound: 0 > bound, "lte": lambda bound: 0 <= bound,
+             "lt": lambda bound: 0 < bound, "eq": lambda bound: bound == 0}
+    for op, bound in count.items():
+        if op not in tests or isinstance(bound, bool) or not isinstance(bound, (int, float)):
+            return True
+        if not tests[op](bound):
+            return False
+    return True

@@ -15,6 +15,7 @@ from pynamodb.models import Model
 from chalicelib import clock, faults, logs
 from chalicelib.config import settings
 from chalicelib.contacts import service as contacts
+from chalicelib.events import routing
 from chalicelib.events.validate import ValidEvent, validate_event
 from chalicelib.logs import logger
 from chalicelib.problems import Problem, join
@@ -105,6 +106,7 @@ def _beyond_public_key(event: ValidEvent, path: str) -> list[Problem]:
 def _hand_over(stored: list[tuple[str, list[dict]]]) -> None:
     """Queue what was stored, then clear each event's outbox mark. An event stays marked until
     the queue has it, so a retry of a request that died in between queues it (_store_one)."""
+    stored = [(stored_id, records) for stored_id, records in stored if records]
     if not stored:
         return
     try:
@@ -138,16 +140,20 @@ def _store_one(event: ValidEvent, path: str, public: bool) -> tuple[str, Any]:
     | ("unavailable", problems): AWS refused for now.
     An event that fails is reported alone: its neighbours in the batch are stored and queued."""
     stored_id = client_event_id(event.id)
+    # No read of the idempotency record first: the transaction's condition on it says "seen
+    # before", and only then is it read (a request that stored the event but died before
+    # queueing it left its records there).
     try:
-        seen = _seen(stored_id)
-        if seen is not None:
-            return "duplicate", ((stored_id, list(seen.outbox)) if seen.outbox else None)
         records = _store_valid(event, public)
     except contacts.AlreadyRecorded:
-        return "duplicate", None
+        return _duplicate(stored_id)
     except contacts.ContactConflict:
+        if (seen := _seen(stored_id)) is not None:
+            return _duplicate(stored_id, seen)
         return "rejected", [Problem(join(path, "traits"), f"this {settings().unique_key} belongs to another contact")]
     except UnknownContact:
+        if (seen := _seen(stored_id)) is not None:  # a retry after the contact was erased
+            return _duplicate(stored_id, seen)
         return "rejected", [Problem(join(join(path, "contact"), "contact_id"), "no contact has this id")]
     except Exception as error:  # nothing of this event was written (one transaction): the client may post it again
         if faults.is_transient(error):
@@ -166,6 +172,11 @@ class UnknownContact(Exception):
 class NotQueued(Exception):
     """Events were stored but the automation queue did not take them: posting them again
     queues them (their outbox mark stays)."""
+
+
+def _duplicate(stored_id: str, seen: EventId | None = None) -> tuple[str, Any]:
+    seen = seen or _seen(stored_id)
+    return "duplicate", ((stored_id, list(seen.outbox)) if seen is not None and seen.outbox else None)
 
 
 def _seen(stored_id: str) -> EventId | None:
@@ -201,7 +212,9 @@ def _store_valid(event: ValidEvent, public: bool) -> list[dict]:
         idempotency, item = event_items(contact.id, event.type, event.properties, event.id, event.timestamp,
                                         posted=True)
         records.append(to_api(item))
-        idempotency.outbox = list(records)
+        # what no trigger, wait, goal, score rule, segment or webhook reads is stored, not queued
+        records[:] = [record for record in records if routing.queued(record["type"])]
+        idempotency.outbox = list(records) or None
         return [("event_id", idempotency, EventId.id.does_not_exist()), ("event", item, None), *items]
 
     contacts.upsert(identity, contacts.Change(

@@ -36,12 +36,14 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None, sched
     from chalicelib.audience import jobs
     from chalicelib.channels import outbound
     from chalicelib.config import settings
+    from chalicelib.events import routing
     from chalicelib.reports import counters
     from chalicelib.scenarios import service as scenarios
 
     scenarios.definition.cache_clear()  # a new stack holds new scenarios under the same ids
     counters.forget_definitions()
     outbound.forget_subscriptions()  # and new webhook subscriptions
+    routing.forget()  # and a new routing record
     for name in FUNCTIONS:
         stack.register(name, getattr(app_module, name))
     stack.register_sns_handlers(app)  # SES feedback and inbound SMS, as SNS delivers them

@@ -16,6 +16,7 @@ from chalicelib import clock, criteria, faults, logs
 from chalicelib.audience import react
 from chalicelib.channels import feedback, optin, outbound
 from chalicelib.contacts import service as contacts
+from chalicelib.events import routing
 from chalicelib.events import service as events
 from chalicelib.logs import logger
 from chalicelib.reports import counters
@@ -56,10 +57,13 @@ def handle(event: dict) -> None:
     react.on_event(event)  # score, stage and segments first: triggers may read them
     counters.contact_event(event)  # the account's contact and consent totals
     outbound.on_event(event)  # subscribed webhooks (a CRM) hear of it
-    contact_id = event["contact_id"]
-    converted = _meet_goals(contact_id, event)
-    _resume_waits(contact_id, event, skip=converted)
-    _start_journeys(contact_id, event)
+    contact_id, event_type = event["contact_id"], event["type"]
+    # the routing record says which look-ups can find anything for this type (events.routing)
+    converted = _meet_goals(contact_id, event) if routing.reads("goal", event_type) else set()
+    if routing.reads("wait", event_type):
+        _resume_waits(contact_id, event, skip=converted)
+    if routing.reads("trigger", event_type):
+        _start_journeys(contact_id, event)
 
 
 def _meet_goals(contact_id: str, event: dict) -> set[str]:

@@ -11,6 +11,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib import clock, faults
 from chalicelib.channels import caps, messages, templates, webhooks
 from chalicelib.config import settings
+from chalicelib.events import readers, routing
 from chalicelib.lists import service as lists
 from chalicelib.problems import Invalid, Problem
 from chalicelib.scenarios import deployer, journeys, references, schema, simulate
@@ -142,6 +143,7 @@ def publish(scenario: Scenario) -> Scenario:
     body = definition(scenario.id, version)
     # stored under an older validator, it may no longer be one we can run; and what it names must exist now
     _refuse_if(validate(body) or missing_references(body))
+    routing.extend(readers.scenario_facts(body))  # before it can start, wait or convert anyone
     deployed = deployer.publish(body, state_machine_arn=scenario.state_machine_arn, alias_arn=scenario.alias_arn,
                                 version=version)
     Scenario(scenario.id, version).update(actions=[Scenario.version_arn.set(deployed.version_arn),

@@ -24,6 +24,7 @@ from chalicelib.audience import settings as stored
 from chalicelib.audience.jobs import Step
 from chalicelib.contacts import service as contacts
 from chalicelib.criteria import ContactSubject
+from chalicelib.events import readers, routing
 from chalicelib.events import service as events
 from chalicelib.problems import Problem, join
 from chalicelib.scoring import rules
@@ -88,6 +89,7 @@ def validate(body: Any) -> list[Problem]:
 
 def put(body: dict) -> dict:
     """Store new settings and rescore every contact under them (background job)."""
+    routing.set_scoring(readers.scoring_facts(rules.with_defaults(body)))  # before events are scored by them
     stored.write(NAME, {key: body[key] for key in ("rules", "half_life", "stages") if key in body})
     previous = stored.state(NAME).get("rescore_job")
     if previous:

@@ -1,7 +1,7 @@
 """Segment membership of one contact, kept current incrementally.
 
 `evaluate(contact_id, keys, cause=...)` re-evaluates only the segments indexed under `keys`
-("event:TYPE", "field:PATH", "list:ID", "any"): one Query per key finds them with their
+("event:TYPE", "field:PATH", "list:ID", NEW_CONTACT): one Query per key finds them with their
 criteria. The contact is read once; its events are read on demand, once per (type, window),
 whatever number of segments ask. A change of membership is one transaction with its
 segment.entered / segment.left event (deterministic id from the cause), and cascades to the
@@ -23,6 +23,7 @@ from chalicelib.store.audience import SegmentDep
 from chalicelib.store.models import Contact, Event
 
 MAX_CASCADE = 8
+NEW_CONTACT = "new_contact"  # segments a contact can be in with no event, list or segment (criteria.requirements)
 
 
 @dataclass(frozen=True)
@@ -177,11 +178,12 @@ def matches(criteria_: dict, contact: Contact, *, consistent: bool = False, now:
 
 def keys_for(event_type: str, properties: Mapping[str, Any], changed_fields: Iterable[str]) -> list[str]:
     """The dependency keys an event touches: its type, the fields it changed, the list it
-    joined or left; a new contact may enter any segment."""
+    joined or left; a new contact may enter the segments its fields alone can meet (one that
+    needs an event, a list or a segment is evaluated when that event, join or entry comes)."""
     keys = [f"event:{event_type}"]
     keys += [f"field:{name}" for name in changed_fields]
     if event_type in ("list.joined", "list.left") and isinstance(properties.get("list"), str):
         keys.append(f"list:{properties['list']}")
     if event_type == "contact.created":
-        keys.append("any")
+        keys.append(NEW_CONTACT)
     return keys

@@ -19,6 +19,8 @@ from pynamodb.expressions.update import Action
 from chalicelib import clock, criteria, faults
 from chalicelib.audience import jobs, members
 from chalicelib.contacts import service as contacts
+from chalicelib.criteria.deps import requirements
+from chalicelib.events import readers, routing
 from chalicelib.problems import Invalid, Problem, join
 from chalicelib.segments import engine, refresh
 from chalicelib.store.audience import Segment, SegmentDep, estimated_items
@@ -140,10 +142,12 @@ def _referenced(segment_id: str, seen: set[str] | None = None) -> set[str]:
 
 
 def dependency_keys(tree: Mapping) -> list[str]:
-    """Where a segment is indexed: every event type, field, list and segment it reads, and `any`
-    (a new contact is evaluated against every segment)."""
+    """Where a segment is indexed: every event type, field, list and segment it reads, and
+    engine.NEW_CONTACT when a contact can be in it with no event, list or segment (fields alone,
+    a negation): contact.created evaluates only those. A segment that needs an event, a list or
+    a segment is evaluated when that event, list.joined or segment.entered comes."""
     deps = criteria.dependencies(tree)
-    keys = ["any"]
+    keys = [engine.NEW_CONTACT] if requirements(tree) is None else []
     keys += [f"event:{name}" for name in sorted(deps.event_types)]
     keys += [f"field:{name}" for name in sorted(deps.fields)]
     keys += [f"list:{name}" for name in sorted(deps.lists)]
@@ -154,6 +158,7 @@ def dependency_keys(tree: Mapping) -> list[str]:
 def _index(segment: Segment, previous: Mapping | None = None) -> None:
     time_relative = criteria.dependencies(segment.criteria).time_relative
     keys = dependency_keys(segment.criteria)
+    routing.extend(readers.segment_facts(segment.criteria, keys))  # before events can change it
     with SegmentDep.batch_write() as batch:
         if previous is not None:
             for key in set(dependency_keys(previous)) - set(keys):

@@ -26,7 +26,7 @@ RULES = frozenset({
     "chalicelib.channels.sms_text", "chalicelib.channels.tracking", "chalicelib.channels.render",
     "chalicelib.channels.addresses", "chalicelib.scenarios.references",
     "chalicelib.imports.csv_parse", "chalicelib.contacts.fields", "chalicelib.events.validate",
-    "chalicelib.reports.flow",
+    "chalicelib.reports.flow", "chalicelib.events.readers",
 })
 # What the rules ring never imports: AWS, its SDKs and the embedded AWS.
 IMPURE_LIBRARIES = frozenset({"boto3", "botocore", "pynamodb", "chalice", "moto"})
