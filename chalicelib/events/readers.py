@@ -8,7 +8,7 @@ Facts are plain strings:
 - `score:TYPE` (a score rule on it) and `score:*` (a criteria rule: every event re-scores the
   profile);
 - `segment-dep:KEY`: a segment is indexed under KEY of the segment-deps table ("event:TYPE",
-  "field:PATH", "list:ID", "new_contact"), so its Query can find something;
+  "field:PATH", "list:ID", "any": a new contact), so its Query can find something;
 - `field:PATH`: a segment or a rule reads this contact field (`last_activity_at` moves with
   every event a contact does).
 """

@@ -23,7 +23,10 @@ from chalicelib.store.audience import SegmentDep
 from chalicelib.store.models import Contact, Event
 
 MAX_CASCADE = 8
-NEW_CONTACT = "new_contact"  # segments a contact can be in with no event, list or segment (criteria.requirements)
+# Segments a contact can be in with no event, list or segment (criteria.requirements). The key
+# keeps the name it had when every segment was indexed under it: segments saved before this
+# rule are still found on contact.created (evaluated for nothing, never missed) until saved again.
+NEW_CONTACT = "any"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Registered in AUDIENCE_MODELS, created with the rest. Keys follow the access pat
   are one Query (paginated); the group's count lives in COUNTER_SHARDS counter items of the
   same partition (range "#count#NN", sorted before every contact id), adjusted in the same
   transaction as the membership, so counts are exact and never need a scan.
-- segment-deps: hash `dep` ("event:TYPE", "field:PATH", "list:ID", "segment:ID", "new_contact"),
+- segment-deps: hash `dep` ("event:TYPE", "field:PATH", "list:ID", "segment:ID", "any": a new contact),
   range the segment id, carrying the criteria: the segments an event or a field change can
   affect are one Query, never a scan.
 - segment-checks: hash contact id, range segment id, `due_at`: when time alone can next change
