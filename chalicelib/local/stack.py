@@ -265,6 +265,10 @@ class LocalStack:
         _one_line_state_failures()
         _serialize_dynamodb()
         _fast_transactions()
+        from chalicelib.local import dynamodb_speed, sqs_speed
+
+        dynamodb_speed.install()
+        sqs_speed.install()
         from chalicelib import clock
         from chalicelib.config import settings
         from chalicelib.local import outbox, steptime
