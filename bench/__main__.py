@@ -8,6 +8,7 @@ bench/results/latest.json.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -17,14 +18,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# Measurements of their own, each figure beside its goal: `python -m bench NAME [options]`.
+SUITES = {
+    "perevent": "bench.perevent",  # DynamoDB requests per event, case by case
+    "volume": "bench.volume",  # the local stack as the base grows; criteria speed
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["perevent"]:  # per-event DynamoDB requests, case by case (issue 14 points 1-2)
-        from bench import perevent
-
-        return perevent.main(argv[1:])
+    if argv[:1] and argv[0] in SUITES:
+        return importlib.import_module(SUITES[argv[0]]).main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=500, help="events in the batch measurement (max 500)")
     parser.add_argument("--contacts", type=int, default=100_000, help="in-memory contacts for criteria timing")

@@ -1,5 +1,9 @@
 """The one criteria engine (DESIGN.md section 5): validate, evaluate, and list dependencies.
 
+To evaluate one criteria tree against many subjects, compile it once:
+`predicate = compile_criteria(tree)`, then `predicate(subject, anchor(now))` per subject
+(`matches()` compiles on every call).
+
 Plain Python on plain data: no HTTP, boto3 or DynamoDB here. Segments, scenario conditions,
 trigger filters, goals and wait_for all go through these functions, so a criterion means the
 same thing everywhere.
@@ -24,13 +28,13 @@ Comparison rules callers can rely on:
   without it) whose properties match `where`, against `count` (default {"gte": 1}).
 """
 from chalicelib.criteria.deps import Dependencies, dependencies
-from chalicelib.criteria.evaluate import matches, matches_properties
+from chalicelib.criteria.evaluate import Predicate, anchor, compile_criteria, matches, matches_properties
 from chalicelib.criteria.fields import OPERATORS
 from chalicelib.criteria.subjects import ContactSubject, PropertiesSubject, Subject
 from chalicelib.criteria.validate import validate
 from chalicelib.vocabulary import BUILTIN_FIELDS
 
 __all__ = [
-    "BUILTIN_FIELDS", "OPERATORS", "ContactSubject", "Dependencies", "PropertiesSubject",
-    "Subject", "dependencies", "matches", "matches_properties", "validate",
+    "BUILTIN_FIELDS", "OPERATORS", "ContactSubject", "Dependencies", "Predicate", "PropertiesSubject",
+    "Subject", "anchor", "compile_criteria", "dependencies", "matches", "matches_properties", "validate",
 ]

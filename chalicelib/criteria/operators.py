@@ -67,7 +67,7 @@ def _after(actual: Any, expected: Any, now: datetime) -> bool:
     return pair is not None and pair[0] > pair[1]
 
 
-_POSITIVE: dict[str, Callable[[Any, Any, datetime], bool]] = {
+POSITIVE: dict[str, Callable[[Any, Any, datetime], bool]] = {
     "eq": _eq,
     "gt": _ordered(lambda r: r > 0),
     "gte": _ordered(lambda r: r >= 0),
@@ -89,7 +89,7 @@ def apply(op: str, field: str, actual: Any, expected: Any, now: datetime) -> boo
     or corrupted data, and silently matching (or not) would send messages to the wrong people.
     """
     positive = NEGATIONS.get(op, op)
-    test = _POSITIVE.get(positive)
+    test = POSITIVE.get(positive)
     if test is None and positive != "exists":
         raise ValueError(f"unknown operator {op!r}")
     if test is None:

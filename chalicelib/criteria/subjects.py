@@ -24,7 +24,7 @@ def resolve(data: Any, path: str) -> Any:
     whole remaining path is tried as a key before splitting it.
     """
     while True:
-        if not isinstance(data, Mapping):
+        if type(data) is not dict and not isinstance(data, Mapping):  # dict first: the common, quick test
             return None
         if path in data:
             return data[path]
@@ -75,7 +75,7 @@ class ContactSubject:
     def field(self, path: str) -> Any:
         if path.startswith("consent."):
             record = resolve(self._contact.get("consent"), path[len("consent."):])
-            if isinstance(record, Mapping):
+            if type(record) is dict or isinstance(record, Mapping):
                 return record.get("granted")
             return record if isinstance(record, bool) else None
         return resolve(self._contact, path)

@@ -265,6 +265,13 @@ class LocalStack:
         _one_line_state_failures()
         _serialize_dynamodb()
         _fast_transactions()
+        from chalicelib.local import dynamodb_speed, moto_routing, sfn_speed, sqs_speed
+
+        # moto's costs that grow with the data or repeat for nothing (see each module)
+        dynamodb_speed.install()
+        sqs_speed.install()
+        moto_routing.install()
+        sfn_speed.install()
         from chalicelib import clock
         from chalicelib.config import settings
         from chalicelib.local import outbox, steptime

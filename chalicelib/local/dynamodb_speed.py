@@ -1,0 +1,269 @@
+"""moto's DynamoDB, made flat in the size of its tables.
+
+moto answers every Query by sorting the whole table (`Table.all_items`) and keeping the items
+of the asked partition, or those whose index key matches; every Scan page sorts the whole
+table again and hashes each item's key to find its segment. A request costs as much as the
+table is large, so the local stack slowed to a crawl with a few thousand contacts.
+
+Here moto keeps doing all the work that gives a request its answer (key conditions, sort
+order, paging, filters, projections, sizes); only the items it looks at are narrowed to those
+that can match, found through indexes kept beside each table:
+- a Query on a table: the partition itself (moto's own dict, `items[hash]`);
+- a Query on a global secondary index: the primary keys of the items carrying that index
+  key, an index kept current by the writes (put, update, delete, which transactions and
+  batches go through);
+- a Scan page: the table's keys in moto's order, kept sorted as keys come and go, from just
+  after the page's start key.
+The candidates are re-read from the table and checked by moto as before, so a stale index
+entry can only cost time, never change an answer.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_narrowed = threading.local()  # the items moto's all_items() returns for the request in hand
+_plain = threading.local()
+
+
+@contextmanager
+def plain() -> Iterator[None]:
+    """moto's own Query and Scan for the requests made inside (on this thread): what the
+    tests compare the narrowed answers with."""
+    previous = getattr(_plain, "on", False)
+    _plain.on = True
+    try:
+        yield
+    finally:
+        _plain.on = previous
+
+PrimaryKey = Any  # a DynamoType, or (hash, range) DynamoTypes for a table with a range key
+
+
+class _Indexes:
+    """What a table keeps beside moto's items: per global secondary index, index key -> the
+    primary keys under it; and the table's keys in moto's scan order (built on first scan)."""
+
+    def __init__(self, table: Any) -> None:
+        self.gsi_keys: dict[str, tuple[str, ...]] = {}
+        for index in table.global_indexes or ():
+            self.gsi_keys[index.name] = tuple(part["AttributeName"] for part in index.schema
+                                              if part["KeyType"] == "HASH")
+        self.buckets: dict[str, dict[tuple, dict[PrimaryKey, None]]] = {name: {} for name in self.gsi_keys}
+        self.placed: dict[str, dict[PrimaryKey, tuple]] = {name: {} for name in self.gsi_keys}
+        self.ordered: list[PrimaryKey] | None = None
+        for item in _every_item(table):
+            self.add(table, item, fresh=True)
+
+    def add(self, table: Any, item: Any, *, fresh: bool = False) -> None:
+        key = primary_key(table, item)
+        for name, attributes in self.gsi_keys.items():
+            values = tuple(item.attrs.get(attribute) for attribute in attributes)
+            where = self.placed[name]
+            old = None if fresh else where.get(key)
+            present = all(value is not None for value in values)  # DynamoDB indexes only those
+            if old is not None:
+                if present and old == values:
+                    continue
+                self._unplace(name, old, key)
+                del where[key]
+            if not present:
+                continue
+            where[key] = values
+            self.buckets[name].setdefault(values, {})[key] = None
+        if not fresh and self.ordered is not None:
+            position = bisect.bisect_left(self.ordered, key)
+            if position == len(self.ordered) or self.ordered[position] != key:
+                self.ordered.insert(position, key)
+
+    def remove(self, key: PrimaryKey) -> None:
+        for name in self.gsi_keys:
+            old = self.placed[name].pop(key, None)
+            if old is not None:
+                self._unplace(name, old, key)
+        if self.ordered is not None:
+            position = bisect.bisect_left(self.ordered, key)
+            if position < len(self.ordered) and self.ordered[position] == key:
+                del self.ordered[position]
+
+    def _unplace(self, name: str, values: tuple, key: PrimaryKey) -> None:
+        bucket = self.buckets[name].get(values)
+        if bucket is not None:
+            bucket.pop(key, None)
+            if not bucket:
+                del self.buckets[name][values]
+
+    def scan_order(self, table: Any) -> list[PrimaryKey]:
+        if self.ordered is None:
+            self.ordered = sorted(primary_key(table, item) for item in _every_item(table))
+        return self.ordered
+
+
+def _every_item(table: Any) -> Iterator[Any]:
+    for held in table.items.values():
+        if table.range_key_attr:
+            yield from held.values()
+        else:
+            yield held
+
+
+def primary_key(table: Any, item: Any) -> PrimaryKey:
+    """The item's place in moto's order: all_items() sorts on (hash, range), or hash alone."""
+    return (item.hash_key, item.range_key) if table.range_key_attr else item.hash_key
+
+
+def indexes(table: Any) -> _Indexes:
+    found = table.__dict__.get("_parcours_indexes")
+    if found is None:
+        found = table._parcours_indexes = _Indexes(table)
+    return found
+
+
+def _current(table: Any, key: PrimaryKey) -> Any:
+    if table.range_key_attr:
+        return table.items.get(key[0], {}).get(key[1])
+    return table.items.get(key)
+
+
+def _partition(table: Any, hash_key: Any) -> list[Any]:
+    held = table.items.get(hash_key)  # .get: the table's defaultdict must not grow on a read
+    if held is None:
+        return []
+    return list(held.values()) if table.range_key_attr else [held]
+
+
+def _gsi_candidates(table: Any, index_name: str, conditions: list[tuple[str, Any]]) -> list[Any] | None:
+    found = indexes(table)
+    attributes = found.gsi_keys.get(index_name)
+    given = dict(conditions)
+    if attributes is None or set(given) != set(attributes):
+        return None
+    keys = found.buckets[index_name].get(tuple(given[attribute] for attribute in attributes), {})
+    candidates = []
+    for key in keys:
+        item = _current(table, key)
+        if item is not None:
+            candidates.append(item)
+    return candidates
+
+
+def _after(table: Any, start: dict[str, Any] | None) -> Iterable[Any]:
+    """The table's items in moto's scan order, from just after `start` (a page's start key)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    ordered = indexes(table).scan_order(table)
+    position = 0
+    if start is not None:
+        hash_key = DynamoType(start[table.hash_key_attr])
+        key = (hash_key, DynamoType(start[table.range_key_attr])) if table.range_key_attr else hash_key
+        position = bisect.bisect_right(ordered, key)
+
+    def walk() -> Iterator[Any]:
+        # By position, not over a copy: moto stops at the page limit, so a page reads one page.
+        index = position
+        while index < len(ordered):
+            item = _current(table, ordered[index])
+            index += 1
+            if item is not None:
+                yield item
+
+    return walk()
+
+
+def install() -> None:
+    """Patch moto's Table and backend once per process (the patches keep moto's answers)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    if getattr(Table.query, "narrowed", False):
+        return
+    all_items, query, scan = Table.all_items, Table.query, Table.scan
+    put_item, delete_item, update_item = Table.put_item, Table.delete_item, DynamoDBBackend.update_item
+
+    def narrowed_all_items(self: Any) -> Any:
+        narrowed = getattr(_narrowed, "items", None)
+        if narrowed is not None and narrowed[0] is self:
+            return narrowed[1]
+        return all_items(self)
+
+    def run_narrowed(table: Any, candidates: Any, call: Any) -> Any:
+        previous = getattr(_narrowed, "items", None)
+        _narrowed.items = (table, candidates)
+        try:
+            return call()
+        finally:
+            _narrowed.items = previous
+
+    def narrowed_query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(_plain, "on", False):
+            return query(self, hash_key, *args, **kwargs)
+        index_name = kwargs.get("index_name") if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
+        candidates: list[Any] | None = None
+        if not index_name and hash_key is not None:
+            candidates = _partition(self, hash_key)
+        elif index_name and any(index.name == index_name for index in self.global_indexes or ()):
+            candidates = _gsi_candidates(self, index_name, kwargs.get("hash_key_conditions") or [])
+        elif index_name and hash_key is not None:  # a local index shares the table's partition
+            candidates = _partition(self, hash_key)
+        if candidates is None:
+            return query(self, hash_key, *args, **kwargs)
+        return run_narrowed(self, candidates, lambda: query(self, hash_key, *args, **kwargs))
+
+    def narrowed_scan(self: Any, filters: Any, limit: Any, exclusive_start_key: Any, *args: Any,
+                      **kwargs: Any) -> Any:
+        if getattr(_plain, "on", False) or kwargs.get("index_name") or (len(args) > 1 and args[1]):
+            return scan(self, filters, limit, exclusive_start_key, *args, **kwargs)
+        candidates = _after(self, exclusive_start_key)
+        return run_narrowed(self, candidates, lambda: scan(self, filters, limit, exclusive_start_key, *args,
+                                                            **kwargs))
+
+    def indexed_put_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        item = put_item(self, *args, **kwargs)
+        if "_parcours_indexes" in self.__dict__:
+            self._parcours_indexes.add(self, item)
+        return item
+
+    def indexed_delete_item(self: Any, hash_key: Any, range_key: Any) -> Any:
+        item = delete_item(self, hash_key, range_key)
+        if item is not None and "_parcours_indexes" in self.__dict__:
+            self._parcours_indexes.remove(primary_key(self, item))
+        return item
+
+    def indexed_update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        # An update changes moto's item in place (an index key included), or creates it.
+        try:
+            return update_item(self, table_name, key, *args, **kwargs)
+        finally:
+            table = self.tables.get(table_name)
+            if table is not None and "_parcours_indexes" in table.__dict__:
+                _reindex(table, key)
+
+    narrowed_query.narrowed = True
+    Table.all_items = narrowed_all_items
+    Table.query = narrowed_query
+    Table.scan = narrowed_scan
+    Table.put_item = indexed_put_item
+    Table.delete_item = indexed_delete_item
+    DynamoDBBackend.update_item = indexed_update_item
+
+
+def _reindex(table: Any, key: dict[str, Any]) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if table.hash_key_attr not in key:
+        return
+    hash_key = DynamoType(key[table.hash_key_attr])
+    if table.range_key_attr:
+        if table.range_key_attr not in key:
+            return
+        primary: PrimaryKey = (hash_key, DynamoType(key[table.range_key_attr]))
+    else:
+        primary = hash_key
+    item = _current(table, primary)
+    if item is None:
+        table._parcours_indexes.remove(primary)
+    else:
+        table._parcours_indexes.add(table, item)

@@ -1,0 +1,119 @@
+"""moto's SQS, made flat in the number of messages a queue holds.
+
+A burst of signups leaves thousands of messages on the automation queue, and moto then pays
+for each of them on every request:
+- every SendMessage reads the queue's attributes for one flag, and the attributes count the
+  queue's messages (three passes, each message asking the time, which moto reads through a
+  datetime subtraction);
+- every message received reads the attributes again (for the retention period);
+- every DeleteMessage walks the queue building each message's list of receipt handles.
+Here a request that needs no count does not compute one, the time is read with time.time()
+(the same instant, as moto's unix_time is seconds since the epoch), and a delete finds the
+message it names through the receipt handles handed out by ReceiveMessage. What each request
+answers is moto's, unchanged.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+_light = threading.local()  # set while moto reads a queue's attributes for anything but its counts
+
+COUNTS = frozenset({"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
+                    "ApproximateNumberOfMessagesNotVisible"})
+
+
+def unix_time(dt: Any = None) -> float:
+    if dt is not None:
+        from moto.core.utils import unix_time as moto_unix_time
+
+        return moto_unix_time(dt)
+    return time.time()
+
+
+def unix_time_millis(dt: Any = None) -> float:
+    return unix_time(dt) * 1000.0
+
+
+def _attributes(queue: Any) -> dict[str, Any]:
+    """moto's Queue.attributes, leaving the message counts out while `_light` is set."""
+    from moto.core.utils import camelcase_to_underscores
+
+    light = getattr(_light, "on", False)
+    result: dict[str, Any] = {}
+    names = list(queue.BASE_ATTRIBUTES)
+    if queue.fifo_queue:
+        names += queue.FIFO_ATTRIBUTES
+    if queue.kms_master_key_id:
+        names += queue.KMS_ATTRIBUTES
+    for name in names:
+        if light and name in COUNTS:
+            continue
+        result[name] = getattr(queue, camelcase_to_underscores(name))
+    if queue.policy:
+        result["Policy"] = queue.policy
+    if queue.redrive_policy:
+        import json
+
+        result["RedrivePolicy"] = json.dumps(queue.redrive_policy)
+    for key, value in result.items():
+        if isinstance(value, bool):
+            result[key] = str(value).lower()
+    return result
+
+
+def _lightly(method: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
+        previous = getattr(_light, "on", False)
+        _light.on = True
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _light.on = previous
+
+    return call
+
+
+def install() -> None:
+    """Patch moto's SQS once per process (the patches keep moto's answers)."""
+    from moto.sqs import models
+
+    if getattr(models.SQSBackend.send_message, "light", False):
+        return
+    models.unix_time = unix_time
+    models.unix_time_millis = unix_time_millis
+    models.Queue.attributes = property(_attributes)
+    send = models.SQSBackend.send_message = _lightly(models.SQSBackend.send_message)
+    send.light = True
+    models.SQSBackend.is_message_valid_based_on_retention_period = _lightly(
+        models.SQSBackend.is_message_valid_based_on_retention_period)
+
+    receive, delete = models.SQSBackend.receive_message, models.Queue.delete_message
+
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        received = receive(self, queue_name, *args, **kwargs)
+        if received:
+            queue = self.get_queue(queue_name)
+            handles = queue.__dict__.setdefault("_parcours_handles", {})
+            for message in list(queue.pending_messages):
+                handles[message.receipt_handle] = message
+        return received
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        handles = self.__dict__.get("_parcours_handles")
+        message = handles.get(receipt_handle) if handles else None
+        if message is None or receipt_handle in self.deleted_messages:
+            return delete(self, receipt_handle)
+        try:
+            self._messages.remove(message)  # Message has no __eq__: this finds that very message
+        except ValueError:  # gone another way (a dead-letter queue): moto's own path decides
+            return delete(self, receipt_handle)
+        self.pending_messages.discard(message)
+        self.deleted_messages.update(message.all_receipt_handles)
+        for handle in message.all_receipt_handles:
+            handles.pop(handle, None)
+        return None
+
+    models.SQSBackend.receive_message = receive_message
+    models.Queue.delete_message = delete_message

@@ -1,0 +1,176 @@
+"""The local stack's speed-ups of moto give moto's own answers (chalicelib/local/*_speed.py)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from chalicelib.local import dynamodb_speed, sqs_speed
+
+REGION = "eu-west-3"
+
+
+@pytest.fixture()
+def aws() -> Iterator[None]:
+    dynamodb_speed.install()
+    sqs_speed.install()
+    with mock_aws():
+        yield
+
+
+def _tables(client: Any) -> None:
+    client.create_table(
+        TableName="ranged", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", "owner", "at",
+                                                                                       "kind")],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "by_owner", "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}]},
+            {"IndexName": "by_kind", "Projection": {"ProjectionType": "KEYS_ONLY"},
+             "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}]}])
+    client.create_table(
+        TableName="flat", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "email", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_email", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}]}])
+
+
+SMALL = st.sampled_from(["a", "b", "c", "d"])
+PUT = st.tuples(st.just("put"), SMALL, SMALL, st.one_of(st.none(), SMALL), st.one_of(st.none(), SMALL), SMALL)
+UPDATE = st.tuples(st.just("update"), SMALL, SMALL, st.one_of(st.none(), SMALL), st.one_of(st.none(), SMALL), SMALL)
+DELETE = st.tuples(st.just("delete"), SMALL, SMALL, st.none(), st.none(), SMALL)
+TRANSACT = st.tuples(st.just("transact"), SMALL, SMALL, st.one_of(st.none(), SMALL), st.one_of(st.none(), SMALL),
+                     SMALL)
+OPERATIONS = st.lists(st.one_of(PUT, UPDATE, DELETE, TRANSACT), max_size=40)
+
+
+def _apply(client: Any, operation: tuple) -> None:
+    kind, pk, sk, owner, category, at = operation
+    key = {"pk": {"S": pk}, "sk": {"S": sk}}
+    attributes = {"at": {"S": at}}
+    if owner is not None:
+        attributes["owner"] = {"S": owner}
+    if category is not None:
+        attributes["kind"] = {"S": category}
+    if kind == "put":
+        client.put_item(TableName="ranged", Item={**key, **attributes})
+        client.put_item(TableName="flat", Item={"pk": {"S": pk + sk}, **({"email": {"S": owner}} if owner else {})})
+    elif kind == "update":
+        sets = ", ".join(f"#{name} = :{name}" for name in attributes)
+        removed = [name for name in ("owner", "kind") if name not in attributes]
+        expression = f"SET {sets}" + (f" REMOVE {', '.join('#' + name for name in removed)}" if removed else "")
+        client.update_item(TableName="ranged", Key=key, UpdateExpression=expression,
+                           ExpressionAttributeNames={f"#{name}": name for name in [*attributes, *removed]},
+                           ExpressionAttributeValues={f":{name}": value for name, value in attributes.items()})
+    elif kind == "delete":
+        client.delete_item(TableName="ranged", Key=key)
+        client.delete_item(TableName="flat", Key={"pk": {"S": pk + sk}})
+    else:
+        client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "ranged", "Item": {**key, **attributes}}},
+            {"Update": {"TableName": "flat", "Key": {"pk": {"S": pk + sk}}, "UpdateExpression": "SET email = :e",
+                        "ExpressionAttributeValues": {":e": {"S": owner or "z"}}}}])
+
+
+def _pages(call: Callable[..., dict], **request: Any) -> list[dict]:
+    pages = []
+    while True:
+        page = call(**request)
+        pages.append({key: page.get(key) for key in ("Items", "Count", "ScannedCount", "LastEvaluatedKey")})
+        if not page.get("LastEvaluatedKey") or len(pages) > 50:
+            return pages
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _requests() -> Iterator[tuple[str, dict]]:
+    for value in ("a", "b", "c", "d"):
+        for limit in (1, 2, 100):
+            yield "query", {"TableName": "ranged", "KeyConditionExpression": "pk = :v",
+                            "ExpressionAttributeValues": {":v": {"S": value}}, "Limit": limit}
+            yield "query", {"TableName": "ranged", "KeyConditionExpression": "pk = :v AND sk >= :s",
+                            "ExpressionAttributeValues": {":v": {"S": value}, ":s": {"S": "b"}}, "Limit": limit,
+                            "ScanIndexForward": False}
+            yield "query", {"TableName": "ranged", "IndexName": "by_owner", "KeyConditionExpression": "#o = :v",
+                            "ExpressionAttributeNames": {"#o": "owner"},
+                            "ExpressionAttributeValues": {":v": {"S": value}}, "Limit": limit}
+            yield "query", {"TableName": "ranged", "IndexName": "by_kind", "KeyConditionExpression": "kind = :v",
+                            "FilterExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeValues": {":v": {"S": value}}, "Limit": limit}
+            yield "query", {"TableName": "flat", "IndexName": "by_email", "KeyConditionExpression": "email = :v",
+                            "ExpressionAttributeValues": {":v": {"S": value}}, "Limit": limit}
+    for table in ("ranged", "flat"):
+        for limit in (1, 3, 100):
+            yield "scan", {"TableName": table, "Limit": limit}
+            for segment in range(3):
+                yield "scan", {"TableName": table, "Limit": limit, "Segment": segment, "TotalSegments": 3}
+            yield "scan", {"TableName": table, "Limit": limit, "FilterExpression": "attribute_exists(email)"}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=OPERATIONS)
+def test_queries_and_scans_answer_as_moto_does(aws: None, operations: list[tuple]) -> None:
+    client = boto3.client("dynamodb", region_name=REGION)
+    for table in client.list_tables()["TableNames"]:
+        client.delete_table(TableName=table)
+    _tables(client)
+    # Read once first so the indexes exist while the writes happen (they are built on first use).
+    client.query(TableName="ranged", IndexName="by_owner", KeyConditionExpression="#o = :v",
+                 ExpressionAttributeNames={"#o": "owner"}, ExpressionAttributeValues={":v": {"S": "a"}})
+    client.scan(TableName="ranged", Limit=1)
+    client.scan(TableName="flat", Limit=1)
+    for operation in operations:
+        _apply(client, operation)
+        for action, request in _requests():
+            call = getattr(client, action)
+            narrowed = _pages(call, **request)
+            with dynamodb_speed.plain():
+                expected = _pages(call, **request)
+            assert narrowed == expected, (action, request)
+
+
+def test_indexes_built_late_see_the_items_already_there(aws: None) -> None:
+    client = boto3.client("dynamodb", region_name=REGION)
+    _tables(client)
+    for number in range(30):
+        client.put_item(TableName="ranged", Item={"pk": {"S": f"p{number % 4}"}, "sk": {"S": f"s{number}"},
+                                                  "owner": {"S": f"o{number % 3}"}, "at": {"S": str(number)}})
+    request = {"TableName": "ranged", "IndexName": "by_owner", "KeyConditionExpression": "#o = :v",
+               "ExpressionAttributeNames": {"#o": "owner"}, "ExpressionAttributeValues": {":v": {"S": "o1"}}}
+    assert [item["sk"]["S"] for item in client.query(**request)["Items"]] == [
+        f"s{number}" for number in sorted(range(1, 30, 3), key=str)]
+
+
+def test_a_busy_queue_sends_receives_and_deletes_as_moto_does(aws: None) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="busy", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    for start in range(0, 200, 10):
+        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": f"m{start + n}"}
+                                                      for n in range(10)])
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    received = []
+    while len(received) < 200:
+        received += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(message["Body"] for message in received) == sorted(f"m{n}" for n in range(200))
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+    for message in received[:150]:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=received[0]["ReceiptHandle"])  # twice is fine, as on AWS
+    with pytest.raises(sqs.exceptions.ReceiptHandleIsInvalid):
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"],
+            counts["ApproximateNumberOfMessagesDelayed"]) == ("0", "50", "1")
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=received[150]["ReceiptHandle"], VisibilityTimeout=0)
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [message["Body"] for message in again] == [received[150]["Body"]]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])[
+        "Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "49"
