@@ -103,6 +103,10 @@ def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = No
     `repeat` of an event already recorded, only what its first handling did not get to."""
     entry = {"type": kind, "at": at, **{key: value for key, value in (extra or {}).items()
                                          if key in ("url", "bounce_type", "source")}}
+    rank = STATUS_RANK.get(kind)
+    raise_to = kind if rank is not None and STATUS_RANK.get(message.status, rank) < rank else None
+    if not repeat and kind not in (message.counted or ()) and counters.noted(message, kind, entry, raise_to):
+        return  # the first of its kind: noted, raised and counted in one write
     item = Message(message.contact_id, message.id)
     if not (repeat and _noted(item, entry)):  # the rest is idempotent: counted once, status raised once
         try:
@@ -113,7 +117,6 @@ def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = No
                 raise
             return  # the message is gone (erased with its contact)
     counters.message(message, kind)
-    rank = STATUS_RANK.get(kind)
     if rank is None:
         return
     lower = [status for status, value in STATUS_RANK.items() if value < rank]

@@ -1,8 +1,9 @@
 """Report counters: numbers kept up to date as things happen, read a handful at a time.
 
 - report-counters: hash `scope`, range `slot`, numbers added with atomic ADD updates.
-  scope "scenario#ID", slot "DAY#VERSION#STEP" (STEP empty for the scenario's totals), and
-  "all#VERSION#STEP" for the journeys' all-time counts (who is running or waiting now);
+  scope "scenario#ID", slot "DAY#VERSION#STEP" (STEP empty for the scenario's entries and
+  endings; a report adds the days up for who is running or waiting now; earlier versions also
+  kept "all#VERSION#STEP" slots, no longer read);
   scope "account", slot "DAY" (the account's day) and "totals" (contacts, consent);
   scope "contact#ID", slot "tally": what the account totals count of that contact.
   A report Queries one scope over a range of days: never a scan, never messages or journeys.
@@ -23,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeSerializer
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.models import Model
 
@@ -32,6 +34,7 @@ from chalicelib.store.models import _meta
 ACCOUNT = "account"
 TOTALS = "totals"
 TALLY = "tally"
+_SERIALIZER = TypeSerializer()
 
 
 class ReportCounter(Model):
@@ -70,22 +73,39 @@ def counter_key(scope: str, slot: str) -> dict[str, Any]:
 
 
 def count_once(holder_table: str, holder_key: Mapping[str, str], facts: Iterable[str],
-               adds: Mapping[tuple[str, str], Mapping[str, int]]) -> bool:
+               adds: Mapping[tuple[str, str], Mapping[str, int]], *, append: tuple[str, list] | None = None,
+               sets: Mapping[str, Any] | None = None, expect: Mapping[str, Any] | None = None) -> bool:
     """Mark `facts` counted on the holder item and add `adds` ({(scope, slot): {name: n}}), all or
     nothing. False when one of the facts was counted already, or the holder is gone, or another
-    writer touched the holder meanwhile: the caller reads the holder again and decides."""
+    writer touched the holder meanwhile: the caller reads the holder again and decides.
+
+    The same write may record what the facts are about on the holder: `append` (attribute, items)
+    to a list, `sets` {attribute: value}, on the condition that the holder still has `expect`."""
     facts = sorted(set(facts))
     if not facts:
         return True
     key = {name: {"S": value} for name, value in holder_key.items()}
     first = next(iter(holder_key))
     fresh = " AND ".join(f"NOT contains(#counted, :f{index})" for index in range(len(facts)))
+    names = {"#counted": "counted", "#key": first}
+    values: dict[str, Any] = {":facts": {"SS": facts},
+                              **{f":f{index}": {"S": fact} for index, fact in enumerate(facts)}}
+    assignments = []
+    if append:
+        names["#append"] = append[0]
+        values[":append"], values[":none"] = _SERIALIZER.serialize(list(append[1])), {"L": []}
+        assignments.append("#append = list_append(if_not_exists(#append, :none), :append)")
+    for index, (name, value) in enumerate((sets or {}).items()):
+        names[f"#s{index}"], values[f":s{index}"] = name, _SERIALIZER.serialize(value)
+        assignments.append(f"#s{index} = :s{index}")
+    condition = f"attribute_exists(#key) AND ({fresh})"
+    for index, (name, value) in enumerate((expect or {}).items()):
+        names[f"#x{index}"], values[f":x{index}"] = name, _SERIALIZER.serialize(value)
+        condition += f" AND #x{index} = :x{index}"
+    expression = ("SET " + ", ".join(assignments) + " " if assignments else "") + "ADD #counted :facts"
     holder = {"Update": {
-        "TableName": holder_table, "Key": key, "UpdateExpression": "ADD #counted :facts",
-        "ConditionExpression": f"attribute_exists(#key) AND ({fresh})",
-        "ExpressionAttributeNames": {"#counted": "counted", "#key": first},
-        "ExpressionAttributeValues": {":facts": {"SS": facts},
-                                      **{f":f{index}": {"S": fact} for index, fact in enumerate(facts)}}}}
+        "TableName": holder_table, "Key": key, "UpdateExpression": expression, "ConditionExpression": condition,
+        "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
     items = [holder] + [_add(_table(), counter_key(scope, slot), counts)
                         for (scope, slot), counts in adds.items() if counts]
     try:
