@@ -20,6 +20,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["stepcost"]:  # welcome-series line by line, and 1,000,000 contacts at the quotas
+        from bench import stepcost
+
+        return stepcost.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=500, help="events in the batch measurement (max 500)")
     parser.add_argument("--contacts", type=int, default=100_000, help="in-memory contacts for criteria timing")

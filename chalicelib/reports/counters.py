@@ -190,7 +190,7 @@ def contact_event(event: dict[str, Any]) -> None:
             (store.ACCOUNT, store.TOTALS): {name: value for name, value in delta.items() if value}}
         if before is None and contact is not None:
             adds[(store.ACCOUNT, contact.created_at[:10])] = {"contacts_created": 1}
-        if store.add(adds, tally=(scope, after, before)):
+        if store.add(adds, owner=contact_id, tally=(scope, after, before)):
             return
 
 

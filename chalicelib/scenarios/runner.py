@@ -67,8 +67,9 @@ def _enrollment(ref: dict) -> Enrollment:
     return enrollment
 
 
-def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | None, last: bool) -> dict:
-    loaded = automation.load_contact(enrollment.contact_id)
+def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | None, last: bool,
+         loaded: tuple[Any, Any] | None = None) -> dict:
+    loaded = loaded or automation.load_contact(enrollment.contact_id)
     if loaded is None:
         _end(enrollment, "exited")
         raise JourneyExited("the contact was deleted")
@@ -105,6 +106,7 @@ def _evaluate(enrollment: Enrollment, body: dict, step: dict, payload: dict) -> 
     into this Task (payload "then" / "else"). A retried Task keeps the branch it recorded: the
     contact may have changed since, the journey must not take the other branch too."""
     branch = _recorded(enrollment, step["id"])
+    loaded = None
     if branch not in ("then", "else"):
         loaded = automation.load_contact(enrollment.contact_id)
         branch = "then" if loaded is not None and semantics.condition_met(step, loaded[1]) else "else"
@@ -112,7 +114,7 @@ def _evaluate(enrollment: Enrollment, body: dict, step: dict, payload: dict) -> 
     first = payload.get(branch)
     if first:
         _act(enrollment, body, semantics.find_step(body["steps"], first["step"]), next_step=first["next"],
-             last=bool(first["last"]))
+             last=bool(first["last"]), loaded=loaded)  # the contact just read: the same moment
     return {"matched": branch == "then"}
 
 

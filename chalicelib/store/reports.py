@@ -7,6 +7,8 @@
   scope "account", slot "DAY" (the account's day) and "totals" (contacts, consent);
   scope "contact#ID", slot "tally": what the account totals count of that contact.
   A report Queries one scope over a range of days: never a scan, never messages or journeys.
+  Each counter slot is held in up to SHARDS items, `SLOT~N` (N from the contact's id), added up
+  when read: a burst of contacts through one scenario spreads over them.
 
 Counting is idempotent: a fact (a step reached, a message opened...) is counted in one
 transaction that adds it to its holder's `counted` set (the journey's enrollment item, the
@@ -18,6 +20,9 @@ to DynamoDB directly, here in store/ where the app's raw DynamoDB calls live.
 """
 from __future__ import annotations
 
+import random
+import time
+import zlib
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -35,6 +40,12 @@ ACCOUNT = "account"
 TOTALS = "totals"
 TALLY = "tally"
 _SERIALIZER = TypeSerializer()
+# Every contact's journeys and messages add to the same few counters (the day's, a step's): one
+# item takes at most 1,000 write units a second and fails transactions that meet on it, so each
+# counter is spread over SHARDS items, "SLOT~N" with N fixed by the contact; reads add them up.
+SHARDS = 10
+SHARD_MARK = "~"
+CONFLICT_ATTEMPTS = 5
 
 
 class ReportCounter(Model):
@@ -106,22 +117,42 @@ def count_once(holder_table: str, holder_key: Mapping[str, str], facts: Iterable
     holder = {"Update": {
         "TableName": holder_table, "Key": key, "UpdateExpression": expression, "ConditionExpression": condition,
         "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
-    items = [holder] + [_add(_table(), counter_key(scope, slot), counts)
+    owner = holder_key[first]
+    items = [holder] + [_add(_table(), counter_key(scope, shard(slot, owner)), counts)
                         for (scope, slot), counts in adds.items() if counts]
-    try:
-        _client().transact_write_items(TransactItems=items)
-    except _client().exceptions.TransactionCanceledException:
-        return False
-    return True
+    return _transact(items)
 
 
-def add(adds: Mapping[tuple[str, str], Mapping[str, int]], *, tally: tuple[str, Mapping[str, int],
-                                                                            Mapping[str, int] | None] | None = None
-        ) -> bool:
-    """Add to counters; with `tally` (scope, new values, values expected now or None for a new
-    tally), also move a contact's tally, under the condition that it still holds the expected
-    values. False when that condition failed (another writer moved it: read it again)."""
-    items = [_add(_table(), counter_key(scope, slot), counts) for (scope, slot), counts in adds.items() if counts]
+def shard(slot: str, owner: str) -> str:
+    """The item of counter `slot` that `owner` (a contact id) adds to."""
+    return f"{slot}{SHARD_MARK}{zlib.crc32(owner.encode()) % SHARDS}"
+
+
+def _transact(items: list[dict[str, Any]]) -> bool:
+    """Write all or nothing; False when a condition failed. A transaction that met another one on
+    the same item (TransactionConflict: nothing was written) is tried again: a count is never
+    dropped for having come at the same moment as another."""
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            _client().transact_write_items(TransactItems=items)
+            return True
+        except _client().exceptions.TransactionCanceledException as error:
+            codes = {reason.get("Code") for reason in error.response.get("CancellationReasons") or []}
+            if "TransactionConflict" not in codes or "ConditionalCheckFailed" in codes \
+                    or attempt == CONFLICT_ATTEMPTS - 1:
+                return False
+            time.sleep(random.uniform(0, 0.02 * 2 ** attempt))
+    return False
+
+
+def add(adds: Mapping[tuple[str, str], Mapping[str, int]], *, owner: str,
+        tally: tuple[str, Mapping[str, int], Mapping[str, int] | None] | None = None) -> bool:
+    """Add to counters (in `owner`'s shard, a contact id); with `tally` (scope, new values, values
+    expected now or None for a new tally), also move a contact's tally, under the condition that it
+    still holds the expected values. False when that condition failed (another writer moved it:
+    read it again)."""
+    items = [_add(_table(), counter_key(scope, shard(slot, owner)), counts)
+             for (scope, slot), counts in adds.items() if counts]
     if tally is not None:
         scope, values, expected = tally
         key = counter_key(scope, TALLY)
@@ -144,11 +175,7 @@ def add(adds: Mapping[tuple[str, str], Mapping[str, int]], *, tally: tuple[str, 
                 "ExpressionAttributeValues": {**given, **condition["ExpressionAttributeValues"]}}})
     if not items:
         return True
-    try:
-        _client().transact_write_items(TransactItems=items)
-    except _client().exceptions.TransactionCanceledException:
-        return False
-    return True
+    return _transact(items)
 
 
 def _expecting(expected: Mapping[str, int]) -> dict[str, Any]:
@@ -166,24 +193,28 @@ def tally(scope: str) -> dict[str, int] | None:
 
 
 def read(scope: str, low: str, high: str) -> list[tuple[str, dict[str, int]]]:
-    """(slot, counters) of one scope, slots from `low` to `high` inclusive, in slot order."""
-    found: list[tuple[str, dict[str, int]]] = []
+    """(slot, counters) of one scope, slots from `low` to `high` inclusive (their shards added up),
+    in slot order."""
+    found: dict[str, dict[str, int]] = {}
     start: dict[str, Any] | None = None
     while True:
         page = _client().query(
             TableName=_table(), KeyConditionExpression="#scope = :scope AND #slot BETWEEN :low AND :high",
             ExpressionAttributeNames={"#scope": "scope", "#slot": "slot"},
-            ExpressionAttributeValues={":scope": {"S": scope}, ":low": {"S": low}, ":high": {"S": high}},
+            ExpressionAttributeValues={":scope": {"S": scope}, ":low": {"S": low},
+                                       ":high": {"S": high + SHARD_MARK * 2}},
             **({"ExclusiveStartKey": start} if start else {}))
-        found += [(item["slot"]["S"], _numbers(item)) for item in page.get("Items", [])]
+        for item in page.get("Items", []):
+            counts = found.setdefault(item["slot"]["S"].split(SHARD_MARK, 1)[0], {})
+            for name, value in _numbers(item).items():
+                counts[name] = counts.get(name, 0) + value
         start = page.get("LastEvaluatedKey")
         if not start:
-            return found
+            return sorted(found.items())
 
 
 def read_one(scope: str, slot: str) -> dict[str, int]:
-    found = _client().get_item(TableName=_table(), Key=counter_key(scope, slot)).get("Item")
-    return _numbers(found) if found else {}
+    return dict(read(scope, slot, slot)).get(slot, {})
 
 
 def _numbers(item: Mapping[str, Any]) -> dict[str, int]:
