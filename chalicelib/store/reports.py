@@ -145,7 +145,7 @@ def _transact(items: list[dict[str, Any]]) -> bool:
     return False
 
 
-def add(adds: Mapping[tuple[str, str], Mapping[str, int]], *, owner: str,
+def add(adds: Mapping[tuple[str, str], Mapping[str, int]], *, owner: str = "",
         tally: tuple[str, Mapping[str, int], Mapping[str, int] | None] | None = None) -> bool:
     """Add to counters (in `owner`'s shard, a contact id); with `tally` (scope, new values, values
     expected now or None for a new tally), also move a contact's tally, under the condition that it
