@@ -321,8 +321,17 @@ def model(measured: dict[str, Any], usage: dict[str, float], *, ses_rate: float,
     caps.sort(key=lambda item: item["entries_per_second"])
     binding = caps[0]
     rate = binding["entries_per_second"]
-    bucket = QUOTAS["start_execution_bucket"].limit if binding["quota"] == QUOTAS["start_execution"].name else 0
-    seconds = max(0.0, contacts - bucket) / rate
+    drained: dict[str, float] | None = None
+    if binding["quota"] == QUOTAS["start_execution"].name:
+        # the consumer tries far more than StartExecution takes: what it cannot start goes back on
+        # the queue for later, and the last ones may be waiting out a long delay
+        invocations = max(usage.get("lambda.invocations.automation", 1.0), 1.0)
+        per_event = usage.get("lambda.billed_ms.automation", 0.0) / invocations / 1000  # seconds
+        drained = drain(contacts, rate=rate, bucket=QUOTAS["start_execution_bucket"].limit,
+                        attempts_per_second=QUOTAS["lambda_concurrency"].limit / max(per_event, 0.001))
+        seconds = drained["seconds"]
+    else:
+        seconds = contacts / rate
     bound = contacts / BOUND_RATE
     waits = any(state["Type"] == "Wait" for state in measured["asl"]["States"].values())
     notes = []
@@ -340,8 +349,55 @@ def model(measured: dict[str, Any], usage: dict[str, float], *, ses_rate: float,
             notes.append(f"{item['table']} {item['item']} is in every entry's transaction ({rate:,.0f}/s): "
                          "transactions that meet on one item are refused (TransactionConflict) and the entry "
                          "is postponed; not modelled")
+    if drained:
+        notes.append(f"the queue's consumer tries about {drained['attempts_per_entry']:.1f} times per entry "
+                     f"before StartExecution takes it ({drained['attempts']:,.0f} attempts, each a queue request "
+                     f"more); without the put-back delays the same bucket would take "
+                     f"{(contacts - QUOTAS['start_execution_bucket'].limit) / rate / 60:,.0f} min")
     return {"contacts": contacts, "caps": caps, "binding": binding, "seconds": seconds,
             "bound_seconds": bound, "ratio": seconds / bound, "notes": notes}
+
+
+def drain(contacts: int, *, rate: float, bucket: float, attempts_per_second: float,
+          horizon: int = 7 * 86400) -> dict[str, float]:
+    """How a queued burst drains through StartExecution's token bucket: a fluid model, second by
+    second. The automation consumer tries up to `attempts_per_second` queued entries; those past the
+    bucket are put back with store.queue.postpone's delay (2 s doubling to 15 min, times 0.5 to 1 at
+    random), spread evenly over that window. Answers the seconds until the last one started and
+    the attempts it took."""
+    from chalicelib.store.queue import MAX_DELAY_SECONDS
+
+    levels = 12  # postponements counted apart up to this many (the delay is at its cap long before)
+    ready = [0.0] * levels  # entries on the queue now, by postponements so far
+    ready[0] = float(contacts)
+    arriving = [0.0] * levels  # entries a second coming back, by postponements
+    changes: dict[int, list[float]] = defaultdict(lambda: [0.0] * levels)
+    tokens, started, attempts, second = bucket, 0.0, 0.0, 0
+    while started < contacts - 0.5 and second < horizon:
+        for level, change in enumerate(changes.pop(second, [0.0] * levels)):
+            arriving[level] += change
+        for level in range(levels):
+            ready[level] += max(arriving[level], 0.0)
+        waiting = sum(ready)
+        tried = min(waiting, attempts_per_second)
+        ok = min(tried, tokens)
+        tokens = min(bucket, tokens - ok + rate)
+        started += ok
+        attempts += tried
+        if waiting > 0:
+            for level in range(levels):
+                share = ready[level] / waiting
+                ready[level] -= share * tried
+                back = share * (tried - ok)
+                if back <= 0:
+                    continue
+                delay = min(MAX_DELAY_SECONDS, 2 ** min(level, 10) * 2)
+                first, last = second + max(1, int(delay * 0.5)), second + max(2, int(delay))
+                target = min(level + 1, levels - 1)
+                changes[first][target] += back / (last - first)
+                changes[last][target] -= back / (last - first)
+        second += 1
+    return {"seconds": float(second), "attempts": attempts, "attempts_per_entry": attempts / max(started, 1.0)}
 
 
 # -- the report -----------------------------------------------------------------------------------
