@@ -71,21 +71,48 @@ def journey(enrollment: Enrollment) -> None:
         logger.exception("journey not counted", extra={"enrollment": enrollment.id})
 
 
+def journey_and_set(enrollment: Enrollment, values: dict[str, str]) -> bool:
+    """Count the journey's new facts and set `values` on its enrollment in that one write; False
+    (nothing written) when there is nothing new to count or the write lost a race: the caller
+    sets the values itself and counts as usual. Other failures are raised."""
+    if enrollment.id is None or enrollment.scenario_id is None:
+        return False
+    version = int(enrollment.version or 0)
+    try:
+        new = sorted(_new_facts(enrollment, version))
+    except Exception:  # a report never stops a journey: the caller's own write goes ahead
+        logger.exception("journey not counted", extra={"enrollment": enrollment.id})
+        return False
+    if not new or len(new) > FACTS_PER_WRITE:
+        return False
+    holder = {"contact_id": enrollment.contact_id, "key": enrollment.key}
+    if not store.count_once(store.table_of(Enrollment), holder, new,
+                            _journey_adds(enrollment.scenario_id, version, set(new)), sets=values):
+        return False
+    enrollment.counted = set(enrollment.counted or ()) | set(new)
+    return True
+
+
+def _new_facts(enrollment: Enrollment, version: int) -> set[str]:
+    found = flow.facts(_definition(str(enrollment.scenario_id), version), list(enrollment.path or []),
+                       int(enrollment.bucket or 0), enrollment.status or "running")
+    return found - set(enrollment.counted or ())
+
+
 def _count_journey(enrollment: Enrollment) -> None:
     current: Enrollment | None = enrollment
     for _ in range(ATTEMPTS):
         if current is None or current.id is None or current.scenario_id is None:
             return
         version = int(current.version or 0)
-        found = flow.facts(_definition(current.scenario_id, version), list(current.path or []),
-                           int(current.bucket or 0), current.status or "running")
-        new = sorted(found - set(current.counted or ()))
+        new = sorted(_new_facts(current, version))
         if not new:
             return
         holder = {"contact_id": current.contact_id, "key": current.key}
         if all(store.count_once(store.table_of(Enrollment), holder, part,
                                 _journey_adds(current.scenario_id, version, set(part)))
                for part in (new[index:index + FACTS_PER_WRITE] for index in range(0, len(new), FACTS_PER_WRITE))):
+            current.counted = set(current.counted or ()) | set(new)  # a later count of this copy starts here
             return
         try:
             current = Enrollment.get(current.contact_id, current.key, consistent_read=True)

@@ -91,6 +91,10 @@ def admit(contact_id: str, head: Scenario, definition: dict, trigger: dict, at: 
 
 
 def started(enrollment: Enrollment, execution_arn: str) -> None:
+    """Note the execution, and count the entry in the same write when it can."""
+    if counters.journey_and_set(enrollment, {"execution_arn": execution_arn}):
+        enrollment.execution_arn = execution_arn
+        return
     enrollment.update(actions=[Enrollment.execution_arn.set(execution_arn)])
     counters.journey(enrollment)
 
