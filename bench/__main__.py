@@ -22,6 +22,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 SUITES = {
     "perevent": "bench.perevent",  # DynamoDB requests per event, case by case
     "volume": "bench.volume",  # the local stack as the base grows; criteria speed
+    "stepcost": "bench.stepcost",  # welcome-series line by line, and 1,000,000 contacts at the quotas
 }
 
 

@@ -83,18 +83,28 @@ def url_digest(url: str) -> str:
 def record_message_event(contact_id: str, message: Message | None, kind: str, *, event_id: str,
                          channel: str = "email", properties: dict[str, Any] | None = None,
                          scenario: str | None = None, step: str | None = None,
-                         message_id: str | None = None) -> dict | None:
-    """Record `{channel}.{kind}` once per event id, and add it to the message's history.
+                         message_id: str | None = None, apply_effects: bool = False) -> dict | None:
+    """Record `{channel}.{kind}` once per event id, and add it to the message's history; with
+    `apply_effects`, apply what it does to the contact (see `apply`) before it goes to automation.
 
     Answers the stored event, or None when this event id was recorded before."""
     extra = {key: value for key, value in (properties or {}).items() if value is not None}
     context = {"scenario": message.scenario if message else scenario,
                "step": message.step if message else step,
                "message_id": message.id if message else message_id}
-    stored = events.record_and_dispatch(
-        contact_id, f"{channel}.{kind}", {**{k: v for k, v in context.items() if v}, **extra}, event_id=event_id)
-    if message is not None:  # a repeat too: a fault may have come between the event and its note
-        note(message, kind, stored["timestamp"] if stored else clock.iso(clock.now()), extra, repeat=stored is None)
+    stored = events.record(contact_id, f"{channel}.{kind}", {**{k: v for k, v in context.items() if v}, **extra},
+                           event_id=event_id)
+    try:
+        if message is not None:  # a repeat too: a fault may have come between the event and its note
+            note(message, kind, stored["timestamp"] if stored else clock.iso(clock.now()), extra,
+                 repeat=stored is None)
+        if stored is not None and apply_effects:
+            apply(stored)
+    finally:
+        # Handed to automation only now: its consumer applies feedback too (a posted bounce), and
+        # would otherwise race this handler for the claim, the contact changing after we answered.
+        if stored is not None:
+            events.queue.enqueue([stored])
     return stored
 
 
@@ -103,6 +113,10 @@ def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = No
     `repeat` of an event already recorded, only what its first handling did not get to."""
     entry = {"type": kind, "at": at, **{key: value for key, value in (extra or {}).items()
                                          if key in ("url", "bounce_type", "source")}}
+    rank = STATUS_RANK.get(kind)
+    raise_to = kind if rank is not None and STATUS_RANK.get(message.status, rank) < rank else None
+    if not repeat and kind not in (message.counted or ()) and counters.noted(message, kind, entry, raise_to):
+        return  # the first of its kind: noted, raised and counted in one write
     item = Message(message.contact_id, message.id)
     if not (repeat and _noted(item, entry)):  # the rest is idempotent: counted once, status raised once
         try:
@@ -113,7 +127,6 @@ def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = No
                 raise
             return  # the message is gone (erased with its contact)
     counters.message(message, kind)
-    rank = STATUS_RANK.get(kind)
     if rank is None:
         return
     lower = [status for status, value in STATUS_RANK.items() if value < rank]
@@ -339,12 +352,12 @@ def handle_ses(raw: str | dict) -> dict[str, int]:
         if kind == "clicked":
             suffix = f"clicked/{url_digest(properties['url'])}"
         event_id = f"{found.id}/{suffix}" if found else f"ses/{ses_id}/{suffix}/{address}"
-        stored = record_message_event(contact_id, found, kind, event_id=event_id, properties=properties)
+        stored = record_message_event(contact_id, found, kind, event_id=event_id, properties=properties,
+                                      apply_effects=True)
         if stored is None:
             report["duplicates"] += 1
             continue
         report["recorded"] += 1
-        apply(stored)
     return report
 
 

@@ -1,7 +1,8 @@
 """Sending a scenario's email or SMS step: claim, gate, render, track, send, record.
 
 The message id is fixed by enrollment and step, and the message item is claimed with a
-condition before anything is sent, so a retried step never sends twice. When the provider
+condition before anything is sent, so a retried step never sends twice. Its outcome (sent,
+skipped) is the step's result, counted in the reports with the journey's step (reports.flow). When the provider
 refuses or throttles (nothing went out), the claim and the frequency-cap reservation are
 given back so that the retry sends; once the provider has accepted, the claim stays.
 A template that fails to render marks the message `failed` and fails the step.
@@ -20,7 +21,6 @@ from chalicelib.contacts import service as contacts
 from chalicelib.events import service as events
 from chalicelib.faults import Throttled
 from chalicelib.logs import logger
-from chalicelib.reports import counters
 from chalicelib.store.models import Contact, Enrollment, Message, Template
 
 
@@ -43,7 +43,7 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
         done = Message.get(contact.id, record.id, consistent_read=True)
         if done.status in ("skipped", "failed"):
             return f"skipped:{done.reason}" if done.status == "skipped" else "failed"
-        counters.message(done, "sent")  # a fault may have come between the send and these two
+        # a fault may have come between the send and its announcement
         _announce(contact.id, channel, body["id"], step["id"], record.id)
         return "sent" if done.status == "sending" else done.status
     data = contacts.to_api(contact)
@@ -52,7 +52,6 @@ def send_step(step: dict, contact: Contact, enrollment: Enrollment, body: dict) 
         if reason:
             record.update(actions=[Message.status.set("skipped"), Message.reason.set(reason),
                                    Message.sent_at.set(clock.iso(clock.now()))])
-            counters.message(record, "skipped", reason=reason)
             logs.skipped(channel, record.id, reason)
             return f"skipped:{reason}"
         content = step_content(step)
@@ -93,7 +92,6 @@ def _mark_sent(record: Message, details: list[Action]) -> None:
         if not faults.lost_to_condition(error):
             raise
         record.update(actions=details)
-    counters.message(record, "sent")
 
 
 def _announce(contact_id: str, channel: str, scenario_id: str, step_id: str, message_id: str) -> None:

@@ -6,6 +6,12 @@ unsubscribed, bounced or complained about. Each fact is counted once: it is adde
 holder's `counted` set (enrollment or message) in the same transaction as the counters
 (store.reports.count_once), so a retried Task, a duplicate SES notification or a second open
 adds nothing. Days are the domain clock's UTC days.
+
+Every counter in a transaction costs two write units (four past 1 KB), on every journey: a
+fact moves its day's counter only (what is running or waiting now is the sum over all days, read
+by the report), a scenario's message numbers live on its steps' counters only (its totals are
+their sum), a send is counted with its step's journey facts, and a step runner Task counts its
+journey once at its end (scenarios.journeys.counted_once).
 """
 from __future__ import annotations
 
@@ -20,7 +26,6 @@ from chalicelib.store import reports as store
 from chalicelib.store.models import Contact, Enrollment, Message, Scenario
 
 ATTEMPTS = 5
-ALL_TIME = "all"  # the day of the all-time slots ("all" sorts after every date: a range of days never reads it)
 FACTS_PER_WRITE = 20  # a transaction takes 100 items: each fact moves at most two counters
 # What a message's history counts (its first of each kind); opened and clicked are so unique.
 MESSAGE_FACTS = ("sent", "skipped", "delivered", "opened", "clicked", "unsubscribed", "bounced", "complained")
@@ -66,21 +71,48 @@ def journey(enrollment: Enrollment) -> None:
         logger.exception("journey not counted", extra={"enrollment": enrollment.id})
 
 
+def journey_and_set(enrollment: Enrollment, values: dict[str, str]) -> bool:
+    """Count the journey's new facts and set `values` on its enrollment in that one write; False
+    (nothing written) when there is nothing new to count or the write lost a race: the caller
+    sets the values itself and counts as usual. Other failures are raised."""
+    if enrollment.id is None or enrollment.scenario_id is None:
+        return False
+    version = int(enrollment.version or 0)
+    try:
+        new = sorted(_new_facts(enrollment, version))
+    except Exception:  # a report never stops a journey: the caller's own write goes ahead
+        logger.exception("journey not counted", extra={"enrollment": enrollment.id})
+        return False
+    if not new or len(new) > FACTS_PER_WRITE:
+        return False
+    holder = {"contact_id": enrollment.contact_id, "key": enrollment.key}
+    if not store.count_once(store.table_of(Enrollment), holder, new,
+                            _journey_adds(enrollment.scenario_id, version, set(new)), sets=values):
+        return False
+    enrollment.counted = set(enrollment.counted or ()) | set(new)
+    return True
+
+
+def _new_facts(enrollment: Enrollment, version: int) -> set[str]:
+    found = flow.facts(_definition(str(enrollment.scenario_id), version), list(enrollment.path or []),
+                       int(enrollment.bucket or 0), enrollment.status or "running")
+    return found - set(enrollment.counted or ())
+
+
 def _count_journey(enrollment: Enrollment) -> None:
     current: Enrollment | None = enrollment
     for _ in range(ATTEMPTS):
         if current is None or current.id is None or current.scenario_id is None:
             return
         version = int(current.version or 0)
-        found = flow.facts(_definition(current.scenario_id, version), list(current.path or []),
-                           int(current.bucket or 0), current.status or "running")
-        new = sorted(found - set(current.counted or ()))
+        new = sorted(_new_facts(current, version))
         if not new:
             return
         holder = {"contact_id": current.contact_id, "key": current.key}
         if all(store.count_once(store.table_of(Enrollment), holder, part,
                                 _journey_adds(current.scenario_id, version, set(part)))
                for part in (new[index:index + FACTS_PER_WRITE] for index in range(0, len(new), FACTS_PER_WRITE))):
+            current.counted = set(current.counted or ()) | set(new)  # a later count of this copy starts here
             return
         try:
             current = Enrollment.get(current.contact_id, current.key, consistent_read=True)
@@ -104,42 +136,54 @@ def _journey_adds(scenario_id: str, version: int, facts: set[str]) -> dict[tuple
             status, _, step = rest.partition(":")
             adds[(scope, slot(day, version, step))]["left"] += 1
             adds[(scope, slot(day, version, step))][status] += 1
+        elif kind == "sent":  # the step's message went out: the step's and the account's day count it
+            adds[(scope, slot(day, version, rest))]["sent"] += 1
+            adds[(store.ACCOUNT, day)]["sent"] += 1
+        elif kind == "skipped":
+            step, _, reason = rest.partition(":")
+            adds[(scope, slot(day, version, step))][f"skipped:{reason}"] += 1
         else:  # reached, completed
             adds[(scope, slot(day, version, rest))][kind] += 1
-    return _with_all_time({key: dict(value) for key, value in adds.items()})
-
-
-def _with_all_time(adds: dict[tuple[str, str], dict[str, int]]) -> dict[tuple[str, str], dict[str, int]]:
-    """Each scenario counter twice: on its day (reports over a range) and all-time (who is still
-    running or waiting now, whenever they arrived)."""
-    both = dict(adds)
-    for (scope, key), counts in adds.items():
-        if scope.startswith("scenario#"):
-            both[(scope, ALL_TIME + key[key.index("#"):])] = counts
-    return both
+    return {key: dict(value) for key, value in adds.items()}
 
 
 # -- messages -------------------------------------------------------------------------------
 
 
 def message(item: Message, kind: str, *, reason: str | None = None) -> None:
-    """Count a message's first `kind` (sent, skipped, delivered, opened, clicked, ...): for its
-    step and scenario version, and for the account's day (sends and engagement)."""
+    """Count a message's first `kind` (delivered, opened, clicked, ...; a scenario's sends and
+    skips are counted with the journey's step, see flow): for its step (a scenario's totals are
+    the sum of its steps'), and for the account's day (sends and engagement)."""
     if kind not in MESSAGE_FACTS:
         return
-    day, name = today(), f"skipped:{reason or 'unknown'}" if kind == "skipped" else kind
-    adds: dict[tuple[str, str], dict[str, int]] = {}
-    version = item.version
-    if item.scenario and item.step and version:
-        scope = scenario_scope(item.scenario)
-        adds[(scope, slot(day, int(version), item.step))] = {name: 1}
-        adds[(scope, slot(day, int(version)))] = {name: 1}
-    if kind != "skipped":
-        adds[(store.ACCOUNT, day)] = {kind: 1}
-    try:  # no all-time slots: only `running` and `waiting` read those, and they are journeys'
-        store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind], adds)
+    try:
+        store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind],
+                         message_adds(item, kind, reason=reason))
     except Exception:  # a report never stops a send or a notification
         logger.exception("message not counted", extra={"message": item.id, "kind": kind})
+
+
+def message_adds(item: Message, kind: str, *, reason: str | None = None) -> dict[tuple[str, str], dict[str, int]]:
+    """The counters a message's first `kind` moves."""
+    day, name = today(), f"skipped:{reason or 'unknown'}" if kind == "skipped" else kind
+    adds: dict[tuple[str, str], dict[str, int]] = {}
+    if item.scenario and item.step and item.version:
+        adds[(scenario_scope(item.scenario), slot(day, int(item.version), item.step))] = {name: 1}
+    if kind != "skipped":
+        adds[(store.ACCOUNT, day)] = {kind: 1}
+    return adds
+
+
+def noted(item: Message, kind: str, entry: dict[str, Any], status: str | None) -> bool:
+    """A message's first `kind`, in one write: the entry added to its history, its status raised
+    to `status` (None: kept) on the condition that it is still `item.status`, and counted. False
+    when `kind` is counted already or the message changed or went meanwhile: nothing was written."""
+    if kind not in MESSAGE_FACTS:
+        return False
+    return store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind],
+                            message_adds(item, kind), append=("events", [entry]),
+                            sets={"status": status} if status else None,
+                            expect={"status": item.status} if status else None)
 
 
 # -- the account's contacts -----------------------------------------------------------------
@@ -173,7 +217,7 @@ def contact_event(event: dict[str, Any]) -> None:
             (store.ACCOUNT, store.TOTALS): {name: value for name, value in delta.items() if value}}
         if before is None and contact is not None:
             adds[(store.ACCOUNT, contact.created_at[:10])] = {"contacts_created": 1}
-        if store.add(adds, tally=(scope, after, before)):
+        if store.add(adds, owner=contact_id, tally=(scope, after, before)):
             return
 
 

@@ -11,7 +11,9 @@ two-day wait is counted there from the moment the step before it finished.
 Facts are strings, so a journey's counted facts are a set stored on its enrollment:
 `entered`, `ended:STATUS`, `reached:STEP`, `completed:STEP`, `left:STATUS:STEP` (the journey
 ended there, converted or exited..., without finishing the step), `branch:STEP:BRANCH` (`then`,
-`else`, or a split's index).
+`else`, or a split's index), and for a finished email or SMS step its message's outcome,
+`sent:STEP` or `skipped:STEP:REASON`: a send is counted with the step that made it, in the
+same write (a step id has no colon).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ class _Passage:
     branch: str | None  # the branch taken, for if / wait_for / split
     recorded: bool  # the step runner recorded it (evidence the journey got there)
     finished: bool  # its record says it is done (an action done, a condition evaluated, a wait_for resumed)
+    result: str | None = None  # an action's recorded outcome
 
 
 def facts(definition: Mapping[str, Any], path: Sequence[Mapping[str, Any]], bucket: int, status: str) -> set[str]:
@@ -63,6 +66,9 @@ def facts(definition: Mapping[str, Any], path: Sequence[Mapping[str, Any]], buck
             found.add(f"completed:{step_id}")
             if passage.branch is not None:
                 found.add(f"branch:{step_id}:{passage.branch}")
+            sent = _message_fact(passage)
+            if sent:
+                found.add(sent)
         elif status != "running":
             found.add(f"left:{status}:{step_id}")
     return found
@@ -86,7 +92,7 @@ def _walk(steps: Sequence[Mapping[str, Any]], results: Mapping[str, list[str]], 
         if not done:
             return False
         if kind in ACTION_TYPES:
-            walked.append(_Passage(step, None, True, done[-1] != "exit_when"))
+            walked.append(_Passage(step, None, True, done[-1] != "exit_when", done[-1]))
             if done[-1] == "exit_when" or kind in TERMINAL_TYPES:
                 return False
         elif kind == "if":
@@ -102,6 +108,21 @@ def _walk(steps: Sequence[Mapping[str, Any]], results: Mapping[str, list[str]], 
         else:  # a wait until a moment: recorded when it begins, done when a later step shows it
             walked.append(_Passage(step, None, True, False))
     return True
+
+
+# What a send step records when no message went out, besides "skipped:REASON".
+_NOT_SENT = frozenset({"failed", "exit_when"})
+
+
+def _message_fact(passage: _Passage) -> str | None:
+    """`sent:STEP` or `skipped:STEP:REASON` for a finished email or SMS step (its recorded result is
+    the message's status when a retried Task found it sent already and moved on: delivered...)."""
+    result, step_id = passage.result, passage.step["id"]
+    if passage.step["type"] not in ("email", "sms") or result is None or result in _NOT_SENT:
+        return None
+    if result.startswith("skipped:"):
+        return f"skipped:{step_id}:{result.split(':', 1)[1]}"
+    return f"sent:{step_id}"
 
 
 def step_ids(steps: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], int]]:

@@ -1,10 +1,12 @@
 """Scenario JSON -> Amazon States Language (DESIGN.md section 3, "Compiling").
 
 Each action step is one Task calling the step runner Lambda; an `if` is an evaluate Task and
-a Choice; a split is a Choice on the bucket fixed at entry; a duration wait is a Wait; a wait
-until a time or date is a Task computing the timestamp and a Wait on it; a `wait_for` is a
-`waitForTaskToken` Task whose `States.Timeout` leads to the else branch. Branches rejoin the
-step after the branching step; a path that does not end on an action runs `_complete`.
+a Choice (the evaluate Task also does the first action of the branch it takes when that branch
+starts with one, and there is no Choice when both branches go on at the same state); a split
+is a Choice on the bucket fixed at entry; a duration wait is a Wait; a wait until a time or
+date is a Task computing the timestamp and a Wait on it; a `wait_for` is a `waitForTaskToken`
+Task whose `States.Timeout` leads to the else branch. Branches rejoin the step after the
+branching step; a path that does not end on an action runs `_complete`.
 
 The execution input is `{"enrollment": {...}, "timeouts": Compiled.timeouts}`: the code that
 starts executions merges `timeouts` in (wait_for Tasks read `$.timeouts.tN`).
@@ -27,6 +29,7 @@ EXITED = "_exited"
 RECORD_FAILURE = "_record-failure"
 FAILED = "_failed"
 COMPLETE = "_complete"
+ENDED = "_ended"  # a Choice's way to end the journey (a Choice cannot End)
 START = "_start"
 
 # A throttled or briefly unavailable service (SES past the account's send rate, Step Functions,
@@ -86,6 +89,8 @@ class _Builder:
             self.states[COMPLETE] = self._task({"action": "complete", **ENROLLMENT}, End=True)
         if self._refers_to(EXITED):
             self.states[EXITED] = {"Type": "Succeed"}
+        if self._refers_to(ENDED):
+            self.states[ENDED] = {"Type": "Succeed"}
         if self._refers_to(RECORD_FAILURE):
             self.states[RECORD_FAILURE] = self._task(
                 {"action": "fail", **ENROLLMENT, "error.$": "$.error"}, catch=False, Next=FAILED)
@@ -155,17 +160,7 @@ class _Builder:
             state["Next"] = state.pop("Next")  # keep Next last, as everywhere
             self.states[sid] = state
         elif kind == "if":
-            then = self._target(self._steps(step["then"], follow))
-            otherwise = self._target(self._steps(step.get("else", []), follow))
-            choice = f"{sid}?"
-            self.states[sid] = self._task({"action": "evaluate", "step": sid, **ENROLLMENT},
-                                          ResultSelector={"matched.$": "$.Payload.matched"},
-                                          ResultPath="$.check", Next=choice)
-            self.states[choice] = {
-                "Type": "Choice",
-                "Choices": [{"Variable": "$.check.matched", "BooleanEquals": True, "Next": then}],
-                "Default": otherwise,
-            }
+            self._condition(step, sid, follow)
         elif kind == "split":
             targets = [self._target(self._steps(branch["steps"], follow)) for branch in step["branches"]]
             choices = [{"Variable": "$.enrollment.bucket", "NumericLessThan": bound, "Next": target}
@@ -175,6 +170,39 @@ class _Builder:
         else:  # pragma: no cover - the validator refuses unknown types
             raise ValueError(f"unknown step type {kind!r}")
         return sid
+
+    def _condition(self, step: dict[str, Any], sid: str, follow: str | None) -> None:
+        branch_then, then_first = self._branch(step["then"], follow)
+        branch_else, else_first = self._branch(step.get("else", []), follow)
+        payload: dict[str, Any] = {"action": "evaluate", "step": sid, **ENROLLMENT}
+        if then_first is not None or else_first is not None:
+            # The evaluate Task also does the first action of the branch it takes: one state
+            # (and one transition, one Lambda call) less on every path through the condition.
+            payload.update({"then": then_first, "else": else_first})
+        if branch_then == branch_else:  # both branches go on at the same state: no Choice to make
+            ending: dict[str, Any] = {"End": True} if branch_then is None else {"Next": branch_then}
+            self.states[sid] = self._task(payload, ResultPath=None, **ending)
+            return
+        choice = f"{sid}?"
+        self.states[sid] = self._task(payload, ResultSelector={"matched.$": "$.Payload.matched"},
+                                      ResultPath="$.check", Next=choice)
+        self.states[choice] = {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.check.matched", "BooleanEquals": True, "Next": branch_then or ENDED}],
+            "Default": branch_else or ENDED,
+        }
+
+    def _branch(self, steps: list[dict[str, Any]], follow: str | None) -> tuple[str | None, dict[str, Any] | None]:
+        """Where a branch of an `if` goes on after its evaluate Task, and the first action of the
+        branch when that Task does it too (None: the branch starts at its own first state).
+
+        An action is folded into the evaluate Task unless it must wait for quiet hours first."""
+        first = steps[0] if steps else None
+        if first is None or first["type"] not in ACTION_TYPES or (
+                first["type"] in ("email", "sms") and self.quiet_hours):
+            return self._target(self._steps(steps, follow)), None
+        rest = None if first["type"] in TERMINAL_TYPES else self._steps(steps[1:], follow)
+        return rest, {"step": str(first["id"]), "next": rest, "last": rest is None}
 
     def _task(self, payload: dict[str, Any], *, catch: bool = True, **fields: Any) -> dict[str, Any]:
         state: dict[str, Any] = {
@@ -205,7 +233,7 @@ class _Builder:
             seen.add(name)
             order.append(name)
             pending.extend(reversed(_successors(self.states[name])))
-        shared = [name for name in (COMPLETE, EXITED, RECORD_FAILURE, FAILED) if name in self.states]
+        shared = [name for name in (COMPLETE, ENDED, EXITED, RECORD_FAILURE, FAILED) if name in self.states]
         body = [name for name in order if not name.startswith("_") or name == START]
         if start == COMPLETE:
             body = []

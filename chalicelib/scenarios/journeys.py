@@ -6,6 +6,9 @@ derived from contact, scenario and entry key, so a retried trigger starts nothin
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +25,28 @@ from chalicelib.store.transactions import CONFLICT, Transaction
 RUNNING = "running"
 ENDED = ("completed", "converted", "exited", "failed", "stopped")
 FOREVER = "9999-12-31T00:00:00.000Z"
+# The enrollment objects whose counting waits for the end of a counted_once block (another copy
+# of the same journey, read and recorded elsewhere meanwhile, counts at once as usual).
+_deferred: ContextVar[frozenset[int]] = ContextVar("deferred_counts", default=frozenset())
+
+
+@contextmanager
+def counted_once(enrollment: Enrollment) -> Iterator[None]:
+    """Count the journey once when the block ends, however often it is recorded or ended inside:
+    each count is a transaction over the journey and every counter it moves, so a Task that
+    evaluates, acts and ends pays for one instead of three. Counted even when the block raises
+    (an exit, a failure): what was recorded is counted."""
+    token = _deferred.set(_deferred.get() | {id(enrollment)})
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        _count(enrollment)
+
+
+def _count(enrollment: Enrollment) -> None:
+    if id(enrollment) not in _deferred.get():
+        counters.journey(enrollment)
 
 
 def get(contact_id: str, key: str) -> Enrollment | None:
@@ -66,6 +91,10 @@ def admit(contact_id: str, head: Scenario, definition: dict, trigger: dict, at: 
 
 
 def started(enrollment: Enrollment, execution_arn: str) -> None:
+    """Note the execution, and count the entry in the same write when it can."""
+    if counters.journey_and_set(enrollment, {"execution_arn": execution_arn}):
+        enrollment.execution_arn = execution_arn
+        return
     enrollment.update(actions=[Enrollment.execution_arn.set(execution_arn)])
     counters.journey(enrollment)
 
@@ -77,7 +106,7 @@ def record(enrollment: Enrollment, step: str, result: str, *, current: str | Non
     actions: list[Action] = [Enrollment.path.set(Enrollment.path.append([entry]))]
     actions.append(Enrollment.current_step.set(current) if current else Enrollment.current_step.remove())
     enrollment.update(actions=actions)
-    counters.journey(enrollment)
+    _count(enrollment)
 
 
 def finish(enrollment: Enrollment, status: str) -> bool:
@@ -90,7 +119,7 @@ def finish(enrollment: Enrollment, status: str) -> bool:
         if not faults.lost_to_condition(error):
             raise
         return False
-    counters.journey(enrollment)
+    _count(enrollment)
     logs.journey(status, contact_id=enrollment.contact_id, scenario=enrollment.scenario_id,
                  version=int(enrollment.version), execution=enrollment.id)
     return True

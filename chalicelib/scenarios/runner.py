@@ -48,15 +48,16 @@ def _run(payload: dict[str, Any]) -> dict[str, Any]:
         return {}
     body = scenarios.definition(enrollment.scenario_id, int(enrollment.version))
     step = semantics.find_step(body["steps"], payload["step"])
-    if action == "evaluate":
-        return _evaluate(enrollment, step)
-    if action == "wait_until":
-        return _wait_until(enrollment, body, step)
-    if action == "wait_for":
-        return _wait_for(enrollment, step, payload["token"])
-    if action == "quiet_hours":
-        return _quiet_hours(enrollment, body)
-    return _act(enrollment, body, step, next_step=payload.get("next"), last=bool(payload.get("last")))
+    with journeys.counted_once(enrollment):
+        if action == "evaluate":
+            return _evaluate(enrollment, body, step, payload)
+        if action == "wait_until":
+            return _wait_until(enrollment, body, step)
+        if action == "wait_for":
+            return _wait_for(enrollment, step, payload["token"])
+        if action == "quiet_hours":
+            return _quiet_hours(enrollment, body)
+        return _act(enrollment, body, step, next_step=payload.get("next"), last=bool(payload.get("last")))
 
 
 def _enrollment(ref: dict) -> Enrollment:
@@ -66,8 +67,9 @@ def _enrollment(ref: dict) -> Enrollment:
     return enrollment
 
 
-def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | None, last: bool) -> dict:
-    loaded = automation.load_contact(enrollment.contact_id)
+def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | None, last: bool,
+         loaded: tuple[Any, Any] | None = None) -> dict:
+    loaded = loaded or automation.load_contact(enrollment.contact_id)
     if loaded is None:
         _end(enrollment, "exited")
         raise JourneyExited("the contact was deleted")
@@ -99,12 +101,25 @@ def _already_done(enrollment: Enrollment, step_id: str) -> bool:
     return any(entry["step"] == step_id for entry in enrollment.path or [])
 
 
-def _evaluate(enrollment: Enrollment, step: dict) -> dict:
-    loaded = automation.load_contact(enrollment.contact_id)
-    matched = bool(loaded is not None and semantics.condition_met(step, loaded[1]))
-    if not _already_done(enrollment, step["id"]):
-        journeys.record(enrollment, step["id"], "then" if matched else "else", current=None)
-    return {"matched": matched}
+def _evaluate(enrollment: Enrollment, body: dict, step: dict, payload: dict) -> dict:
+    """Which branch the condition takes, and the branch's first action when the compiler folded it
+    into this Task (payload "then" / "else"). A retried Task keeps the branch it recorded: the
+    contact may have changed since, the journey must not take the other branch too."""
+    branch = _recorded(enrollment, step["id"])
+    loaded = None
+    if branch not in ("then", "else"):
+        loaded = automation.load_contact(enrollment.contact_id)
+        branch = "then" if loaded is not None and semantics.condition_met(step, loaded[1]) else "else"
+        journeys.record(enrollment, step["id"], branch, current=None)
+    first = payload.get(branch)
+    if first:
+        _act(enrollment, body, semantics.find_step(body["steps"], first["step"]), next_step=first["next"],
+             last=bool(first["last"]), loaded=loaded)  # the contact just read: the same moment
+    return {"matched": branch == "then"}
+
+
+def _recorded(enrollment: Enrollment, step_id: str) -> str | None:
+    return next((entry["result"] for entry in enrollment.path or [] if entry["step"] == step_id), None)
 
 
 def _wait_until(enrollment: Enrollment, body: dict, step: dict) -> dict:

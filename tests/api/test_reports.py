@@ -212,3 +212,39 @@ def test_a_report_of_all_versions_lists_the_latest_steps_then_those_only_older_v
     assert [step["id"] for step in _report(api, "welcome-series", "")["steps"]] == ["hello", *ids, "welcome"]
     assert [step["id"] for step in _report(api, "welcome-series", "version=1")["steps"]] == ["welcome", *ids]
     assert _report(api, "welcome-series", "version=2")["version"] == 2
+
+
+@pytest.mark.time_scale(DAY)
+def test_counters_written_by_earlier_versions_are_read_without_counting_twice(api):
+    """Before this version, every journey fact also went to an all-time slot, a scenario's message
+    numbers also to its own slot, and a counter was one item: a report over such data counts each
+    thing once, alongside what is counted now (spread over items)."""
+    import boto3
+
+    from chalicelib import clock
+    from chalicelib.config import settings
+
+    query = _range()
+    publish(api, reference("welcome-series"))
+    day = clock.now().date().isoformat()
+    table = boto3.resource("dynamodb", region_name=settings().region).Table(settings().table("report-counters"))
+    for scope, slot, counts in [
+        ("scenario#welcome-series", f"{day}#1#", {"entered": 2, "completed": 2, "sent": 3}),
+        ("scenario#welcome-series", "all#1#", {"entered": 2, "completed": 2}),
+        ("scenario#welcome-series", f"{day}#1#welcome", {"reached": 2, "completed": 2, "sent": 2}),
+        ("scenario#welcome-series", "all#1#welcome", {"reached": 2, "completed": 2}),
+        ("scenario#welcome-series", f"{day}#1#complete-profile", {"reached": 2, "completed": 2, "sent": 1}),
+        ("account", day, {"sent": 3}),
+    ]:
+        table.put_item(Item={"scope": scope, "slot": slot, **counts})
+    post(api, "signup", "ana@example.com", consent=CONSENT)  # counted now, beside the old counters
+    journey(api, "ana@example.com", "welcome-series", status="completed")
+    report = eventually(lambda: (lambda now: now if now["totals"]["completed"] == 3 else None)(
+        _report(api, "welcome-series", query)))  # the journey's last Task counts as it ends
+    totals, steps = report["totals"], _steps(report)
+    assert (totals["entered"], totals["running"], totals["completed"], totals["sent"]) == (3, 0, 3, 5)
+    assert (steps["welcome"]["reached"], steps["welcome"]["waiting"], steps["welcome"]["sent"]) == (3, 0, 3)
+    assert steps["complete-profile"]["sent"] == 2
+    assert sum(item["sent"] for item in report["days"]) == 5
+    overview = api.get(f"/reports/overview?{query}").data
+    assert sum(item["sent"] for item in overview["days"]) == 5

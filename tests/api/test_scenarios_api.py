@@ -72,7 +72,9 @@ def test_asl_and_diagram(api):
     assert wait_for["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert wait_for["Catch"][0]["ErrorEquals"] == ["States.Timeout"]
     assert asl["States"]["wait-answer"]["Type"] == "Wait"
-    assert asl["States"]["shipping-answer?"]["Type"] == "Choice"
+    evaluate = asl["States"]["shipping-answer"]["Parameters"]["Payload"]  # it sends the branch's email too
+    assert (evaluate["action"], evaluate["then"]["step"], evaluate["else"]["step"]) == (
+        "evaluate", "free-shipping", "similar")
     diagram = api.get("/scenarios/abandoned-cart/diagram").data
     assert diagram["format"] == "mermaid" and diagram["diagram"].startswith("flowchart TD")
     assert api.get("/scenarios/nope/asl").status_code == 404

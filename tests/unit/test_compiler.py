@@ -26,12 +26,11 @@ ENROLLMENT = {"enrollment.$": "$.enrollment"}
 
 # Reference scenario -> (number of states, states entered along the longest successful path).
 EXPECTED = {
-    "abandoned-cart": (11, ["wait-purchase", "why", "wait-answer", "shipping-answer", "shipping-answer?",
-                            "free-shipping"]),
+    "abandoned-cart": (8, ["wait-purchase", "why", "wait-answer", "shipping-answer"]),
     "birthday": (5, ["_start", "birthday-mail"]),
     "lead-magnet": (8, ["template", "d3", "method", "d6", "secret"]),
-    "loyal-customers": (8, ["first-purchase", "first-purchase?", "join-loyal", "loyal-points"]),
-    "welcome-series": (9, ["welcome", "wait-week", "profile-done", "profile-done?", "discover"]),
+    "loyal-customers": (7, ["first-purchase", "first-purchase?", "_ended"]),
+    "welcome-series": (6, ["welcome", "wait-week", "profile-done"]),
     "zero-waste": (7, ["last-chance", "react", "kept"]),
 }
 SHARED = {"_exited", "_record-failure", "_failed"}
@@ -170,39 +169,69 @@ def test_shared_states():
     assert "_complete" not in states
 
 
+def folded(step_id: str, follow: str | None) -> dict:
+    """The first action of a branch, done by the evaluate Task of its `if`."""
+    return {"step": step_id, "next": follow, "last": follow is None}
+
+
+def evaluate(step_id: str, then: dict | None = None, otherwise: dict | None = None, **ending: object) -> dict:
+    """The exact evaluate Task of an `if`; `ending`: Next, End, or ResultSelector/ResultPath for a Choice."""
+    payload: dict = {"action": "evaluate", "step": step_id, **ENROLLMENT}
+    if then is not None or otherwise is not None:
+        payload.update({"then": then, "else": otherwise})
+    state = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+             "Parameters": {"FunctionName": ARN, "Payload": payload}}
+    state.update({key: value for key, value in ending.items() if key in ("ResultSelector", "ResultPath")})
+    state.setdefault("ResultPath", None)
+    state.update({"Retry": RETRY, "Catch": CATCH})
+    state.update({key: value for key, value in ending.items() if key in ("Next", "End")})
+    return state
+
+
 def test_exit_and_delete_contact_always_end_the_journey():
     states = compile_steps(
         cond("c", [{"id": "x", "type": "exit"}], [{"id": "d", "type": "delete_contact"}]), email("after"),
     ).asl["States"]
-    assert states["x"] == action("x", None)
-    assert states["d"] == action("d", None)
-    assert states["c?"]["Choices"][0]["Next"] == "x"
-    assert states["c?"]["Default"] == "d"
+    assert states["c"] == evaluate("c", folded("x", None), folded("d", None), End=True)
     assert "after" not in states  # nothing reaches it: both branches leave
+    assert "c?" not in states
 
 
-def test_if_is_an_evaluate_task_and_a_choice():
+def test_if_does_the_first_action_of_the_branch_it_takes():
     states = compile_steps(cond("c", [email("yes")], [email("no")])).asl["States"]
-    assert states["c"] == {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
-        "Parameters": {"FunctionName": ARN, "Payload": {"action": "evaluate", "step": "c", **ENROLLMENT}},
-        "ResultSelector": {"matched.$": "$.Payload.matched"}, "ResultPath": "$.check",
-        "Retry": RETRY, "Catch": CATCH, "Next": "c?"}
+    # both branches end the journey after their one action: no Choice, no state of their own
+    assert states["c"] == evaluate("c", folded("yes", None), folded("no", None), End=True)
+    assert set(states) == {"c"} | SHARED
+
+
+def test_if_is_an_evaluate_task_and_a_choice_when_the_branches_go_on_apart():
+    states = compile_steps(cond("c", [email("yes"), email("more")], [email("no")]), email("z")).asl["States"]
+    assert states["c"] == evaluate("c", folded("yes", "more"), folded("no", "z"),
+                                   ResultSelector={"matched.$": "$.Payload.matched"}, ResultPath="$.check",
+                                   Next="c?")
     assert states["c?"] == {
         "Type": "Choice",
-        "Choices": [{"Variable": "$.check.matched", "BooleanEquals": True, "Next": "yes"}],
-        "Default": "no"}
-    assert states["yes"] == action("yes", None)
-    assert states["no"] == action("no", None)
+        "Choices": [{"Variable": "$.check.matched", "BooleanEquals": True, "Next": "more"}],
+        "Default": "z"}
+    assert states["more"] == action("more", "z")
+    assert "yes" not in states and "no" not in states
+
+
+def test_if_whose_branches_start_with_a_wait_only_evaluates():
+    states = compile_steps(cond("c", [{"id": "w1", "type": "wait", "duration": "PT1H"}, email("yes")],
+                                [email("no")]), email("z")).asl["States"]
+    assert states["c"] == evaluate("c", None, folded("no", "z"), ResultSelector={"matched.$": "$.Payload.matched"},
+                                   ResultPath="$.check", Next="c?")
+    assert states["c?"]["Choices"][0]["Next"] == "w1"
+    assert states["c?"]["Default"] == "z"
 
 
 def test_if_without_else_defaults_to_what_follows():
     states = compile_steps(email("a"), cond("c", [email("yes")]), email("z")).asl["States"]
     assert states["a"] == action("a", "c")
-    assert states["c?"]["Default"] == "z"
-    assert states["yes"] == action("yes", "z")
+    assert states["c"] == evaluate("c", folded("yes", "z"), None, Next="z")  # either way on to z
     assert states["z"] == action("z", None)
-    assert "_complete" not in states
+    assert "_complete" not in states and "c?" not in states
 
 
 def test_split_is_one_choice_on_the_bucket_with_cumulative_weights():
@@ -311,8 +340,10 @@ def test_journey_ending_on_a_wait_runs_complete():
 def test_if_at_the_end_without_else_defaults_to_complete():
     states = compile_steps(email("a"), cond("c", [email("yes")])).asl["States"]
     assert states["a"] == action("a", "c")
-    assert states["yes"] == action("yes", None)
+    assert states["c"]["Parameters"]["Payload"]["then"] == folded("yes", None)
+    assert states["c?"]["Choices"][0]["Next"] == "_ended"  # "yes" ended the journey
     assert states["c?"]["Default"] == "_complete"
+    assert states["_ended"] == {"Type": "Succeed"}
 
 
 def test_wait_for_timeout_without_else_at_the_end_runs_complete():
@@ -342,10 +373,11 @@ def test_branches_rejoin_and_last_is_computed_per_path():
         {"id": "w", "type": "wait", "duration": "P1D"},
         email("z"),
     ).asl["States"]
-    assert states["t1"] == action("t1", "inner")
-    assert states["inner?"]["Default"] == "w"  # empty else rejoins the outer continuation
-    assert states["t2"] == action("t2", "w")
-    assert states["e1"] == action("e1", "w")
+    assert states["c"]["Parameters"]["Payload"]["then"] == folded("t1", "inner")
+    assert states["c"]["Parameters"]["Payload"]["else"] == folded("e1", "w")
+    assert states["c?"]["Choices"][0]["Next"] == "inner"
+    assert states["c?"]["Default"] == "w"
+    assert states["inner"] == evaluate("inner", folded("t2", "w"), None, Next="w")  # empty else rejoins too
     assert states["w"]["Next"] == "z"
     assert states["z"] == action("z", None)
     assert "_complete" not in states
@@ -367,8 +399,7 @@ def test_nested_branches_ending_the_journey_each_end():
 def test_no_pass_states_and_flow_order():
     asl = compile_scenario(json.loads(SCENARIOS["abandoned-cart"].read_text()), step_runner_arn=ARN).asl
     assert list(asl["States"]) == [
-        "wait-purchase", "bought", "why", "wait-answer", "shipping-answer", "shipping-answer?",
-        "free-shipping", "similar", "_exited", "_record-failure", "_failed"]
+        "wait-purchase", "bought", "why", "wait-answer", "shipping-answer", "_exited", "_record-failure", "_failed"]
     assert asl["States"]["why"] == action("why", "wait-answer")
     assert asl["States"]["bought"] == action("bought", None)
 
@@ -412,6 +443,9 @@ def test_quiet_hours_hold_each_send_until_the_window_ends():
                                               "enrollment.$": "$.enrollment"}
     assert quiet["Next"] == "welcome:hold"
     assert asl["States"]["welcome:hold"] == {"Type": "Wait", "TimestampPath": "$.until.at", "Next": "welcome"}
+    # a send held for quiet hours is not folded into the condition: the hold comes first
+    assert asl["States"]["profile-done"]["Parameters"]["Payload"] == {"action": "evaluate", "step": "profile-done",
+                                                                      "enrollment.$": "$.enrollment"}
     assert asl["States"]["profile-done?"]["Choices"][0]["Next"] == "discover:quiet"
     assert_well_formed(asl)
     assert statelint(asl).returncode == 0

@@ -34,7 +34,18 @@ def test_an_entered_journey_counts_its_entry_only():
 
 def test_a_finished_step_puts_the_journey_in_the_wait_that_follows():
     assert facts(DEFINITION, _path(("welcome", "sent")), 0, "running") == {
-        "entered", "reached:welcome", "completed:welcome", "reached:pause"}
+        "entered", "reached:welcome", "completed:welcome", "sent:welcome", "reached:pause"}
+
+
+def test_a_send_step_counts_its_message_outcome_with_the_step():
+    skipped = facts(DEFINITION, _path(("welcome", "skipped:no_consent")), 0, "running")
+    assert "skipped:welcome:no_consent" in skipped and "sent:welcome" not in skipped
+    # a retried step finds its message sent already and records how far it got: still one send
+    assert "sent:welcome" in facts(DEFINITION, _path(("welcome", "delivered")), 0, "running")
+    assert not any(fact.startswith(("sent:", "skipped:"))
+                   for fact in facts(DEFINITION, _path(("welcome", "failed")), 0, "failed"))
+    exited = facts(DEFINITION, _path(("welcome", "exit_when")), 0, "exited")
+    assert "sent:welcome" not in exited and "left:exited:welcome" in exited
 
 
 def test_a_condition_counts_its_branch_and_a_split_its_bucket_s_branch():
