@@ -104,7 +104,7 @@ def record_message_event(contact_id: str, message: Message | None, kind: str, *,
         # Handed to automation only now: its consumer applies feedback too (a posted bounce), and
         # would otherwise race this handler for the claim, the contact changing after we answered.
         if stored is not None:
-            events.queue.enqueue([stored])
+            events.dispatch([stored])
     return stored
 
 

@@ -257,8 +257,15 @@ def record_and_dispatch(contact_id: str, event_type: str, properties: dict[str, 
     """A system event recorded and handed to automation (it may trigger scenarios)."""
     stored = record(contact_id, event_type, properties, event_id=event_id)
     if stored:
-        queue.enqueue([stored])
+        dispatch([stored])
     return stored
+
+
+def dispatch(stored: list[dict]) -> None:
+    """Hand stored events to automation: those something reads (events.routing)."""
+    read = [record for record in stored if routing.queued(record["type"])]
+    if read:
+        queue.enqueue(read)
 
 
 def to_api(item: Event) -> dict:
