@@ -52,6 +52,8 @@ class Settings:
     job_lease_seconds: float  # a stopped worker's part is taken over this long after its last checkpoint
     job_worker_function: str  # the Lambda that runs extra workers (fan-out); empty: no fan-out
     tracing: bool  # X-Ray through Powertools' Tracer (a stage deployed with TRACING=1)
+    campaign_queue_url: str  # the SQS queue of campaign send batches
+    campaign_threads: int  # sends of one campaign batch made at once, in threads
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -116,6 +118,8 @@ def settings() -> Settings:
         job_lease_seconds=float(env.get("PARCOURS_JOB_LEASE_SECONDS", "120")),
         job_worker_function=env.get("PARCOURS_JOB_WORKER_FUNCTION", ""),
         tracing=env.get("PARCOURS_TRACING", "") == "1",
+        campaign_queue_url=env.get("PARCOURS_CAMPAIGN_QUEUE_URL", ""),
+        campaign_threads=max(1, int(env.get("PARCOURS_CAMPAIGN_THREADS", "8"))),
     )
 
 

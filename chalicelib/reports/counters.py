@@ -23,7 +23,8 @@ ATTEMPTS = 5
 ALL_TIME = "all"  # the day of the all-time slots ("all" sorts after every date: a range of days never reads it)
 FACTS_PER_WRITE = 20  # a transaction takes 100 items: each fact moves at most two counters
 # What a message's history counts (its first of each kind); opened and clicked are so unique.
-MESSAGE_FACTS = ("sent", "skipped", "delivered", "opened", "clicked", "unsubscribed", "bounced", "complained")
+MESSAGE_FACTS = ("sent", "skipped", "failed", "delivered", "opened", "clicked", "unsubscribed", "bounced",
+                 "complained")
 CONTACT_EVENTS = ("contact.created", "contact.updated", "contact.deleted", "contact.consent_confirmed")
 # A contact.updated that changed none of these leaves the totals as they are.
 COUNTED_FIELDS = frozenset({"consent.email", "consent.sms", "sms_opt_out"})
@@ -136,10 +137,56 @@ def message(item: Message, kind: str, *, reason: str | None = None) -> None:
         adds[(scope, slot(day, int(version)))] = {name: 1}
     if kind != "skipped":
         adds[(store.ACCOUNT, day)] = {kind: 1}
+    adds.update(_campaign_slots(item, {name: 1}))
     try:  # no all-time slots: only `running` and `waiting` read those, and they are journeys'
         store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind], adds)
     except Exception:  # a report never stops a send or a notification
         logger.exception("message not counted", extra={"message": item.id, "kind": kind})
+
+
+# -- campaigns ------------------------------------------------------------------------------
+
+
+def campaign_scope(campaign_id: str) -> str:
+    return f"campaign#{campaign_id}"
+
+
+def _campaign_slots(item: Message, counts: dict[str, int]) -> dict[tuple[str, str], dict[str, int]]:
+    """A campaign message's counters: the campaign's totals and its A/B variant's."""
+    if not item.campaign:
+        return {}
+    scope = campaign_scope(item.campaign)
+    slots = {(scope, CAMPAIGN_TOTALS): dict(counts)}
+    if item.variant:
+        slots[(scope, f"variant#{item.variant}")] = dict(counts)
+    return slots
+
+
+CAMPAIGN_TOTALS = "all"
+
+
+def campaign_hit(item: Message, kind: str, url: str | None) -> None:
+    """Every open and click of a campaign's message (the totals: a second open counts here, not in
+    the unique `opened`), and each tracked link's clicks: unique (once per message and link,
+    marked on the message) and total. Best effort, as every count."""
+    if not item.campaign or kind not in ("opened", "clicked"):
+        return
+    link = link_of(item, url) if kind == "clicked" else None
+    total = {f"{kind}_total": 1, **({f"link:{link}:total": 1} if link else {})}
+    try:
+        store.add(_campaign_slots(item, total))
+        if link:
+            store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id},
+                             [f"link:{link}"], _campaign_slots(item, {f"link:{link}": 1}))
+    except Exception:  # a report never stops a redirect or a notification
+        logger.exception("campaign hit not counted", extra={"message": item.id, "kind": kind})
+
+
+def link_of(item: Message | None, url: str | None) -> int | None:
+    """The 1-based place of a tracked link among a campaign message's links (None elsewhere)."""
+    if item is None or not item.campaign or not url or url not in (item.links or []):
+        return None
+    return list(item.links or []).index(url) + 1
 
 
 # -- the account's contacts -----------------------------------------------------------------

@@ -1,0 +1,141 @@
+"""Campaigns through the HTTP API and the local outbox: audience, gate, tracking, report."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import (
+    contact_id,
+    email_to,
+    error_paths,
+    eventually,
+    events_of,
+    fetch_pixel,
+    links,
+    messages,
+    outbox,
+    signup,
+)
+
+HTML = ('<p>Bonjour {{ contact.first_name | default("") }}</p>'
+        '<a href="https://shop.example.com/sale">Sale</a> <a href="https://shop.example.com/new">New</a>')
+
+
+def campaign_body(campaign_id: str = "winter", **extra: Any) -> dict:
+    body = {"id": campaign_id, "name": "Winter sale", "channel": "email", "subject": "Winter sale",
+            "html": HTML, "audience": {"lists": ["news"]}}
+    body.update(extra)
+    return body
+
+
+def in_list(api: Any, list_id: str, emails: list[str]) -> None:
+    if api.get(f"/lists/{list_id}").status_code == 404:
+        assert api.post("/lists", {"id": list_id, "name": list_id}).status_code == 201
+    for email in emails:
+        response = api.post(f"/lists/{list_id}/members", {"contact_id": contact_id(api, email)})
+        assert response.status_code in (200, 201), response.data
+
+
+def launch(api: Any, body: dict, schedule: dict | None = None) -> dict:
+    created = api.post("/campaigns", body)
+    assert created.status_code == 201, created.data
+    scheduled = api.post(f"/campaigns/{body['id']}/schedule", schedule or {"at": "now"})
+    assert scheduled.status_code == 200, scheduled.data
+    return scheduled.data
+
+
+def finished(api: Any, campaign_id: str, timeout: float = 60) -> dict:
+    return eventually(lambda: (lambda body: body if body["status"] == "sent" else None)(
+        api.get(f"/campaigns/{campaign_id}").data), timeout=timeout)
+
+
+def report(api: Any, campaign_id: str) -> dict:
+    response = api.get(f"/campaigns/{campaign_id}/report")
+    assert response.status_code == 200, response.data
+    return response.data
+
+
+def test_one_email_per_contact_across_lists_minus_exclusions_with_the_gate(api):
+    for name in ("ana", "bob", "cid", "dan"):
+        signup(api, f"{name}@example.com", first_name=name.title())
+    signup(api, "eve@example.com", consent=None)  # never consented
+    signup(api, "fay@example.com")
+    api.patch(f"/contacts/{contact_id(api, 'fay@example.com')}", {"consent": {"email": False}})
+    in_list(api, "news", ["ana@example.com", "bob@example.com", "cid@example.com", "eve@example.com",
+                          "fay@example.com"])
+    in_list(api, "vip", ["bob@example.com", "cid@example.com", "dan@example.com"])  # bob, cid twice
+    in_list(api, "blocked", ["dan@example.com"])
+
+    launch(api, campaign_body(audience={"lists": ["news", "vip"], "exclude_lists": ["blocked"]}))
+    finished(api, "winter")
+
+    for name in ("ana", "bob", "cid"):
+        assert len(email_to(api, f"{name}@example.com")) == 1
+    sent = [item for item in outbox(api, limit=500) if item["channel"] == "email"]
+    assert sorted(item["to"] for item in sent) == ["ana@example.com", "bob@example.com", "cid@example.com"]
+    body = report(api, "winter")
+    assert (body["selected"], body["sent"], body["failed"]) == (5, 3, 0)
+    assert body["skipped"] == {"no_consent": 1, "unsubscribed": 1}
+    skipped = [item for item in messages(api, "eve@example.com") if item.get("campaign") == "winter"]
+    assert [(item["status"], item["reason"]) for item in skipped] == [("skipped", "no_consent")]
+    assert events_of(api, contact_id(api, "eve@example.com"), "campaign.skipped")[0]["properties"]["reason"] == \
+        "no_consent"
+
+
+def test_each_email_is_tracked_with_one_click_unsubscribe_and_counted(api):
+    signup(api, "ana@example.com", first_name="Ana")
+    signup(api, "bob@example.com")
+    in_list(api, "news", ["ana@example.com", "bob@example.com"])
+    launch(api, campaign_body())
+    finished(api, "winter")
+
+    email = email_to(api, "ana@example.com")[0]
+    assert "Bonjour Ana" in email["html"]
+    assert "List-Unsubscribe-Post" in email["headers"] and "List-Unsubscribe" in email["headers"]
+    found = links(email["html"])
+    assert len(found["click"]) == 2 and found["open"] and found["unsubscribe"]
+    fetch_pixel(api, found["open"][0])
+    fetch_pixel(api, found["open"][0])  # a second open: total, not unique
+    assert api.get(found["click"][1]).status_code == 302
+    assert api.get(found["click"][1]).status_code == 302
+    ana = contact_id(api, "ana@example.com")
+    sent = events_of(api, ana, "email.sent")[0]["properties"]
+    assert sent["campaign"] == "winter"
+    clicked = eventually(lambda: events_of(api, ana, "email.clicked"))[0]["properties"]
+    assert (clicked["campaign"], clicked["link"], clicked["url"]) == ("winter", 2, "https://shop.example.com/new")
+
+    body = eventually(lambda: (lambda data: data if data["clicked"]["total"] == 2 else None)(report(api, "winter")))
+    assert body["sent"] == 2
+    assert body["opened"] == {"unique": 1, "total": 2}
+    assert body["clicked"]["unique"] == 1
+    assert body["clicked"]["links"] == [{"link": 2, "unique": 1, "total": 2}]
+
+    assert api.post(found["unsubscribe"][0], raw="List-Unsubscribe=One-Click",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 200
+    eventually(lambda: report(api, "winter")["unsubscribed"] == 1)
+
+
+def test_campaigns_are_read_edited_in_draft_only_and_checked(api):
+    assert api.post("/campaigns", campaign_body()).status_code == 201
+    assert api.post("/campaigns", campaign_body()).status_code == 409
+    changed = api.put("/campaigns/winter", campaign_body(name="Winter sale 2"))
+    assert changed.status_code == 200 and changed.data["name"] == "Winter sale 2"
+    assert [item["id"] for item in api.get("/campaigns").data["items"]] == ["winter"]
+    bad = api.post("/campaigns", {"id": "x", "name": "", "channel": "fax", "audience": {"lists": [3]},
+                                  "ab_test": {"variants": [{"subject": "{{ oops"}]}})
+    assert bad.status_code == 422
+    assert {"name", "channel", "audience.lists[0]", "ab_test.variants"} <= set(error_paths(bad))
+    template = api.post("/campaigns", campaign_body("t2", html="{{ contact.first_name | shout }}"))
+    assert template.status_code == 422 and error_paths(template) == ["html"]
+    assert api.post("/campaigns/winter/schedule", {"at": "yesterday"}).status_code == 422
+    assert api.post("/campaigns/winter/schedule", {"at": "2027-06-01T09:00:00+02:00"}).status_code == 200
+    assert api.get("/campaigns/winter").data["status"] == "scheduled"
+    assert api.put("/campaigns/winter", campaign_body()).status_code == 409
+    assert api.delete("/campaigns/winter").status_code == 409
+    assert api.post("/campaigns/winter/cancel").data["status"] == "cancelled"
+    assert api.post("/campaigns/winter/cancel").status_code == 409
+    analyst = api.key_for("analyst")
+    assert api.get("/campaigns/winter/report", key=analyst).status_code == 200
+    assert api.post("/campaigns", campaign_body("t3"), key=analyst).status_code == 403
+    assert api.get("/campaigns/nope").status_code == 404
