@@ -9,7 +9,7 @@ settings, the scenarios' meaning) then hold a send to the end of the window.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,13 +20,12 @@ def local_moment(start: datetime, local_time: str, zone: ZoneInfo) -> datetime:
     """The first moment at or after `start` when the clock of `zone` shows `local_time`."""
     local = start.astimezone(zone)
     wanted = parse_hhmm(local_time)
-    for days in (0, 1, 2):  # a day a DST change skips the time: the next day has it
-        day = local.date() + timedelta(days=days)
-        candidate = datetime.combine(day, wanted, tzinfo=zone)
-        if candidate.astimezone(zone).time() != wanted:  # a time the DST change skipped
-            continue
+    for days in (0, 1):
+        # a time a DST change skips (02:30 the spring night) is read with the offset before the
+        # change: the moment the clocks show 03:30
+        candidate = datetime.combine(local.date() + timedelta(days=days), wanted, tzinfo=zone)
         if candidate >= start:
-            return candidate
+            return candidate.astimezone(timezone.utc)
     return start
 
 

@@ -46,6 +46,7 @@ from chalicelib.store import campaigns as queue
 from chalicelib.store.campaigns import Campaign, Recipient
 from chalicelib.store.models import Contact, Message
 
+CLAIMED = "claimed"  # a message claimed for this campaign and contact, not handed to SES or SNS yet
 BUDGET_SECONDS = 20.0  # of one batch, waiting for rate slots included; the rest goes back on the queue
 RATE_WAIT_SECONDS = 1.0  # the delay of sends the rate had no slot for
 
@@ -59,14 +60,16 @@ def consume(records: Iterable[dict[str, Any]]) -> list[str]:
     failed: list[str] = []
     for record in records:
         postponed = queue.postponements(record)
+        batch: dict[str, Any] | None = None
         try:
             batch = json.loads(record["body"])
             send_batch(batch, postponed)
         except Exception as error:
-            if faults.is_transient(error) and queue.later(batch, queue.backoff(postponed), postponed=postponed + 1):
+            if batch is not None and faults.is_transient(error) and queue.later(
+                    batch, queue.backoff(postponed), postponed=postponed + 1):
                 logger.warning("campaign batch postponed", extra={"error": type(error).__name__})
                 continue
-            logger.exception("campaign batch failed", extra={"message": record.get("messageId")})
+            logger.exception("campaign batch failed", extra={"sqs_message": record.get("messageId")})
             failed.append(record["messageId"])
     return failed
 
@@ -102,8 +105,9 @@ def send_batch(batch: dict[str, Any], postponed: int = 0) -> None:
                 continue
         due.append((contact, contact_id, variant))
     if waiting and earliest is not None:
+        # SQS counts whole seconds: rounded down, a batch comes back early and waits the rest
         queue.later({"campaign": campaign.id, "recipients": waiting},
-                    clock.wall_seconds((earliest - now).total_seconds()) + 1)
+                    clock.wall_seconds((earliest - now).total_seconds()))
     _send_due(state, due)
     if state.later:
         queue.later({"campaign": campaign.id, "recipients": state.later}, RATE_WAIT_SECONDS, postponed=postponed)
@@ -119,14 +123,17 @@ def _send_due(state: _Batch, due: list[tuple[Contact | None, str, str | None]]) 
     try:
         for contact, contact_id, variant in due:
             record = Message(contact_id, message_id(campaign.id, contact_id), channel=campaign.channel,
-                             campaign=campaign.id, variant=variant, status="sending")
+                             campaign=campaign.id, variant=variant, status=CLAIMED)
             try:
                 record.save(condition=Message.id.does_not_exist())
             except PutError as error:
                 if not faults.lost_to_condition(error):
                     raise
-                _resume(campaign, contact_id, record.id)
-                continue
+                earlier = Message.get(contact_id, record.id, consistent_read=True)
+                if earlier.status != CLAIMED:
+                    _resume(campaign, earlier)
+                    continue
+                record = earlier  # claimed by a delivery that stopped before sending: this one sends
             if contact is None:  # erased since the selection
                 _skipped(campaign, record, "no_contact")
                 continue
@@ -138,6 +145,8 @@ def _send_due(state: _Batch, due: list[tuple[Contact | None, str, str | None]]) 
             claimed.append((contact, record))
         deadline = time.monotonic() + BUDGET_SECONDS
         while claimed and time.monotonic() < deadline:
+            if _cancelled(campaign.id):  # cancel stops what has not gone, within a batch too
+                break
             granted = pace.take_many(campaign.channel, len(claimed))
             if not granted:
                 break
@@ -151,13 +160,26 @@ def _send_due(state: _Batch, due: list[tuple[Contact | None, str, str | None]]) 
         for _, record in claimed:  # nothing went out for these: the batch's next delivery sends them
             _give_back(record)
         raise
-    for _, record in claimed:  # no slot within the budget: soon, in a new message
+    for _, record in claimed:  # no slot within the budget: soon, in a new message (dropped if cancelled)
         _give_back(record)
         state.later.append([record.contact_id, record.variant])
 
 
+def _cancelled(campaign_id: str) -> bool:
+    found = campaigns.get(campaign_id)
+    return found is None or found.status != "sending"
+
+
 def _send_one(campaign: Campaign, contact: Contact, record: Message) -> str:
-    """sent, throttled (claim given back) or failed (recorded)."""
+    """sent, throttled (claim given back), failed (recorded), or taken (another delivery of the
+    batch is sending it)."""
+    try:  # the last mark before the send: a delivery that stops after it never sends again
+        record.update(actions=[Message.status.set("sending")], condition=Message.status == CLAIMED)
+    except UpdateError as error:
+        if faults.lost_to_condition(error):
+            return "taken"
+        _give_back(record)
+        return "throttled"
     content = definition.content(campaign.definition, record.variant)
     try:
         content = render.content_of(content, messages.template_content)
@@ -263,12 +285,12 @@ def _give_back(record: Message) -> None:
     """Nothing went out: release the cap reservation and drop the claim, so that a later try sends."""
     def undo() -> None:
         caps.release(record.contact_id, record.id)
-        record.delete(condition=Message.status == "sending")
+        record.delete(condition=Message.status.is_in(CLAIMED, "sending"))
 
     try:
         faults.through(undo)
     except Exception:  # the original error is the one to report
-        logger.exception("could not give back a campaign claim", extra={"message": record.id})
+        logger.exception("could not give back a campaign claim", extra={"message_id": record.id})
 
 
 def _recipient(campaign: Campaign, record: Message, state: str, reason: str | None = None) -> None:
@@ -278,12 +300,11 @@ def _recipient(campaign: Campaign, record: Message, state: str, reason: str | No
     Recipient(campaign.id, record.contact_id).update(actions=actions)
 
 
-def _resume(campaign: Campaign, contact_id: str, record_id: str) -> None:
-    """The message was claimed by an earlier delivery of this batch: finish what that one recorded
-    (counting and the event are once per message, whoever does them). A claim still `sending` is
-    one whose delivery stopped between its send and its record: taken as sent, as scenarios do,
-    rather than risk a second message."""
-    done = Message.get(contact_id, record_id, consistent_read=True)
+def _resume(campaign: Campaign, done: Message) -> None:
+    """The message was handled by an earlier delivery of this batch: finish what that one recorded
+    (counting and the event are once per message, whoever does them). A message still `sending`
+    is one whose delivery stopped between the mark made just before the send and its record:
+    taken as sent, as scenarios do, rather than risk a second message."""
     if done.status == "skipped":
         _skip_recorded(campaign, done, done.reason or "unknown")
     elif done.status == "failed":

@@ -179,7 +179,7 @@ def campaign_hit(item: Message, kind: str, url: str | None) -> None:
             store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id},
                              [f"link:{link}"], _campaign_slots(item, {f"link:{link}": 1}))
     except Exception:  # a report never stops a redirect or a notification
-        logger.exception("campaign hit not counted", extra={"message": item.id, "kind": kind})
+        logger.exception("campaign hit not counted", extra={"message_id": item.id, "kind": kind})
 
 
 def link_of(item: Message | None, url: str | None) -> int | None:

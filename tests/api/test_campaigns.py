@@ -9,8 +9,8 @@ from tests.helpers import (
     contact_id,
     email_to,
     error_paths,
-    eventually,
     events_of,
+    eventually,
     fetch_pixel,
     links,
     messages,
@@ -139,3 +139,136 @@ def test_campaigns_are_read_edited_in_draft_only_and_checked(api):
     assert api.get("/campaigns/winter/report", key=analyst).status_code == 200
     assert api.post("/campaigns", campaign_body("t3"), key=analyst).status_code == 403
     assert api.get("/campaigns/nope").status_code == 404
+
+
+def sent_subjects(api: Any) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for item in outbox(api, limit=500):
+        if item["channel"] == "email":
+            found.setdefault(item["to"], []).append(item["subject"])
+    return found
+
+
+@pytest.mark.time_scale(3600)  # an hour a second
+def test_local_time_reaches_each_contact_at_that_time_in_its_own_zone(api):
+    from zoneinfo import ZoneInfo
+
+    from chalicelib import clock
+
+    # three zones whose 09:00 comes 3, 5 and 7 hours from now: the whole test takes seconds
+    hour = clock.now().hour
+    zones = {f"z{ahead}": ZoneInfo(f"Etc/GMT{-((9 - hour - ahead + 12) % 24 - 12):+d}") for ahead in (3, 5, 7)}
+    for name, zone in zones.items():
+        signup(api, f"{name}@example.com", timezone=zone.key)
+    in_list(api, "news", [f"{name}@example.com" for name in zones])
+    launch(api, campaign_body(), {"at": "now", "local_time": "09:00"})
+    finished(api, "winter", timeout=30)
+    moments = {}
+    for name, zone in zones.items():
+        [message] = [item for item in messages(api, f"{name}@example.com") if item.get("campaign") == "winter"]
+        moments[name] = clock.parse_iso(message["sent_at"])
+        assert moments[name].astimezone(zone).hour == 9, (name, moments[name].astimezone(zone))
+    assert moments["z3"] < moments["z5"] < moments["z7"]
+
+
+def test_the_ab_winner_by_unique_opens_goes_to_the_rest(api):
+    from datetime import timedelta
+
+    from chalicelib import clock
+    from tests.helpers import run_schedule
+
+    emails = [f"c{number}@example.com" for number in range(16)]
+    for email in emails:
+        signup(api, email)
+    in_list(api, "news", emails)
+    ab_test = {"variants": [{"subject": "Subject A"}, {"subject": "Subject B"}], "share": 50,
+               "winner": {"by": "opens", "after": "PT2H"}}
+    launch(api, campaign_body(ab_test=ab_test))
+    tried = eventually(lambda: (lambda body: body if body["sent"] and body["sent"] == sum(
+        variant["sent"] for variant in body["variants"]) and body["held_for_winner"] + body["sent"] == 16
+        and not body["selecting"] else None)(report(api, "winter")))
+    assert 0 < tried["held_for_winner"] < 16
+    first = sent_subjects(api)
+    assert all(len(subjects) == 1 for subjects in first.values())
+    for address, subjects in first.items():
+        if subjects == ["Subject B"]:
+            fetch_pixel(api, links(email_to(api, address)[0]["html"])["open"][0])
+    assert run_schedule("campaign_tick") == {"started": 0, "winners": 0}  # not before the delay
+    clock.advance(timedelta(hours=3))
+    assert run_schedule("campaign_tick")["winners"] == 1
+    finished(api, "winter")
+    body = report(api, "winter")
+    assert body["winner"] == "B" and body["sent"] == 16 and body["held_for_winner"] == 0
+    final = sent_subjects(api)
+    assert sorted(final) == sorted(emails) and all(len(subjects) == 1 for subjects in final.values())
+    rest = [address for address in emails if address not in first]
+    assert rest and all(final[address] == ["Subject B"] for address in rest)
+    variant_b = next(item for item in body["variants"] if item["variant"] == "B")
+    assert variant_b["opened"]["unique"] == variant_b["sent"] - len(rest)  # the rest did not open
+
+
+@pytest.fixture
+def two_a_second(monkeypatch):
+    monkeypatch.setenv("PARCOURS_EMAIL_RATE", "2")
+
+
+def test_cancel_midway_stops_what_has_not_gone(two_a_second, api):
+    emails = [f"c{number}@example.com" for number in range(30)]
+    for email in emails:
+        signup(api, email)
+    in_list(api, "news", emails)
+    launch(api, campaign_body())
+    eventually(lambda: report(api, "winter")["sent"] >= 3, timeout=30)
+    assert api.post("/campaigns/winter/cancel").data["status"] == "cancelled"
+    gone = len(sent_subjects(api))
+    import time
+
+    time.sleep(3)  # the sender's next round finds the campaign cancelled
+    after = sent_subjects(api)
+    assert gone <= len(after) <= gone + 2 < 30  # what was under way when the cancel came
+    assert all(len(subjects) == 1 for subjects in after.values())
+    body = report(api, "winter")
+    assert body["status"] == "cancelled" and body["sent"] == len(after) and body["selected"] == 30
+
+
+def test_a_crash_halfway_resumes_without_sending_twice(api, monkeypatch):
+    from chalicelib.campaigns import sender
+
+    emails = [f"c{number}@example.com" for number in range(12)]
+    for email in emails:
+        signup(api, email)
+    in_list(api, "news", emails)
+    crashes = {"left": 1}
+    recorded = sender._mark_sent
+    victim = contact_id(api, "c5@example.com")
+
+    def crash_once(record, details):  # the sender's process dies between a send and its record
+        if crashes["left"] and record.contact_id == victim:
+            crashes["left"] -= 1
+            raise RuntimeError("the Lambda was stopped")
+        recorded(record, details)
+
+    monkeypatch.setattr(sender, "_mark_sent", crash_once)
+    launch(api, campaign_body())
+    finished(api, "winter")
+    assert crashes["left"] == 0
+    sent = sent_subjects(api)
+    assert sorted(sent) == sorted(emails) and all(len(subjects) == 1 for subjects in sent.values())
+    body = report(api, "winter")
+    assert (body["sent"], body["failed"], body["skipped"]) == (12, 0, {})
+
+
+def test_throttling_on_ses_postpones_sends_never_doubles_or_fails_them(api):
+    from tests.helpers import aws_faults
+
+    emails = [f"c{number}@example.com" for number in range(6)]
+    for email in emails:
+        signup(api, email)
+    in_list(api, "news", emails)
+    with aws_faults({("sesv2", "SendEmail"): 4}) as left:
+        launch(api, campaign_body())
+        finished(api, "winter")
+    assert left == {("sesv2", "SendEmail"): 0}
+    sent = sent_subjects(api)
+    assert sorted(sent) == sorted(emails) and all(len(subjects) == 1 for subjects in sent.values())
+    assert (report(api, "winter")["sent"], report(api, "winter")["failed"]) == (6, 0)
