@@ -13,21 +13,30 @@ from typing import Any
 from chalicelib.audience import jobs
 from chalicelib.campaigns import definition
 from chalicelib.reports import counters
-from chalicelib.store import reports as store
-from chalicelib.store.campaigns import Campaign
+from chalicelib.store.campaigns import SHARDS, Campaign, read_counters
 
 FACTS = ("sent", "failed", "delivered", "unsubscribed", "bounced", "complained")
 
 
+def counts(campaign_id: str, slots: list[str]) -> dict[str, dict[str, int]]:
+    """Each slot's counters (`all`, `variant#A`...), summed over the campaign's shards: one
+    BatchGetItem."""
+    keys = [(counters.campaign_scope(campaign_id, shard), slot) for slot in slots for shard in SHARDS]
+    summed: dict[str, dict[str, int]] = {slot: {} for slot in slots}
+    for (_, slot), found in zip(keys, read_counters(keys), strict=True):
+        for name, value in found.items():
+            summed[slot][name] = summed[slot].get(name, 0) + value
+    return summed
+
+
 def report(campaign: Campaign) -> dict[str, Any]:
-    scope = counters.campaign_scope(campaign.id)
-    body: dict[str, Any] = {"campaign": campaign.id, "status": campaign.status, **_selection(campaign),
-                            **numbers(store.read_one(scope, counters.CAMPAIGN_TOTALS))}
     variants = definition.variant_names(campaign.definition)
+    found = counts(campaign.id, [counters.CAMPAIGN_TOTALS, *(f"variant#{name}" for name in variants)])
+    body: dict[str, Any] = {"campaign": campaign.id, "status": campaign.status, **_selection(campaign),
+                            **numbers(found[counters.CAMPAIGN_TOTALS])}
     if variants:
         body["winner"] = campaign.winner
-        body["variants"] = [{"variant": name, **numbers(store.read_one(scope, f"variant#{name}"))}
-                            for name in variants]
+        body["variants"] = [{"variant": name, **numbers(found[f"variant#{name}"])} for name in variants]
     return body
 
 

@@ -22,8 +22,8 @@ from chalicelib.audience.jobs import Step
 from chalicelib.campaigns import ab, definition
 from chalicelib.campaigns import service as campaigns
 from chalicelib.store import campaigns as store
-from chalicelib.store.audience import Job
-from chalicelib.store.campaigns import Campaign, Recipient
+from chalicelib.store.audience import FIRST_MEMBER, Job
+from chalicelib.store.campaigns import SHARDS, Campaign, Recipient, recipients_key, shard_of
 
 BATCH = 50  # recipients per SQS message
 PAGE = 500  # recipients queued per step: ten messages, one SendMessageBatch
@@ -40,14 +40,27 @@ def _ids_in(kind: str, group_id: str, within: tuple[str, str | None]) -> set[str
             return found
 
 
+def _shards(within: tuple[str, str | None]) -> list[str]:
+    """The recipients' shards a range of contact ids meets (shard: the id's first hex digit)."""
+    first, last = within
+    low = SHARDS[0] if first == FIRST_MEMBER else first[0]
+    return [shard for shard in SHARDS if shard >= low and (last is None or shard <= last[0])]
+
+
 def _recipients_page(campaign_id: str, within: tuple[str, str | None], state: str,
                      cursor: dict | None) -> tuple[list[Recipient], dict | None]:
+    """A page of the range's recipients in `state`; the cursor names the shard and where in it."""
     first, last = within
     condition = Recipient.contact_id >= first if last is None else Recipient.contact_id.between(first, last)
-    result = Recipient.query(campaign_id, condition, filter_condition=Recipient.state == state, limit=PAGE,
-                             last_evaluated_key=cursor)
+    shards = _shards(within)
+    shard = (cursor or {}).get("shard") or shards[0]
+    result = Recipient.query(recipients_key(campaign_id, shard), condition, filter_condition=Recipient.state == state,
+                             limit=PAGE, last_evaluated_key=(cursor or {}).get("key"))
     items = list(result)
-    return items, result.last_evaluated_key
+    if result.last_evaluated_key:
+        return items, {"shard": shard, "key": result.last_evaluated_key}
+    following = shards.index(shard) + 1
+    return items, ({"shard": shards[following], "key": None} if following < len(shards) else None)
 
 
 class CampaignSelection:
@@ -91,7 +104,8 @@ class CampaignSelection:
             for contact_id in selected:
                 variant = ab.assignment(campaign.id, contact_id, variants, share)
                 held += variant == ab.HELD
-                batch.save(Recipient(campaign.id, contact_id, variant=None if variant == ab.HELD else variant,
+                batch.save(Recipient(recipients_key(campaign.id, shard_of(contact_id)), contact_id,
+                                     variant=None if variant == ab.HELD else variant,
                                      state="held" if variant == ab.HELD else "pending"))
         return Step({"queued": None}, {"selected": len(selected), "held": held,
                                        "excluded": len(chosen & excluded)})

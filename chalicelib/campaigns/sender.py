@@ -43,7 +43,7 @@ from chalicelib.logs import logger
 from chalicelib.reports import counters
 from chalicelib.scenarios.semantics import zone_of
 from chalicelib.store import campaigns as queue
-from chalicelib.store.campaigns import Campaign, Recipient
+from chalicelib.store.campaigns import Campaign, Recipient, recipients_key, shard_of
 from chalicelib.store.models import Contact, Message
 
 CLAIMED = "claimed"  # a message claimed for this campaign and contact, not handed to SES or SNS yet
@@ -297,7 +297,7 @@ def _recipient(campaign: Campaign, record: Message, state: str, reason: str | No
     actions: list[Action] = [Recipient.state.set(state)]
     actions += [Recipient.reason.set(reason)] if reason else []
     actions += [Recipient.variant.set(record.variant)] if record.variant else []
-    Recipient(campaign.id, record.contact_id).update(actions=actions)
+    Recipient(recipients_key(campaign.id, shard_of(record.contact_id)), record.contact_id).update(actions=actions)
 
 
 def _resume(campaign: Campaign, done: Message) -> None:

@@ -18,10 +18,9 @@ from pynamodb.expressions.update import Action
 
 from chalicelib import clock, durations, faults
 from chalicelib.audience import jobs, workers
-from chalicelib.campaigns import ab, definition
+from chalicelib.campaigns import ab, definition, report
 from chalicelib.problems import Invalid
 from chalicelib.reports import counters
-from chalicelib.store import reports as report_store
 from chalicelib.store.campaigns import DUE, Campaign
 
 SELECTION = "campaign_selection"
@@ -177,9 +176,8 @@ def choose_winner(campaign: Campaign) -> bool:
     then gets it (the release job queues the held recipients). Once: conditional on no winner."""
     variants = definition.variant_names(campaign.definition)
     by, _, _ = definition.winner_rule(campaign.definition)
-    scope = counters.campaign_scope(campaign.id)
-    counts = {variant: report_store.read_one(scope, f"variant#{variant}") for variant in variants}
-    chosen = ab.winner(variants, counts, by)
+    found = report.counts(campaign.id, [f"variant#{variant}" for variant in variants])
+    chosen = ab.winner(variants, {variant: found[f"variant#{variant}"] for variant in variants}, by)
     job_id = jobs.new_id(SELECTION)
     try:
         _move(campaign, ("sending",), [Campaign.winner.set(chosen), Campaign.winner_at.set(clock.iso(clock.now())),
@@ -211,7 +209,7 @@ def selection_over(campaign_id: str, stage: str, progress: dict[str, int]) -> No
 
 
 def processed(campaign_id: str) -> int:
-    totals = report_store.read_one(counters.campaign_scope(campaign_id), counters.CAMPAIGN_TOTALS)
+    totals = report.counts(campaign_id, [counters.CAMPAIGN_TOTALS])[counters.CAMPAIGN_TOTALS]
     return totals.get("sent", 0) + totals.get("failed", 0) + sum(
         value for name, value in totals.items() if name.startswith("skipped:"))
 

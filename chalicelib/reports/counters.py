@@ -17,6 +17,7 @@ from chalicelib import clock
 from chalicelib.logs import logger
 from chalicelib.reports import flow
 from chalicelib.store import reports as store
+from chalicelib.store.campaigns import shard_of
 from chalicelib.store.models import Contact, Enrollment, Message, Scenario
 
 ATTEMPTS = 5
@@ -147,15 +148,17 @@ def message(item: Message, kind: str, *, reason: str | None = None) -> None:
 # -- campaigns ------------------------------------------------------------------------------
 
 
-def campaign_scope(campaign_id: str) -> str:
-    return f"campaign#{campaign_id}"
+def campaign_scope(campaign_id: str, shard: str) -> str:
+    """A campaign's counters, in 16 shards (store.campaigns.shard_of): a campaign sends up to the
+    account's rate, far more than one item takes; a report sums the shards."""
+    return f"campaign#{campaign_id}#{shard}"
 
 
 def _campaign_slots(item: Message, counts: dict[str, int]) -> dict[tuple[str, str], dict[str, int]]:
     """A campaign message's counters: the campaign's totals and its A/B variant's."""
     if not item.campaign:
         return {}
-    scope = campaign_scope(item.campaign)
+    scope = campaign_scope(item.campaign, shard_of(item.contact_id))
     slots = {(scope, CAMPAIGN_TOTALS): dict(counts)}
     if item.variant:
         slots[(scope, f"variant#{item.variant}")] = dict(counts)

@@ -111,6 +111,19 @@ def test_each_email_is_tracked_with_one_click_unsubscribe_and_counted(api):
     assert body["clicked"]["unique"] == 1
     assert body["clicked"]["links"] == [{"link": 2, "unique": 1, "total": 2}]
 
+    def who(criteria: dict) -> int:
+        response = api.post("/segments/preview", {"criteria": criteria})
+        assert response.status_code == 200, response.data
+        return response.data["count"]
+
+    of_winter = {"field": "properties.campaign", "op": "eq", "value": "winter"}
+    assert who({"event": "email.sent", "where": of_winter}) == 2  # recipients of the campaign
+    assert who({"event": "email.opened", "where": of_winter}) == 1
+    link_2 = {"all": [of_winter, {"field": "properties.link", "op": "eq", "value": 2}]}
+    assert who({"event": "email.clicked", "where": link_2}) == 1
+    assert who({"event": "email.clicked", "where": {"all": [of_winter, {"field": "properties.link", "op": "eq",
+                                                                          "value": 1}]}}) == 0
+
     assert api.post(found["unsubscribe"][0], raw="List-Unsubscribe=One-Click",
                     headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 200
     eventually(lambda: report(api, "winter")["unsubscribed"] == 1)
