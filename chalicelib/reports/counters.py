@@ -136,8 +136,8 @@ def message(item: Message, kind: str, *, reason: str | None = None) -> None:
         scope = scenario_scope(item.scenario)
         adds[(scope, slot(day, int(version), item.step))] = {name: 1}
         adds[(scope, slot(day, int(version)))] = {name: 1}
-    if kind != "skipped":
-        adds[(store.ACCOUNT, day)] = {kind: 1}
+    if kind != "skipped":  # a campaign's: in 16 slots of the day (a campaign sends up to the account's rate)
+        adds[(store.ACCOUNT, f"{day}#{shard_of(item.contact_id)}" if item.campaign else day)] = {kind: 1}
     adds.update(_campaign_slots(item, {name: 1}))
     try:  # no all-time slots: only `running` and `waiting` read those, and they are journeys'
         store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id}, [kind], adds)

@@ -114,7 +114,11 @@ def step_counts(scenario_id: str, latest: int, version: int, start: date, end: d
 
 def overview(start: date, end: date) -> dict[str, Any]:
     totals = store.read_one(store.ACCOUNT, store.TOTALS)
-    by_day = dict(store.read(store.ACCOUNT, start.isoformat(), end.isoformat()))
+    by_day: dict[str, dict[str, int]] = {}
+    for slot, counts in store.read(store.ACCOUNT, start.isoformat(), end.isoformat() + "#~"):
+        day = by_day.setdefault(slot[:10], {})  # "DAY", and campaigns' "DAY#SHARD" (reports.counters)
+        for name, value in counts.items():
+            day[name] = day.get(name, 0) + value
     contacts = totals.get("contacts", 0)
     # Every contact is active (rank 1-10) or inactive (0): the built-in segment `active` is the
     # one count to read (none while no rank was ever computed: then nobody is active).

@@ -107,6 +107,8 @@ def test_each_email_is_tracked_with_one_click_unsubscribe_and_counted(api):
 
     body = eventually(lambda: (lambda data: data if data["clicked"]["total"] == 2 else None)(report(api, "winter")))
     assert body["sent"] == 2
+    days = api.get("/reports/overview").data["days"]  # the account's day counts campaigns' sends too
+    assert (sum(day["sent"] for day in days), sum(day["opened"] for day in days)) == (2, 1)
     assert body["opened"] == {"unique": 1, "total": 2}
     assert body["clicked"]["unique"] == 1
     assert body["clicked"]["links"] == [{"link": 2, "unique": 1, "total": 2}]
