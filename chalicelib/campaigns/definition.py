@@ -59,7 +59,8 @@ def problems(body: Any, *, path_id: str | None = None) -> list[Problem]:
         found += _content(body, channel)
     found += _audience(body.get("audience"))
     if "ab_test" in body and body["ab_test"] is not None:
-        found += _ab_test(body["ab_test"], channel if channel in CHANNELS else "email")
+        found += _ab_test(body["ab_test"], channel if channel in CHANNELS else "email",
+                          whole=not any(key in body for key in CONTENT))
     if "settings" in body:
         found += settings_problems(body["settings"], "settings")
     return found
@@ -94,7 +95,8 @@ def _audience(audience: Any) -> list[Problem]:
     return found
 
 
-def _ab_test(ab: Any, channel: str) -> list[Problem]:
+def _ab_test(ab: Any, channel: str, *, whole: bool) -> list[Problem]:
+    """`whole`: the campaign has no content of its own, so each variant is a whole message."""
     if not isinstance(ab, dict):
         return [Problem("ab_test", 'ab_test is an object {"variants": [...], "share": 20, "winner": {"by", "after"}}')]
     found = [Problem(join("ab_test", str(key)), f"unknown field {str(key)!r}; expected variants, share, winner")
@@ -112,11 +114,10 @@ def _ab_test(ab: Any, channel: str) -> list[Problem]:
             found += [Problem(join(where, str(key)), f"unknown field {str(key)!r}; expected {', '.join(CONTENT)}")
                       for key in variant if key not in CONTENT]
             known = {key: value for key, value in variant.items() if key in CONTENT}
-            if "template" in known or channel == "sms":
+            if "template" in known or channel == "sms" or whole:
                 found += content_problems(known, channel, where)
             else:  # parts over the campaign's content: each part is checked on its own
-                whole = {"subject": "-", "text": "-", **known}
-                found += content_problems(whole, channel, where)
+                found += content_problems({"subject": "-", "text": "-", **known}, channel, where)
     share = ab.get("share", DEFAULT_SHARE)
     if isinstance(share, bool) or not isinstance(share, int) or not 1 <= share <= 100:
         found.append(Problem("ab_test.share", "share is the percentage of the audience tested, 1 to 100"))

@@ -173,7 +173,11 @@ def tick() -> dict[str, int]:
 
 def choose_winner(campaign: Campaign) -> bool:
     """The A/B winner, by unique opens or clicks per message sent so far; the rest of the audience
-    then gets it (the release job queues the held recipients). Once: conditional on no winner."""
+    then gets it (the release job queues the held recipients). Once: conditional on no winner.
+    Not before the selection is over (its last parts may still write held recipients): the next
+    minute's tick tries again."""
+    if campaign.selected is None:
+        return False
     variants = definition.variant_names(campaign.definition)
     by, _, _ = definition.winner_rule(campaign.definition)
     found = report.counts(campaign.id, [f"variant#{variant}" for variant in variants])

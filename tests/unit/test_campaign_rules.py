@@ -53,6 +53,8 @@ def test_an_ab_test_names_two_to_five_variants_a_share_and_a_winner_rule():
     broken = {"variants": [{"subject": "{{ x | shout }}"}, {"colour": "red"}]}
     assert paths(definition.problems(body(ab_test=broken))) == ["ab_test.variants[0].subject",
                                                                 "ab_test.variants[1].colour"]
+    alone = {key: value for key, value in body(ab_test=good).items() if key not in ("subject", "html")}
+    assert paths(definition.problems(alone)) == ["ab_test.variants[0]", "ab_test.variants[1]"]  # no body
     sms = {"id": "s", "name": "S", "channel": "sms", "text": "t", "audience": {"lists": ["l"]},
            "ab_test": {"variants": [{"text": "a"}, {"text": "b"}]}}
     assert paths(definition.problems(sms)) == ["ab_test.winner.by"]  # an SMS is never seen opened
