@@ -20,6 +20,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["campaigns"]:  # python -m bench campaigns: the campaign workload (bench/campaigns.py)
+        from bench import campaigns
+
+        return campaigns.main(arguments[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=500, help="events in the batch measurement (max 500)")
     parser.add_argument("--contacts", type=int, default=100_000, help="in-memory contacts for criteria timing")
