@@ -15,6 +15,7 @@ from tests.helpers import (
     links,
     messages,
     outbox,
+    segment_ready,
     signup,
 )
 
@@ -59,6 +60,11 @@ def report(api: Any, campaign_id: str) -> dict:
 def test_one_email_per_contact_across_lists_minus_exclusions_with_the_gate(api):
     for name in ("ana", "bob", "cid", "dan"):
         signup(api, f"{name}@example.com", first_name=name.title())
+    for name in ("ana", "gus"):  # ana is in a list too; gus only in the segment
+        signup(api, f"{name}@example.com", attributes={"plan": "pro"})
+    pro = {"id": "pro", "name": "Pro", "criteria": {"field": "attributes.plan", "op": "eq", "value": "pro"}}
+    assert api.post("/segments", pro).status_code == 201
+    segment_ready(api, "pro")
     signup(api, "eve@example.com", consent=None)  # never consented
     signup(api, "fay@example.com")
     api.patch(f"/contacts/{contact_id(api, 'fay@example.com')}", {"consent": {"email": False}})
@@ -67,15 +73,16 @@ def test_one_email_per_contact_across_lists_minus_exclusions_with_the_gate(api):
     in_list(api, "vip", ["bob@example.com", "cid@example.com", "dan@example.com"])  # bob, cid twice
     in_list(api, "blocked", ["dan@example.com"])
 
-    launch(api, campaign_body(audience={"lists": ["news", "vip"], "exclude_lists": ["blocked"]}))
+    launch(api, campaign_body(audience={"lists": ["news", "vip"], "segments": ["pro"], "exclude_lists": ["blocked"]}))
     finished(api, "winter")
 
-    for name in ("ana", "bob", "cid"):
+    for name in ("ana", "bob", "cid", "gus"):
         assert len(email_to(api, f"{name}@example.com")) == 1
     sent = [item for item in outbox(api, limit=500) if item["channel"] == "email"]
-    assert sorted(item["to"] for item in sent) == ["ana@example.com", "bob@example.com", "cid@example.com"]
+    assert sorted(item["to"] for item in sent) == ["ana@example.com", "bob@example.com", "cid@example.com",
+                                                   "gus@example.com"]
     body = report(api, "winter")
-    assert (body["selected"], body["sent"], body["failed"]) == (5, 3, 0)
+    assert (body["selected"], body["sent"], body["failed"]) == (6, 4, 0)
     assert body["skipped"] == {"no_consent": 1, "unsubscribed": 1}
     skipped = [item for item in messages(api, "eve@example.com") if item.get("campaign") == "winter"]
     assert [(item["status"], item["reason"]) for item in skipped] == [("skipped", "no_consent")]
