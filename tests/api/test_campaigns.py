@@ -294,3 +294,20 @@ def test_throttling_on_ses_postpones_sends_never_doubles_or_fails_them(api):
     sent = sent_subjects(api)
     assert sorted(sent) == sorted(emails) and all(len(subjects) == 1 for subjects in sent.values())
     assert (report(api, "winter")["sent"], report(api, "winter")["failed"]) == (6, 0)
+
+
+def test_an_sms_campaign_goes_through_sns_with_the_opt_out_list(api):
+    for email, phone in (("sam@example.com", "+33612345678"), ("out@example.com", "+33612345699")):
+        response = api.post("/events", {"type": "signup", "contact": {"email": email}, "traits": {"phone": phone},
+                                        "consent": {"sms": True, "source": "test"}})
+        assert response.status_code == 202, response.data
+    in_list(api, "news", ["sam@example.com", "out@example.com"])
+    launch(api, {"id": "flash", "name": "Flash", "channel": "sms", "text": "Vente flash {{ contact.email }}",
+                 "audience": {"lists": ["news"]}})
+    finished(api, "flash")
+    sms = [item for item in outbox(api, limit=500) if item["channel"] == "sms"]
+    assert [(item["to"], item["text"]) for item in sms] == [("+33612345678", "Vente flash sam@example.com")]
+    body = report(api, "flash")
+    assert (body["sent"], body["skipped"]) == (1, {"unsubscribed": 1})  # moto's opt-out list: numbers ending 99
+    sent = events_of(api, contact_id(api, "sam@example.com"), "sms.sent")[0]["properties"]
+    assert sent["campaign"] == "flash"
