@@ -6,8 +6,9 @@ up is not the work); then, metered like every workload (bench/meter.py): POST /c
 /campaigns/{id}/schedule `now`, the selection job, the sender's batches, the `email.sent`
 events through the automation queue; then the SES delivery notification (through SNS and the
 ses_events function) of a sample of the emails, whose usage per email is counted for each.
-Per recipient: AWS requests, DynamoDB units, SQS requests, Lambda invocations and modelled duration (the sender runs one thread here, so its billed duration is
-the sum of its calls' latencies: an upper bound of what eight threads bill), and dollars.
+Per recipient: AWS requests, DynamoDB units, SQS requests, Lambda invocations and modelled
+duration (the sender runs one thread here, so its billed duration is the sum of its calls'
+latencies: an upper bound of what eight threads bill), and dollars.
 
 Modelled: one million recipients at an SES rate of 100 and of 1,000 emails a second, from the
 measured requests per recipient and AWS's published quotas (bench/prices.py latencies, SQS
