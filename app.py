@@ -5,6 +5,7 @@ from chalice import Chalice, Cron, Rate
 
 from chalicelib import logs
 from chalicelib.activity import service as activity
+from chalicelib.api import campaigns as campaigns_api
 from chalicelib.api import console, contacts, events, health, keys, routing, scenarios
 from chalicelib.api import gdpr as gdpr_api
 from chalicelib.api import imports as imports_api
@@ -22,6 +23,8 @@ from chalicelib.api import tracking as tracking_api
 from chalicelib.api import webhooks as webhooks_api
 from chalicelib.audience import jobs, workers
 from chalicelib.audience import kinds as job_kinds
+from chalicelib.campaigns import sender as campaign_sends
+from chalicelib.campaigns import service as campaigns
 from chalicelib.channels import feedback, outbound
 from chalicelib.scenarios import automation as automation_service
 from chalicelib.scenarios import dates, runner
@@ -40,6 +43,7 @@ for blueprint in (templates_api, tracking_api, optin_api, outbox_api, local_feed
 app.register_blueprint(schemas_api.bp)
 app.register_blueprint(reports_api.bp)
 app.register_blueprint(webhooks_api.bp)
+app.register_blueprint(campaigns_api.bp)
 app.register_blueprint(openapi_api.bp)
 app.register_blueprint(console.bp)  # the web console's page and files
 app.register_middleware(routing.errors_in_our_format, "http")
@@ -62,6 +66,22 @@ def automation(event):
     (ReportBatchItemFailures, set in infra), and their handling is idempotent."""
     failed = automation_service.consume(record.to_dict() for record in event)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+# Batches of 50 recipients; sends are paced to the account's rate (channels.pace), so more
+# consumers only wait: 10 at once cover SES rates to about 1,000 emails a second.
+@app.on_sqs_message(queue="parcours-campaign-sends", batch_size=1, maximum_concurrency=10)
+def campaign_sender(event):
+    """Campaign send batches: claim, gate, pace, render, send, record. Only the failed records
+    come back from SQS (ReportBatchItemFailures); a throttled batch is put back with a delay."""
+    failed = campaign_sends.consume(record.to_dict() for record in event)
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def campaign_tick(event):
+    """Every minute: start the campaigns whose time came; pick the A/B winners whose delay is over."""
+    return campaigns.tick()
 
 
 @app.on_sns_message(topic="parcours-ses-events")

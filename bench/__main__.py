@@ -23,6 +23,7 @@ SUITES = {
     "perevent": "bench.perevent",  # DynamoDB requests per event, case by case
     "volume": "bench.volume",  # the local stack as the base grows; criteria speed
     "stepcost": "bench.stepcost",  # welcome-series line by line, and 1,000,000 contacts at the quotas
+    "campaigns": "bench.campaigns",  # a campaign end to end, and 1,000,000 recipients at the SES rate
 }
 
 

@@ -40,6 +40,7 @@ from bench import prices
 
 INTERNAL_ACCESS_KEY = "ak"  # moto's Step Functions interpreter calls other services with these credentials
 PUMP_THREAD = "automation-queue-pump"
+PUMP_SUFFIX = "-queue-pump"  # the local pumps of every SQS consumer (automation, campaign-sends)
 ITEM_OVERHEAD = 100  # bytes DynamoDB adds to each stored item and index entry
 
 
@@ -187,8 +188,8 @@ class Meter:
         frames = self._frames()
         frame = frames[-1] if frames else None
         if (frame is None and service == "sqs" and operation in ("ReceiveMessage", "DeleteMessage")
-                and threading.current_thread().name == PUMP_THREAD):
-            return original(client, operation, params)  # Lambda's SQS poller, billed per invocation
+                and threading.current_thread().name.endswith(PUMP_SUFFIX)):
+            return original(client, operation, params)  # Lambda's SQS pollers, billed per invocation
         region = client.meta.region_name
         before = None
         if service == "dynamodb":

@@ -53,6 +53,8 @@ class Settings:
     job_worker_function: str  # the Lambda that runs extra workers (fan-out); empty: no fan-out
     tracing: bool  # X-Ray through Powertools' Tracer (a stage deployed with TRACING=1)
     routing_cache_seconds: float  # how long a function trusts its copy of what reads each event type
+    campaign_queue_url: str  # the SQS queue of campaign send batches
+    campaign_threads: int  # sends of one campaign batch made at once, in threads
 
     def table(self, name: str) -> str:
         return f"{self.table_prefix}{name}"
@@ -118,6 +120,8 @@ def settings() -> Settings:
         job_worker_function=env.get("PARCOURS_JOB_WORKER_FUNCTION", ""),
         tracing=env.get("PARCOURS_TRACING", "") == "1",
         routing_cache_seconds=max(0.0, float(env.get("PARCOURS_ROUTING_CACHE_SECONDS", "5"))),
+        campaign_queue_url=env.get("PARCOURS_CAMPAIGN_QUEUE_URL", ""),
+        campaign_threads=max(1, int(env.get("PARCOURS_CAMPAIGN_THREADS", "8"))),
     )
 
 

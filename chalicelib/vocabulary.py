@@ -43,7 +43,7 @@ EVENT_TYPE_RULE = "a letter, then letters, digits or _ . : -, at most 100 charac
 # Dotted names the system itself records; only admin and marketer keys may post them
 # (to import history), never a web frontend's ingest key.
 SYSTEM_PREFIXES: tuple[str, ...] = (
-    "contact.", "list.", "segment.", "score.", "stage.", "email.", "sms.", "journey.")
+    "contact.", "list.", "segment.", "score.", "stage.", "email.", "sms.", "journey.", "campaign.")
 
 
 def is_event_type(value: object) -> TypeGuard[str]:

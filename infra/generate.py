@@ -220,6 +220,12 @@ def capability_statements(capability: str, items: list[Table]) -> list[str]:
         return _statement("ConsumeAutomationQueue", ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
                                                      "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
                           ["!GetAtt AutomationQueue.Arn"])
+    if capability == "campaign-send":
+        return _statement("SendToCampaignQueue", ["sqs:SendMessage"], ["!GetAtt CampaignQueue.Arn"])
+    if capability == "campaign-consume":
+        return _statement("ConsumeCampaignQueue", ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage",
+                                                   "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+                          ["!GetAtt CampaignQueue.Arn"])
     if capability == "publish":
         return [
             *_statement("ScenarioStateMachines", [

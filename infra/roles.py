@@ -17,16 +17,19 @@ capability only when a code path it runs calls that API (read from app.py's hand
     workers         start `audience_worker` Lambdas asynchronously (background jobs fan out)
     feedback-failed send to the feedback dead-letter queue (the on-failure destination of an
                     asynchronously invoked function: Lambda sends with the function's role)
+    campaign-send   SendMessage to the campaign-sends queue (selection parts, the sender's postponements)
+    campaign-consume the SQS event source of the campaign sender
 """
 from __future__ import annotations
 
 CAPABILITIES = ("tables", "queue-send", "queue-consume", "publish", "start", "stop", "resume", "email", "sms",
-                "imports", "workers", "feedback-failed")
+                "imports", "workers", "feedback-failed", "campaign-send", "campaign-consume")
 
 FUNCTIONS: dict[str, tuple[str, ...]] = {
     # routes: ingestion, publish/archive, GDPR erasure, imports (no sending: the queue consumer
     # sends double opt-in confirmations, the step runner the scenarios' messages)
-    "api_handler": ("tables", "queue-send", "publish", "stop", "imports"),
+    # (a campaign scheduled "now" starts its selection job and a worker for it)
+    "api_handler": ("tables", "queue-send", "publish", "stop", "imports", "workers"),
     # every Task of a scenario: sends, list and field changes, delete_contact (erasure stops journeys)
     "step_runner": ("tables", "queue-send", "stop", "email", "sms"),
     # stored events: triggers start journeys, goals stop them, awaited events resume them;
@@ -36,12 +39,17 @@ FUNCTIONS: dict[str, tuple[str, ...]] = {
     "sms_inbound": ("tables", "queue-send", "feedback-failed"),
     "date_triggers": ("tables", "queue-send", "start"),
     # background jobs: segment builds, imports from the bucket, rescoring
-    "audience_jobs": ("tables", "queue-send", "imports", "workers"),
-    "audience_worker": ("tables", "queue-send", "imports"),
+    # (campaign selections queue their recipients' batches)
+    "audience_jobs": ("tables", "queue-send", "imports", "workers", "campaign-send"),
+    "audience_worker": ("tables", "queue-send", "imports", "campaign-send"),
     "segment_refresh": ("tables", "queue-send"),
     "audience_daily": ("tables", "queue-send"),
     # outbound webhook deliveries due for a retry (HTTPS to subscribers: no AWS call but its tables)
     "webhook_deliveries": ("tables", "queue-send"),
+    # campaigns: the sender of the queued batches; the minute schedule that starts campaigns and
+    # their A/B winners' sends (selection jobs)
+    "campaign_sender": ("tables", "queue-send", "campaign-send", "campaign-consume", "email", "sms"),
+    "campaign_tick": ("tables", "queue-send", "workers"),
 }
 
 

@@ -150,11 +150,12 @@ def test_each_role_grants_only_what_its_function_calls_and_scopes_by_arn(templat
     assert publishers == {"api_handler"} and "iam:PassRole" in role("api_handler")
     assert {"states:StartExecution", "states:SendTaskSuccess", "states:StopExecution", "sqs:ReceiveMessage",
             "sqs:DeleteMessage"} <= role("automation")
-    assert {function for function in roles.FUNCTIONS if "sqs:ReceiveMessage" in role(function)} == {"automation"}
+    assert {function for function in roles.FUNCTIONS if "sqs:ReceiveMessage" in role(function)} == {
+        "automation", "campaign_sender"}
     assert {"ses:SendEmail", "sns:Publish", "sns:CheckIfPhoneNumberIsOptedOut"} <= role("step_runner")
     assert {"ses:SendEmail", "sns:Publish"} <= role("automation")  # double opt-in confirmations
     senders = {function for function in roles.FUNCTIONS if "ses:SendEmail" in role(function)}
-    assert senders == {"step_runner", "automation"}  # the API handler sends nothing
+    assert senders == {"step_runner", "automation", "campaign_sender"}  # the API handler sends nothing
     assert {"s3:PutObject", "s3:GetObject"} <= role("api_handler") & role("audience_jobs")
     for function in roles.FUNCTIONS:
         statements = _statements(template, roles.logical_id(function))
@@ -224,8 +225,10 @@ def test_the_stage_names_app_py_event_sources_as_the_template_names_its_queue_an
     resources = template["Resources"]
     queues = {source.queue for source in app_module.app.event_sources if isinstance(source, SQSEventConfig)}
     topics = {source.topic for source in app_module.app.event_sources if isinstance(source, SNSEventConfig)}
-    assert queues == {"parcours-automation"} and topics == {"parcours-ses-events", "parcours-sms-inbound"}
+    assert queues == {"parcours-automation", "parcours-campaign-sends"}
+    assert topics == {"parcours-ses-events", "parcours-sms-inbound"}
     named = {resources["AutomationQueue"]["Properties"]["QueueName"]["Fn::Sub"],
+             resources["CampaignQueue"]["Properties"]["QueueName"]["Fn::Sub"],
              resources["SesEventsTopic"]["Properties"]["TopicName"]["Fn::Sub"],
              resources["SmsInboundTopic"]["Properties"]["TopicName"]["Fn::Sub"]}
     assert named == {stage_name(name, "${Stage}") for name in queues | topics}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chalicelib.activity.service import ActivityRank
 from chalicelib.audience import jobs, react
+from chalicelib.campaigns.selection import CampaignSelection
 from chalicelib.imports.service import ImportJob
 from chalicelib.scoring.service import Decay, Rescore
 from chalicelib.segments.build import GroupDelete, SegmentBuild
@@ -16,3 +17,4 @@ def register_all() -> None:
     jobs.register("import", ImportJob())
     jobs.register("score_decay", Decay(react.score_moved))
     jobs.register("rescore", Rescore(react.score_moved))
+    jobs.register("campaign_selection", CampaignSelection())

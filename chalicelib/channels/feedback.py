@@ -91,13 +91,17 @@ def record_message_event(contact_id: str, message: Message | None, kind: str, *,
     extra = {key: value for key, value in (properties or {}).items() if value is not None}
     context = {"scenario": message.scenario if message else scenario,
                "step": message.step if message else step,
-               "message_id": message.id if message else message_id}
+               "message_id": message.id if message else message_id,
+               # a campaign's message: criteria can ask for its opens and clicks, link N of it
+               "campaign": message.campaign if message else None, "variant": message.variant if message else None,
+               "link": counters.link_of(message, extra.get("url")) if kind == "clicked" else None}
     stored = events.record(contact_id, f"{channel}.{kind}", {**{k: v for k, v in context.items() if v}, **extra},
                            event_id=event_id)
     try:
         if message is not None:  # a repeat too: a fault may have come between the event and its note
             note(message, kind, stored["timestamp"] if stored else clock.iso(clock.now()), extra,
                  repeat=stored is None)
+            counters.campaign_hit(message, kind, extra.get("url"))
         if stored is not None and apply_effects:
             apply(stored)
     finally:

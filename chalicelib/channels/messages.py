@@ -184,6 +184,7 @@ def sms_length(text: str) -> dict:
 
 def to_api(message: Message) -> dict:
     return {"id": message.id, "channel": message.channel, "scenario": message.scenario, "step": message.step,
+            **({"campaign": message.campaign, "variant": message.variant} if message.campaign else {}),
             "to": message.to, "subject": message.subject, "status": message.status, "reason": message.reason,
             "sent_at": message.sent_at, "events": [contacts.plain(dict(item)) for item in message.events or []]}
 

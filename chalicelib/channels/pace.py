@@ -43,5 +43,26 @@ def take(channel: str) -> None:
         time.sleep(max(0.0, second + 1 - time.time()) + random.random() * 0.05)
 
 
+def take_many(channel: str, wanted: int) -> int:
+    """Slots for up to `wanted` sends of `channel` now, claimed in one write (a campaign batch:
+    one write per batch, not per send, so the pace item is not written once per message); how
+    many were granted: 0 when none could be had within WAIT_SECONDS."""
+    per_second = rate(channel)
+    if per_second <= 0 or wanted <= 0:
+        return max(0, wanted)
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        second = int(time.time())
+        slot = SendPace(f"{channel}#{second}")
+        slot.update(actions=[SendPace.taken.add(wanted), SendPace.expires_at.set(_expiry(second))])
+        before = int(slot.taken) - wanted
+        granted = max(0, min(wanted, per_second - before))
+        if granted:
+            return granted
+        if time.monotonic() >= deadline:
+            return 0
+        time.sleep(max(0.0, second + 1 - time.time()) + random.random() * 0.05)
+
+
 def _expiry(second: int) -> datetime:
     return datetime.fromtimestamp(second + KEEP_SECONDS, tz=timezone.utc)

@@ -12,17 +12,22 @@ from chalicelib.store import queue
 
 
 class QueuePump(threading.Thread):
-    def __init__(self, handler: Callable[[dict, Any], Any], interval: float = 0.02) -> None:
-        super().__init__(name="automation-queue-pump", daemon=True)
+    def __init__(self, handler: Callable[[dict, Any], Any], interval: float = 0.02, *,
+                 receive: Callable[[], list[dict]] | None = None, delete: Callable[[str], None] | None = None,
+                 name: str = "automation") -> None:
+        """Pumps the automation queue, or the queue `receive` and `delete` speak to."""
+        super().__init__(name=f"{name}-queue-pump", daemon=True)
         self.handler = handler
         self.interval = interval
+        self.receive = receive or queue.receive
+        self.delete = delete or queue.delete
         self.busy = False
         self._stopping = threading.Event()
 
     def run(self) -> None:
         while not self._stopping.is_set():
             try:
-                messages = queue.receive()
+                messages = self.receive()
             except Exception:  # the stack is stopping under us
                 return
             if not messages:
@@ -41,7 +46,7 @@ class QueuePump(threading.Thread):
                 failed = {item["itemIdentifier"] for item in answer.get("batchItemFailures") or []}
                 for message in messages:
                     if message["MessageId"] not in failed:
-                        queue.delete(message["ReceiptHandle"])
+                        self.delete(message["ReceiptHandle"])
             except Exception:  # like Lambda: the batch becomes visible again and is retried
                 logger.exception("automation batch failed; it will be retried")
             finally:

@@ -18,11 +18,14 @@ class Runtime:
     generated_key: bool
     pump: QueuePump
     schedules: Schedules | None
+    campaign_pump: QueuePump | None = None  # the campaign-sends queue's consumer
 
     def stop(self) -> None:
         if self.schedules is not None:
             self.schedules.stop()
         self.pump.stop()
+        if self.campaign_pump is not None:
+            self.campaign_pump.stop()
         self.stack.stop()
 
 
@@ -54,4 +57,9 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None, sched
     keys.ensure(key, "admin", "local admin")
     pump = QueuePump(app_module.automation)
     pump.start()
-    return Runtime(stack, app, key, generated, pump, Schedules(app).start() if schedules else None)
+    from chalicelib.store import campaigns as campaign_sends
+
+    campaign_pump = QueuePump(app_module.campaign_sender, receive=campaign_sends.receive,
+                              delete=campaign_sends.delete, name="campaign-sends")
+    campaign_pump.start()
+    return Runtime(stack, app, key, generated, pump, Schedules(app).start() if schedules else None, campaign_pump)

@@ -368,6 +368,8 @@ class LocalStack:
         env["PARCOURS_STATE_MACHINE_ROLE_ARN"] = f"arn:aws:iam::{ACCOUNT}:role/parcours-state-machine"
         env["PARCOURS_AUTOMATION_QUEUE_URL"] = (
             f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT}/parcours-automation")
+        env["PARCOURS_CAMPAIGN_QUEUE_URL"] = (
+            f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT}/parcours-campaign-sends")
         from chalicelib import config
 
         config.reload()
@@ -439,12 +441,13 @@ class LocalStack:
         import boto3
 
         from chalicelib.store.audience import AUDIENCE_MODELS
+        from chalicelib.store.campaigns import CAMPAIGN_MODELS
         from chalicelib.store.channels import CHANNEL_MODELS
         from chalicelib.store.models import MODELS
         from chalicelib.store.reports import REPORT_MODELS
         from chalicelib.store.webhooks import WEBHOOK_MODELS
 
-        for model in MODELS + AUDIENCE_MODELS + CHANNEL_MODELS + REPORT_MODELS + WEBHOOK_MODELS:
+        for model in MODELS + AUDIENCE_MODELS + CHANNEL_MODELS + REPORT_MODELS + WEBHOOK_MODELS + CAMPAIGN_MODELS:
             if not model.exists():
                 model.create_table(wait=False)
         iam = boto3.client("iam", region_name=self.region)
@@ -459,8 +462,9 @@ class LocalStack:
                 Role=f"arn:aws:iam::{ACCOUNT}:role/parcours-state-machine",
                 Handler=f"app.{name}", Code={"ZipFile": _empty_zip()})
         # A short visibility timeout: a failed batch comes back quickly on a laptop.
-        boto3.client("sqs", region_name=self.region).create_queue(
-            QueueName="parcours-automation", Attributes={"VisibilityTimeout": "2"})
+        for queue in ("parcours-automation", "parcours-campaign-sends"):
+            boto3.client("sqs", region_name=self.region).create_queue(
+                QueueName=queue, Attributes={"VisibilityTimeout": "2"})
         sns = boto3.client("sns", region_name=self.region)
         for topic in TOPICS:
             sns.create_topic(Name=topic)

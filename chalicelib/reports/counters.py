@@ -28,7 +28,8 @@ from chalicelib.store.models import Contact, Enrollment, Message, Scenario
 ATTEMPTS = 5
 FACTS_PER_WRITE = 20  # a transaction takes 100 items: each fact moves at most two counters
 # What a message's history counts (its first of each kind); opened and clicked are so unique.
-MESSAGE_FACTS = ("sent", "skipped", "delivered", "opened", "clicked", "unsubscribed", "bounced", "complained")
+MESSAGE_FACTS = ("sent", "skipped", "failed", "delivered", "opened", "clicked", "unsubscribed", "bounced",
+                 "complained")
 CONTACT_EVENTS = ("contact.created", "contact.updated", "contact.deleted", "contact.consent_confirmed")
 # A contact.updated that changed none of these leaves the totals as they are.
 COUNTED_FIELDS = frozenset({"consent.email", "consent.sms", "sms_opt_out"})
@@ -171,6 +172,7 @@ def message_adds(item: Message, kind: str, *, reason: str | None = None) -> dict
         adds[(scenario_scope(item.scenario), slot(day, int(item.version), item.step))] = {name: 1}
     if kind != "skipped":
         adds[(store.ACCOUNT, day)] = {kind: 1}
+    adds.update(_campaign_slots(item, {name: 1}))
     return adds
 
 
@@ -184,6 +186,53 @@ def noted(item: Message, kind: str, entry: dict[str, Any], status: str | None) -
                             message_adds(item, kind), append=("events", [entry]),
                             sets={"status": status} if status else None,
                             expect={"status": item.status} if status else None)
+
+
+# -- campaigns ------------------------------------------------------------------------------
+
+
+def campaign_scope(campaign_id: str) -> str:
+    """A campaign's counters (each spread over the store's shards, as every counter: a campaign
+    sends up to the account's rate, far more than one item takes)."""
+    return f"campaign#{campaign_id}"
+
+
+def _campaign_slots(item: Message, counts: dict[str, int]) -> dict[tuple[str, str], dict[str, int]]:
+    """A campaign message's counters: the campaign's totals and its A/B variant's."""
+    if not item.campaign:
+        return {}
+    scope = campaign_scope(item.campaign)
+    slots = {(scope, CAMPAIGN_TOTALS): dict(counts)}
+    if item.variant:
+        slots[(scope, f"variant#{item.variant}")] = dict(counts)
+    return slots
+
+
+CAMPAIGN_TOTALS = "all"
+
+
+def campaign_hit(item: Message, kind: str, url: str | None) -> None:
+    """Every open and click of a campaign's message (the totals: a second open counts here, not in
+    the unique `opened`), and each tracked link's clicks: unique (once per message and link,
+    marked on the message) and total. Best effort, as every count."""
+    if not item.campaign or kind not in ("opened", "clicked"):
+        return
+    link = link_of(item, url) if kind == "clicked" else None
+    total = {f"{kind}_total": 1, **({f"link:{link}:total": 1} if link else {})}
+    try:
+        store.add(_campaign_slots(item, total), owner=item.contact_id)
+        if link:
+            store.count_once(store.table_of(Message), {"contact_id": item.contact_id, "id": item.id},
+                             [f"link:{link}"], _campaign_slots(item, {f"link:{link}": 1}))
+    except Exception:  # a report never stops a redirect or a notification
+        logger.exception("campaign hit not counted", extra={"message_id": item.id, "kind": kind})
+
+
+def link_of(item: Message | None, url: str | None) -> int | None:
+    """The 1-based place of a tracked link among a campaign message's links (None elsewhere)."""
+    if item is None or not item.campaign or not url or url not in (item.links or []):
+        return None
+    return list(item.links or []).index(url) + 1
 
 
 # -- the account's contacts -----------------------------------------------------------------

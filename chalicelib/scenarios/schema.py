@@ -66,6 +66,30 @@ def validate(definition: Any) -> list[Problem]:
     return checker.problems
 
 
+def content_problems(content: dict[str, Any], channel: str, path: str) -> list[Problem]:
+    """What is wrong with the content of an email or SMS (a template id, or inline parts), checked
+    as a scenario's email and sms steps are (campaigns send the same messages)."""
+    checker = _Checker()
+    if channel == "email":
+        checker.step_email(content, path, {})
+    else:
+        checker.step_sms(content, path, {})
+    return checker.problems
+
+
+def settings_problems(value: Any, path: str) -> list[Problem]:
+    """What is wrong with `settings` (quiet_hours, timezone), as a scenario's are checked."""
+    checker = _Checker()
+    checker.settings(value, path)
+    return checker.problems
+
+
+def time_of_day_problems(value: Any, path: str) -> list[Problem]:
+    checker = _Checker()
+    checker.time_of_day(value, path)
+    return checker.problems
+
+
 @lru_cache(maxsize=1)
 def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())

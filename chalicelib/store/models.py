@@ -274,6 +274,9 @@ class Message(Model):
     transactional = BooleanAttribute(default=False)
     version = NumberAttribute(null=True)  # the scenario version that sent it, for its report
     counted = UnicodeSetAttribute(null=True)  # report facts counted for this message (store.reports)
+    campaign = UnicodeAttribute(null=True)  # a campaign's message: its id, A/B variant, tracked links in order
+    variant = UnicodeAttribute(null=True)
+    links: ListAttribute[str] = ListAttribute(null=True)
 
     by_provider_id = BySesId()
 

@@ -27,6 +27,7 @@ RULES = frozenset({
     "chalicelib.channels.addresses", "chalicelib.scenarios.references",
     "chalicelib.imports.csv_parse", "chalicelib.contacts.fields", "chalicelib.events.validate",
     "chalicelib.reports.flow", "chalicelib.events.readers",
+    "chalicelib.campaigns.definition", "chalicelib.campaigns.ab", "chalicelib.campaigns.moments",
 })
 # What the rules ring never imports: AWS, its SDKs and the embedded AWS.
 IMPURE_LIBRARIES = frozenset({"boto3", "botocore", "pynamodb", "chalice", "moto"})
