@@ -362,7 +362,7 @@ def drain(contacts: int, *, rate: float, bucket: float, attempts_per_second: flo
           horizon: int = 7 * 86400) -> dict[str, float]:
     """How a queued burst drains through StartExecution's token bucket: a fluid model, second by
     second. The automation consumer tries up to `attempts_per_second` queued entries; those past the
-    bucket are put back with store.queue.postpone's delay (2 s doubling to 15 min, times 0.5 to 1 at
+    bucket are put back with store.queue.backoff's delay (2 s doubling to its cap, times 0.5 to 1 at
     random), spread evenly over that window. Answers the seconds until the last one started and
     the attempts it took."""
     from chalicelib.store.queue import MAX_DELAY_SECONDS

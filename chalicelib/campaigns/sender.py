@@ -43,6 +43,7 @@ from chalicelib.logs import logger
 from chalicelib.reports import counters
 from chalicelib.scenarios.semantics import zone_of
 from chalicelib.store import campaigns as queue
+from chalicelib.store import queue as automation_queue
 from chalicelib.store.campaigns import Campaign, Recipient, recipients_key, shard_of
 from chalicelib.store.models import Contact, Message
 
@@ -66,7 +67,7 @@ def consume(records: Iterable[dict[str, Any]]) -> list[str]:
             send_batch(batch, postponed)
         except Exception as error:
             if batch is not None and faults.is_transient(error) and queue.later(
-                    batch, queue.backoff(postponed), postponed=postponed + 1):
+                    batch, automation_queue.backoff(postponed), postponed=postponed + 1):
                 logger.warning("campaign batch postponed", extra={"error": type(error).__name__})
                 continue
             logger.exception("campaign batch failed", extra={"sqs_message": record.get("messageId")})
@@ -112,7 +113,7 @@ def send_batch(batch: dict[str, Any], postponed: int = 0) -> None:
     if state.later:
         queue.later({"campaign": campaign.id, "recipients": state.later}, RATE_WAIT_SECONDS, postponed=postponed)
     if state.retry and not queue.later({"campaign": campaign.id, "recipients": state.retry},
-                                       queue.backoff(postponed), postponed=postponed + 1):
+                                       automation_queue.backoff(postponed), postponed=postponed + 1):
         raise Throttled("sends refused for two days")  # the batch goes to the dead-letter queue
     campaigns.check_done(campaign.id)
 

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -113,8 +112,8 @@ def enqueue(batches: Iterable[dict[str, Any]]) -> int:
 
 
 POSTPONED = "postponed"
-MAX_DELAY_SECONDS = 900  # SQS's own maximum
-MAX_POSTPONEMENTS = 200  # throttled for about two days: then the batch fails (dead-letter queue)
+MAX_DELAY_SECONDS = 900  # SQS's own maximum: a batch waiting for its moment hops this far at most
+MAX_POSTPONEMENTS = 800  # throttled for about two days (automation_queue.backoff): then the batch fails
 
 
 def later(batch: dict[str, Any], delay: float, *, postponed: int = 0) -> bool:
@@ -127,10 +126,6 @@ def later(batch: dict[str, Any], delay: float, *, postponed: int = 0) -> bool:
                         MessageAttributes={POSTPONED: {"DataType": "Number", "StringValue": str(postponed)}})
     return True
 
-
-def backoff(postponed: int) -> float:
-    """The delay before the next try of a throttled batch: 2 s doubling to 15 minutes, jittered."""
-    return min(MAX_DELAY_SECONDS, 2 ** min(postponed, 10) * 2) * (0.5 + random.random() / 2)
 
 
 def postponements(record: dict) -> int:
