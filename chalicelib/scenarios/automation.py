@@ -107,8 +107,9 @@ def resume_wait(wait: Wait, *, reason: str) -> None:
             raise
         return
     enrollment = journeys.get(wait.contact_id, wait.enrollment_key)
+    resumed_at = clock.now()  # before the execution goes on: its next step is dated after this
     if enrollment and enrollment.status == journeys.RUNNING and deployer.resume(wait.token, {"by": reason}):
-        journeys.record(enrollment, wait.step, "then", current=None)
+        journeys.record(enrollment, wait.step, "then", current=None, at=resumed_at)
     wait.delete()
 
 

@@ -156,9 +156,12 @@ def _visited(entries: list) -> list[str]:
 
 
 def to_api(enrollment: Enrollment) -> dict:
+    # In the order the steps happened: a wait_for's resume is recorded by the thread that resumed
+    # it, which can write after the execution's next step has written its own.
+    entries = sorted((dict(entry) for entry in enrollment.path or []), key=lambda entry: entry["at"])
     return {"id": enrollment.id, "scenario": enrollment.scenario_id, "version": int(enrollment.version or 0),
             "status": enrollment.status,
-            "path": _visited(enrollment.path or []),
-            "steps": [dict(entry) for entry in enrollment.path or []],
+            "path": _visited(entries),
+            "steps": entries,
             "current_step": enrollment.current_step, "entered_at": enrollment.entered_at,
             "ended_at": enrollment.ended_at}
