@@ -114,9 +114,21 @@ def _requests() -> Iterator[tuple[str, dict]]:
             yield "scan", {"TableName": table, "Limit": limit, "FilterExpression": "attribute_exists(email)"}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=OPERATIONS)
 def test_queries_and_scans_answer_as_moto_does(aws: None, operations: list[tuple]) -> None:
+    _same_answers(operations)
+
+
+@pytest.mark.slow  # about two seconds an example
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=OPERATIONS)
+def test_queries_and_scans_answer_as_moto_does_over_many_histories(aws: None, operations: list[tuple]) -> None:
+    _same_answers(operations)
+
+
+def _same_answers(operations: list[tuple]) -> None:
+    """Every Query and Scan page of _requests after each write answers as moto's own code does."""
     client = boto3.client("dynamodb", region_name=REGION)
     for table in client.list_tables()["TableNames"]:
         client.delete_table(TableName=table)
