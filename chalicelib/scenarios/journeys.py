@@ -119,9 +119,9 @@ def finish(enrollment: Enrollment, status: str) -> bool:
         if not faults.lost_to_condition(error):
             raise
         return False
-    _count(enrollment)
     logs.journey(status, contact_id=enrollment.contact_id, scenario=enrollment.scenario_id,
                  version=int(enrollment.version), execution=enrollment.id)
+    _count(enrollment)
     return True
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import contact_id, journey, post, publish, scenario, signup
+from tests.helpers import contact_id, eventually, journey, post, publish, scenario, signup
 
 EMAIL = "ana.lopez@example.com"
 FIRST_NAME = "Ana"
@@ -41,6 +41,16 @@ def _records(lines: list[str]) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
+def _once_ended(logged: Lines) -> list[dict]:
+    """The log lines, once a journey's end is among them: it is written a moment after the
+    journey's status, which the test has just seen."""
+    def check() -> list[dict] | None:
+        records = _records(logged.lines)
+        return records if any(line["message"] == "journey ended" for line in records) else None
+
+    return eventually(check)
+
+
 def _metrics(stdout: str) -> Counter:
     """Sum of every EMF metric printed, by name (and by name and dimension value where there is one)."""
     total: Counter = Counter()
@@ -68,7 +78,7 @@ def test_a_journey_with_two_emails_logs_each_send_its_start_and_end_with_correla
     signup(api, EMAIL, first_name=FIRST_NAME)
     journey(api, EMAIL, "welcome", status="completed")
     contact = contact_id(api, EMAIL)
-    records = _records(logged.lines)
+    records = _once_ended(logged)
 
     sends = [line for line in records if line["message"] == "email sent"]
     assert sorted(line["step"] for line in sends) == ["hello", "tips"]
@@ -110,7 +120,7 @@ def test_a_failed_step_is_logged_counted_and_ends_the_journey_as_failed(api, log
     publish(api, scenario("broken", "signup", [{"id": "mail", "type": "email", "subject": "S", "html": "<p>x</p>"}]))
     signup(api, "failing@example.com")
     journey(api, "failing@example.com", "broken", status="failed")
-    records = _records(logged.lines)
+    records = _once_ended(logged)
     failures = [line for line in records if line["message"] == "step failed"]
     assert len(failures) == 1 and failures[0]["level"] == "ERROR" and failures[0]["scenario"] == "broken"
     assert [line["status"] for line in records if line["message"] == "journey ended"] == ["failed"]
@@ -127,7 +137,7 @@ def test_a_goal_met_ends_the_journey_as_converted_in_one_line_and_one_count(api,
     journey(api, "buyer@example.com", "cart", status="running")
     post(api, "purchase", "buyer@example.com")
     journey(api, "buyer@example.com", "cart", status="converted")
-    ended = [line for line in _records(logged.lines) if line["message"] == "journey ended"]
+    ended = [line for line in _once_ended(logged) if line["message"] == "journey ended"]
     assert [(line["status"], line["scenario"]) for line in ended] == [("converted", "cart")]
     metrics = _metrics(capsys.readouterr().out)
     assert metrics["JourneysConverted"] == 1 and metrics["EmailsSent"] == 0
