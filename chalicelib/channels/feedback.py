@@ -118,9 +118,24 @@ def note(message: Message, kind: str, at: str, extra: dict[str, Any] | None = No
     entry = {"type": kind, "at": at, **{key: value for key, value in (extra or {}).items()
                                          if key in ("url", "bounce_type", "source")}}
     rank = STATUS_RANK.get(kind)
-    raise_to = kind if rank is not None and STATUS_RANK.get(message.status, rank) < rank else None
-    if not repeat and kind not in (message.counted or ()) and counters.noted(message, kind, entry, raise_to):
-        return  # the first of its kind: noted, raised and counted in one write
+    if kind in counters.MESSAGE_FACTS:
+        # The first of its kind is noted, raised and counted in one write, by whichever delivery
+        # of the event comes first: a repeat (SNS delivers twice, Lambda retries) reads the
+        # message again, and one that lost the race adds its entry only if none is there.
+        current: Message | None = None if repeat else message
+        raced = False
+        for _ in range(counters.ATTEMPTS):
+            if current is None:
+                current = _current(message)
+                if current is None:
+                    return  # the message is gone (erased with its contact)
+            if _holds(current, entry) or kind in (current.counted or ()):
+                break
+            raise_to = kind if rank is not None and STATUS_RANK.get(current.status, rank) < rank else None
+            if counters.noted(current, kind, entry, raise_to):
+                return
+            current, raced = None, True  # another writer came first: read again
+        repeat = repeat or raced
     item = Message(message.contact_id, message.id)
     if not (repeat and _noted(item, entry)):  # the rest is idempotent: counted once, status raised once
         try:
@@ -255,14 +270,22 @@ def _effects(event: dict[str, Any]) -> list[str]:
     return changed
 
 
+def _current(message: Message) -> Message | None:
+    try:
+        return Message.get(message.contact_id, message.id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
 def _noted(item: Message, entry: dict[str, Any]) -> bool:
     """Whether the message's history holds this entry already (or the message is gone)."""
-    try:
-        current = Message.get(item.contact_id, item.id, consistent_read=True)
-    except DoesNotExist:
-        return True
+    current = _current(item)
+    return current is None or _holds(current, entry)
+
+
+def _holds(message: Message, entry: dict[str, Any]) -> bool:
     same = ("type", "url", "bounce_type", "source")
-    return any(all(seen.get(key) == entry.get(key) for key in same) for seen in current.events or [])
+    return any(all(seen.get(key) == entry.get(key) for key in same) for seen in message.events or [])
 
 
 def _claim(event: dict[str, Any]) -> bool:
