@@ -28,19 +28,8 @@ def rate(channel: str) -> int:
 
 def take(channel: str) -> None:
     """Return when a send of `channel` may go now; raise Throttled when none could be had soon."""
-    per_second = rate(channel)
-    if per_second <= 0:
-        return
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        second = int(time.time())
-        slot = SendPace(f"{channel}#{second}")
-        slot.update(actions=[SendPace.taken.add(1), SendPace.expires_at.set(_expiry(second))])
-        if int(slot.taken) <= per_second:
-            return
-        if time.monotonic() >= deadline:
-            raise Throttled(f"{channel} send rate of {per_second}/s reached")
-        time.sleep(max(0.0, second + 1 - time.time()) + random.random() * 0.05)
+    if not take_many(channel, 1):
+        raise Throttled(f"{channel} send rate of {rate(channel)}/s reached")
 
 
 def take_many(channel: str, wanted: int) -> int:
