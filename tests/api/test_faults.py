@@ -162,8 +162,8 @@ def test_a_goal_handled_before_its_trigger_still_converts(api):
 
 @pytest.mark.time_scale(DAY)
 def test_sends_keep_to_the_account_send_rate(api, monkeypatch):
-    """PARCOURS_EMAIL_RATE=2: eight welcome emails due at once reach SES at most two in any
-    second of real time, and every one goes."""
+    """PARCOURS_EMAIL_RATE=2: eight welcome emails due at once take two slots a second of
+    real time, so they reach SES over four seconds at least, and every one goes."""
     from collections import Counter
 
     from chalicelib import config
@@ -185,5 +185,9 @@ def test_sends_keep_to_the_account_send_rate(api, monkeypatch):
     finally:
         client.meta.events.unregister("before-call.sesv2.SendEmail", record)
     assert len(handed) == 8
-    assert max(Counter(int(moment) for moment in handed).values()) <= 2
+    # A slot is a second of the pace counter; a send granted its second's last slot can reach
+    # SES a moment into the next second on a loaded machine, so one second may show rate + 1.
+    # Unpaced, the eight go within a second or two.
+    assert max(Counter(int(moment) for moment in handed).values()) <= 3
     assert len({int(moment) for moment in handed}) >= 4  # four seconds of slots at least
+    assert max(handed) - min(handed) >= 2.0
