@@ -417,12 +417,15 @@ def observing() -> Iterator[None]:
 
 
 @contextmanager
-def aws_faults(plan: dict[tuple[str, str], int], kind: str = "throttle") -> Iterator[dict]:
+def aws_faults(plan: dict[tuple[str, str], int], kind: str = "throttle", *,
+               table: str | None = None) -> Iterator[dict]:
     """The next N calls of each (service, operation) fail at the client, before reaching AWS
     (moto), from whichever of our call sites makes them: boto3 clients and PynamoDB alike (but
-    the test's own reads, made under `observing()`). Yields what is left of the plan (all zero
-    once every fault was met)."""
+    the test's own reads, made under `observing()`); with `table`, only the calls to that
+    DynamoDB table. Yields what is left of the plan (all zero once every fault was met)."""
     from botocore.client import BaseClient
+
+    from chalicelib.config import settings
 
     original = BaseClient._make_api_call
     left = dict(plan)
@@ -433,7 +436,7 @@ def aws_faults(plan: dict[tuple[str, str], int], kind: str = "throttle") -> Iter
         if getattr(_OBSERVER, "active", False):
             return original(client, operation, params)
         with lock:
-            fail = left.get(key, 0) > 0
+            fail = left.get(key, 0) > 0 and (table is None or params.get("TableName") == settings().table(table))
             if fail:
                 left[key] -= 1
         if fail:

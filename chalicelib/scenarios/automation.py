@@ -137,9 +137,11 @@ def enroll(contact_id: str, head, body: dict, trigger: dict, *, at: datetime, ex
                                        journeys.payload(enrollment, version.timeouts, extra))
         if execution_arn is None:  # started by an earlier delivery of this message
             execution_arn = f"{head.state_machine_arn.replace(':stateMachine:', ':execution:')}:{enrollment.id}"
-        journeys.started(enrollment, execution_arn)
+    # recorded before the enrollment notes its execution: until then a retry admits it again
     events.record_and_dispatch(contact_id, "journey.entered", {"scenario": head.id, "version": int(enrollment.version)},
                                event_id=f"{enrollment.id}/entered")
+    if reached is None:
+        journeys.started(enrollment, execution_arn)
     if reached is not None and journeys.finish(enrollment, "converted"):
         _announce_conversion(enrollment, reached["type"], reached["id"])
     logs.journey("entered", contact_id=contact_id, scenario=head.id, version=int(enrollment.version),

@@ -153,6 +153,7 @@ class EventId(Model):
     contact_id = UnicodeAttribute()
     expires_at = TTLAttribute(null=True)
     outbox = JSONAttribute(null=True)  # the records to queue, until the automation queue has them
+    at = UnicodeAttribute(null=True)  # a recorded event's sort key: where a retry completes it
 
 
 class ApiKey(Model):

@@ -115,6 +115,21 @@ def test_reference_scenarios_run_right_through_faults(api, service, operation, k
     assert left[(service, operation)] == 0  # every fault was met by some call
 
 
+@pytest.mark.time_scale(DAY)
+def test_a_system_event_whose_write_failed_after_its_id_was_claimed_is_stored_once(api):
+    """A system event is two writes (its id claimed, then the event): the events table refusing
+    the second leaves the id claimed, and the retry stores the event there, once."""
+    publish(api, one_email())
+    with aws_faults({("dynamodb", "PutItem"): 3}, table="events") as left:
+        _deliver(api, _event("ana-signup", "signup", "ana@example.com", consent=CONSENT))
+        assert journey(api, "ana@example.com", "news", status="completed", timeout=60)["path"] == ["mail"]
+        eventually(lambda: left[("dynamodb", "PutItem")] == 0)
+    assert len(email_to(api, "ana@example.com", count=1)) == 1
+    ana = contact_id(api, "ana@example.com")
+    for event_type in ("journey.entered", "email.sent", "journey.completed"):
+        assert len(eventually(lambda: events_of(api, ana, event_type))) == 1, event_type
+
+
 @pytest.mark.slow
 @pytest.mark.time_scale(DAY)
 def test_the_same_events_many_times_and_out_of_order_give_the_same_result(api):
