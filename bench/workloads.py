@@ -72,11 +72,13 @@ class Session:
                  feedback: bool = True) -> None:
         from chalice.test import Client
 
+        from chalicelib.local import moto_direct
         from chalicelib.local.runtime import boot
         from chalicelib.local.stack import ACCOUNT, function_name
 
         self.meter = meter or Meter(account=ACCOUNT, memory_mb=chalice_memory())
         self.feedback = feedback
+        moto_direct.install()  # beneath the meter, which must see the calls it shortens
         self.meter.install()
         try:
             self.runtime = boot(time_scale=time_scale, admin_key="bench-admin-key")

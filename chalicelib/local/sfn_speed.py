@@ -1,4 +1,5 @@
-"""moto's Step Functions, parsing each state machine once rather than once per execution.
+"""moto's Step Functions, parsing each state machine once rather than once per execution, and
+invoking Lambda through one client rather than a new one per Task.
 
 moto's interpreter turns the ASL text into its tree of states with an ANTLR parser at the
 start of every execution: about 0.1 s of CPU for a reference scenario, so a burst of 5,000
@@ -6,10 +7,15 @@ signups spent minutes parsing the same few definitions. The tree holds no state 
 execution (each one evaluates it against its own environment), so the tree built for a
 definition is kept and shared by the executions of that definition. A definition that does
 not parse raises as before (nothing is kept for it).
+
+Each Lambda Task state also built a new boto3 client (a tenth of a burst's CPU: loading the
+service model, copying the event hooks); botocore clients are safe to share between threads,
+so one is kept per region and mode.
 """
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 DEFINITIONS_KEPT = 256
 
@@ -22,3 +28,18 @@ def install() -> None:
         return
     AmazonStateLanguageParser.parse = staticmethod(
         lru_cache(maxsize=DEFINITIONS_KEPT)(AmazonStateLanguageParser.parse))
+
+    from moto.core.models import botocore_stubber
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    new_client = lambda_eval_utils.boto_client_for
+
+    @lru_cache(maxsize=16)
+    def kept_client(region: str, service: str, intercepted: bool) -> Any:
+        return new_client(region=region, service=service)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # moto's own builds the same client whatever the credentials (fixed test keys)
+        return kept_client(region, service, bool(botocore_stubber.enabled))
+
+    lambda_eval_utils.boto_client_for = boto_client_for

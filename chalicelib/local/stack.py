@@ -153,6 +153,7 @@ def _serialize_dynamodb() -> None:
             return original(handler)
 
     call_action.serialized = True
+    call_action.lock = lock  # taken by moto_direct too
     DynamoHandler.call_action = call_action
 
 
@@ -265,12 +266,13 @@ class LocalStack:
         _one_line_state_failures()
         _serialize_dynamodb()
         _fast_transactions()
-        from chalicelib.local import dynamodb_speed, moto_routing, sfn_speed, sqs_speed
+        from chalicelib.local import dynamodb_speed, moto_direct, moto_routing, sfn_speed, sqs_speed
 
         # moto's costs that grow with the data or repeat for nothing (see each module)
         dynamodb_speed.install()
         sqs_speed.install()
         moto_routing.install()
+        moto_direct.install()
         sfn_speed.install()
         from chalicelib import clock
         from chalicelib.config import settings

@@ -131,6 +131,7 @@ def enroll(contact_id: str, head, body: dict, trigger: dict, *, at: datetime, ex
     if enrollment is None:
         return False
     reached = _goal_reached_since(contact_id, body, trigger, at)
+    execution_arn = None
     if reached is None:
         version = scenarios.Scenario.get(head.id, int(enrollment.version))
         execution_arn = deployer.start(head.alias_arn, enrollment.id,
@@ -140,9 +141,9 @@ def enroll(contact_id: str, head, body: dict, trigger: dict, *, at: datetime, ex
     # recorded before the enrollment notes its execution: until then a retry admits it again
     events.record_and_dispatch(contact_id, "journey.entered", {"scenario": head.id, "version": int(enrollment.version)},
                                event_id=f"{enrollment.id}/entered")
-    if reached is None:
+    if execution_arn is not None:
         journeys.started(enrollment, execution_arn)
-    if reached is not None and journeys.finish(enrollment, "converted"):
+    elif reached is not None and journeys.finish(enrollment, "converted"):
         _announce_conversion(enrollment, reached["type"], reached["id"])
     logs.journey("entered", contact_id=contact_id, scenario=head.id, version=int(enrollment.version),
                  execution=enrollment.id)

@@ -127,7 +127,7 @@ def test_a_system_event_whose_write_failed_after_its_id_was_claimed_is_stored_on
     assert len(email_to(api, "ana@example.com", count=1)) == 1
     ana = contact_id(api, "ana@example.com")
     for event_type in ("journey.entered", "email.sent", "journey.completed"):
-        assert len(eventually(lambda: events_of(api, ana, event_type))) == 1, event_type
+        assert len(eventually(lambda kind=event_type: events_of(api, ana, kind))) == 1, event_type
 
 
 @pytest.mark.slow

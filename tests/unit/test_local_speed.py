@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import boto3
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from chalicelib.local import dynamodb_speed, sqs_speed
+from chalicelib.local import dynamodb_speed, moto_direct, sqs_speed
 
 REGION = "eu-west-3"
 
@@ -186,3 +187,115 @@ def test_a_busy_queue_sends_receives_and_deletes_as_moto_does(aws: None) -> None
     sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])[
         "Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "49"
+
+
+WRITE = st.tuples(st.sampled_from(["put", "put_new", "update", "delete", "transact", "batch"]), SMALL, SMALL, SMALL)
+
+
+@pytest.fixture()
+def direct() -> Iterator[None]:
+    moto_direct.install()
+    with mock_aws():
+        yield
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes=st.lists(WRITE, max_size=25))
+def test_item_calls_handed_to_moto_directly_answer_as_through_its_stubber(direct: None, writes: list[tuple]) -> None:
+    _same_outcomes(writes)
+
+
+@pytest.mark.slow
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes=st.lists(WRITE, max_size=40))
+def test_item_calls_handed_to_moto_directly_answer_as_through_its_stubber_over_many_histories(
+        direct: None, writes: list[tuple]) -> None:
+    _same_outcomes(writes)
+
+
+def _same_outcomes(writes: list[tuple]) -> None:
+    """Two copies of the tables, one written and read through moto_direct, the other through moto's
+    stubber: every answer and every error the same (conditions failing, transactions cancelled,
+    invalid requests)."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    for table in client.list_tables()["TableNames"]:
+        client.delete_table(TableName=table)
+    for copy in ("d", "s"):
+        client.create_table(
+            TableName=f"{copy}-t", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}])
+
+    def both(call: Callable[[str], Any]) -> None:
+        direct_answer = _outcome(lambda: call("d-t"))
+        with moto_direct.bypassed():
+            stubber_answer = _outcome(lambda: call("s-t"))
+        assert direct_answer == _renamed(stubber_answer)
+
+    for kind, pk, sk, value in writes:
+        both(partial(_write, client, kind, pk, sk, value))
+        both(partial(_read, client, pk, sk))
+    both(lambda table: client.scan(TableName=table))
+    both(lambda table: client.batch_get_item(RequestItems={table: {"Keys": [
+        {"pk": {"S": value}, "sk": {"S": value}} for value in ("a", "b", "c")]}}))
+    both(lambda table: client.get_item(TableName=table, Key={"pk": {"S": ""}, "sk": {"S": "a"}}))
+    both(lambda table: client.get_item(TableName=table + "-missing", Key={"pk": {"S": "a"}, "sk": {"S": "a"}}))
+    both(lambda table: client.query(TableName=table, KeyConditionExpression="nope = :p",
+                                    ExpressionAttributeValues={":p": {"S": "a"}}))
+
+
+def _write(client: Any, kind: str, pk: str, sk: str, value: str, table: str) -> dict:
+    key = {"pk": {"S": pk}, "sk": {"S": sk}}
+    if kind == "put":
+        return client.put_item(TableName=table, Item={**key, "v": {"S": value}, "n": {"N": "1"}},
+                               ReturnValues="ALL_OLD")
+    if kind == "put_new":
+        return client.put_item(TableName=table, Item={**key, "v": {"S": value}},
+                               ConditionExpression="attribute_not_exists(pk)")
+    if kind == "update":
+        return client.update_item(
+            TableName=table, Key=key, UpdateExpression="SET v = :v ADD n :one",
+            ConditionExpression="attribute_exists(pk) OR :v = :v",
+            ExpressionAttributeValues={":v": {"S": value}, ":one": {"N": "1"}}, ReturnValues="ALL_NEW")
+    if kind == "delete":
+        return client.delete_item(TableName=table, Key=key, ReturnValues="ALL_OLD",
+                                  ConditionExpression="attribute_exists(v)")
+    if kind == "transact":
+        return client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": table, "Item": {**key, "v": {"S": value}},
+                     "ConditionExpression": "attribute_not_exists(v) OR v <> :v",
+                     "ExpressionAttributeValues": {":v": {"S": value}}}},
+            {"Update": {"TableName": table, "Key": {"pk": {"S": pk + "x"}, "sk": {"S": sk}},
+                        "UpdateExpression": "ADD n :one", "ExpressionAttributeValues": {":one": {"N": "1"}}}}])
+    return client.batch_write_item(RequestItems={table: [
+        {"PutRequest": {"Item": {**key, "v": {"S": value + "b"}}}},
+        {"DeleteRequest": {"Key": {"pk": {"S": value}, "sk": {"S": pk}}}}]})
+
+
+def _read(client: Any, pk: str, sk: str, table: str) -> dict:
+    item = client.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)
+    page = client.query(TableName=table, KeyConditionExpression="pk = :p",
+                        ExpressionAttributeValues={":p": {"S": pk}}, Limit=2)
+    return {"item": item.get("Item"), "page": {key: page.get(key) for key in ("Items", "Count", "LastEvaluatedKey")}}
+
+
+def _outcome(call: Callable[[], dict]) -> Any:
+    """An answer without its request id, or an error's code, message and modeled fields."""
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = dict(call())
+    except ClientError as error:
+        return {key: value for key, value in error.response.items() if key != "ResponseMetadata"} | {
+            "status": error.response["ResponseMetadata"]["HTTPStatusCode"]}
+    answer.pop("ResponseMetadata", None)
+    return answer
+
+
+def _renamed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_renamed(key): _renamed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item) for item in value]
+    return value.replace("s-t", "d-t") if isinstance(value, str) else value
