@@ -30,6 +30,7 @@ DAY = 86400
 BATCH = 500
 IMPORT_FILE_ROWS = 1000  # imports.service.SYNC_MAX_ROWS: a larger file goes through S3 and a job
 SAMPLES = 30
+RAISED_EMAIL_RATE = 500  # emails/s
 GOALS = {
     "ingestion": 500.0,  # events/s accepted
     "import": 2000.0,  # rows/s
@@ -261,7 +262,8 @@ def render(results: dict[str, Any]) -> str:
         item = results["burst"]
         lines.append(_line(f"{item['signups']:,} signups through welcome-series, drained", item["drained_seconds"],
                            "s", GOALS["burst"], at_most=True))
-        lines.append(f"  {'':<58}{item['accept_seconds']:>12,.1f} s to accept, {item['emails']} emails sent")
+        lines.append(f"  {'':<58}{item['accept_seconds']:>12,.1f} s to accept, {item['emails']} emails sent "
+                     f"(SES rate {os.environ.get('PARCOURS_EMAIL_RATE')}/s)")
     if "criteria" in results:
         lines.append("")
         lines.append(f"Criteria over {results['criteria']['contacts']:,} contacts in memory (compiled once)")
@@ -288,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("PARCOURS_TABLE_PREFIX", "parcours-bench-")
     os.environ.setdefault("PARCOURS_TOKEN_SECRET", "bench-secret")
+    # The burst measures the engine, not the SES quota: at a new account's 14 emails a second,
+    # 10,000 emails take 12 minutes whatever the engine does (bench stepcost models the quotas).
+    # Here, an account with its send rate raised, as stepcost's second model.
+    os.environ.setdefault("PARCOURS_EMAIL_RATE", str(RAISED_EMAIL_RATE))
     import logging
 
     logging.disable(logging.WARNING)  # the app logs every journey; the report is the output here

@@ -11,6 +11,36 @@ from chalicelib.logs import logger
 from chalicelib.store import queue
 
 
+class Foreground:
+    """The HTTP requests the local stack is answering. On AWS the API's Lambda functions and the
+    queue's consumers run apart, and a burst of posts is answered while the queue fills; here one
+    process runs both, so the pumps let requests in flight go first (a while at most, so that a
+    steady stream of requests still leaves the queue draining)."""
+
+    MAX_WAIT_SECONDS = 1.0
+
+    def __init__(self) -> None:
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def middleware(self, event: Any, get_response: Callable[[Any], Any]) -> Any:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return get_response(event)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def wait(self) -> None:
+        deadline = time.monotonic() + self.MAX_WAIT_SECONDS
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+
+FOREGROUND = Foreground()
+
+
 class QueuePump(threading.Thread):
     def __init__(self, handler: Callable[[dict, Any], Any], interval: float = 0.02, *,
                  receive: Callable[[], list[dict]] | None = None, delete: Callable[[str], None] | None = None,
@@ -26,6 +56,7 @@ class QueuePump(threading.Thread):
 
     def run(self) -> None:
         while not self._stopping.is_set():
+            FOREGROUND.wait()
             try:
                 messages = self.receive()
             except Exception:  # the stack is stopping under us

@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.local.pump import QueuePump
+from chalicelib.local.pump import FOREGROUND, QueuePump
 from chalicelib.local.schedules import Schedules
 from chalicelib.local.stack import FUNCTIONS, LocalStack
 
@@ -55,6 +55,9 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None, sched
     generated = configured is None
     key = f"prc_{secrets.token_urlsafe(24)}" if configured is None else configured
     keys.ensure(key, "admin", "local admin")
+    if not getattr(app, "foreground_counted", False):  # one app per process, many stacks in tests
+        app.register_middleware(FOREGROUND.middleware, "http")
+        app.foreground_counted = True
     pump = QueuePump(app_module.automation)
     pump.start()
     from chalicelib.store import campaigns as campaign_sends
