@@ -141,10 +141,11 @@ def _answer(region: str, operation_name: str, params: dict) -> tuple[int, dict[s
     except HTTPException as error:
         more = {k: v for k, v in (error.get_headers() or [])}
         return int(error.code or 400), {**headers, **more}, error.description or ""
+    # a JSON round trip, as the wire makes: the caller gets its own copy of moto's items
     if isinstance(result, ActionResult):
-        # a JSON round trip, as the wire makes: the caller gets its own copy of moto's items
         return 200, headers, json.loads(json.dumps(result.result))
-    return 200, headers, result if isinstance(result, str) else result[-1]
+    body = result if isinstance(result, str) else result[-1]  # an older action's JSON text
+    return 200, headers, json.loads(body) if body else {}
 
 
 def _serialized() -> Any:
