@@ -1,4 +1,5 @@
-"""The app's DynamoDB item calls handed to moto's DynamoDB handler directly, on the local stack.
+"""The app's DynamoDB item calls and SQS sends and deletes handed to moto's handlers directly,
+on the local stack.
 
 Through moto's botocore stubber a call is serialized to JSON, given a user agent, signed,
 wrapped as an HTTP request, parsed back by moto, answered, serialized again and parsed by
@@ -7,10 +8,11 @@ and the local stack makes thousands of such calls a second at volume.
 
 Here botocore still builds and validates the parameters against the service model (what AWS
 would refuse, the local stack refuses) and emits `before-call` and `after-call`, so hooks
-(a meter, an injected fault) see the call; then moto's own DynamoHandler runs the same action
-on the same backend, with the same checks. A success is returned as botocore would have parsed
-it; an error goes through moto's serializer and botocore's parser, as before. Other services
-and operations take moto's usual path, and so does everything once moto is stopped.
+(a meter, an injected fault) see the call; then moto's own response class (DynamoHandler,
+SQSResponse) runs the same action on the same backend, with the same checks. A success is
+returned as botocore would have parsed it; an error goes through moto's serializer and
+botocore's parser, as before. Other services and operations take moto's usual path, and so
+does everything once moto is stopped.
 """
 from __future__ import annotations
 
@@ -21,10 +23,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-# Requests on items and tables' contents: their answers are plain AttributeValue maps, numbers
-# and strings, the same before and after a JSON round trip.
-DIRECT = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
-                    "BatchWriteItem", "TransactWriteItems", "TransactGetItems"})
+# Calls of the JSON protocol whose answers are plain data (AttributeValue maps, ids, numbers and
+# strings: the same before and after a JSON round trip). SQS's ReceiveMessage is not among them:
+# moto answers it with message objects its serializer picks fields from.
+DIRECT = {
+    "dynamodb": frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
+                           "BatchWriteItem", "TransactWriteItems", "TransactGetItems"}),
+    "sqs": frozenset({"SendMessage", "SendMessageBatch", "DeleteMessage", "DeleteMessageBatch"}),
+}
 
 
 def install() -> None:
@@ -40,8 +46,7 @@ def install() -> None:
     original = BaseClient._make_api_call
 
     def _make_api_call(client: Any, operation_name: str, api_params: dict) -> Any:
-        if operation_name not in DIRECT or client.meta.service_model.service_name != "dynamodb" \
-                or not _moto_running():
+        if operation_name not in DIRECT.get(client.meta.service_model.service_name, ()) or not _moto_running():
             return original(client, operation_name, api_params)
         return _call(client, operation_name, api_params)
 
@@ -81,11 +86,12 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
         validate_parameters(api_params, operation.input_shape)
     request = {"url_path": "/", "query_string": "", "method": "POST", "headers": {}, "body": b"",
                "url": client.meta.endpoint_url, "context": context}
+    service = client.meta.service_model.service_name
     _, answer = client.meta.events.emit_until_response(
-        f"before-call.dynamodb.{operation_name}", model=operation, params=request,
+        f"before-call.{service}.{operation_name}", model=operation, params=request,
         request_signer=None, context=context)
     if answer is None:
-        status, headers, body = _answer(client.meta.region_name, operation_name, api_params)
+        status, headers, body = _answer(operation, client.meta.region_name, api_params)
         http = AWSResponse(client.meta.endpoint_url, status, headers, None)
         if isinstance(body, dict):  # what the answer's shape has (moto adds a field or two botocore drops)
             parsed = {name: value for name, value in body.items() if name in operation.output_shape.members}
@@ -96,7 +102,7 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
              "RetryAttempts": 0})
         answer = (http, parsed)
     http, parsed = answer
-    client.meta.events.emit(f"after-call.dynamodb.{operation_name}", http_response=http, parsed=parsed,
+    client.meta.events.emit(f"after-call.{service}.{operation_name}", http_response=http, parsed=parsed,
                             model=operation, context=context)
     if http.status_code >= 300:
         error_class = client.exceptions.from_code(parsed.get("Error", {}).get("Code"))
@@ -117,24 +123,26 @@ def _parse_error(operation: Any, status: int, headers: Any, body: str | bytes) -
     return parsed
 
 
-def _answer(region: str, operation_name: str, params: dict) -> tuple[int, dict[str, str], Any]:
+def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, str], Any]:
     """(status, headers, body): body the answer itself on success, else moto's serialized error."""
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.core.exceptions import ServiceException
     from moto.core.responses import ActionResult
     from moto.core.utils import camelcase_to_underscores
-    from moto.dynamodb.responses import DynamoHandler
     from werkzeug.exceptions import HTTPException
 
-    handler = DynamoHandler()
+    service = operation.service_model.service_name
+    handler = _handler_class(service)()
     handler.current_account, handler.region = DEFAULT_ACCOUNT_ID, region
-    handler.headers = {"X-Amz-Target": f"DynamoDB_20120810.{operation_name}"}
+    handler.headers = {"X-Amz-Target": f"{operation.service_model.metadata['targetPrefix']}.{operation.name}"}
+    if service == "sqs":  # moto's SQS fills in the caller's batch entries: it gets a copy, as from the wire
+        params = json.loads(json.dumps(params))
     handler.params = handler.body = params
-    handler.querystring, handler.response_headers = {}, {}
+    handler.querystring, handler.response_headers, handler.uri_match = {}, {}, {}
     headers = {"x-amzn-RequestId": str(uuid.uuid4()), "content-type": "application/x-amz-json-1.0"}
     try:
-        with _serialized():
-            result = getattr(handler, camelcase_to_underscores(operation_name))()
+        with _serialized(service):
+            result = getattr(handler, camelcase_to_underscores(operation.name))()
     except ServiceException as error:
         status, more, body = handler.serialized(ActionResult(error))
         return status, {**headers, **{k: str(v) for k, v in more.items()}}, body
@@ -148,13 +156,21 @@ def _answer(region: str, operation_name: str, params: dict) -> tuple[int, dict[s
     return 200, headers, json.loads(body) if body else {}
 
 
-def _serialized() -> Any:
-    """The lock the local stack puts around moto's DynamoDB handler (stack._serialize_dynamodb)."""
+def _handler_class(service: str) -> Any:
+    if service == "sqs":
+        from moto.sqs.responses import SQSResponse
+
+        return SQSResponse
     from moto.dynamodb.responses import DynamoHandler
 
-    lock = getattr(DynamoHandler.call_action, "lock", None)
-    if lock is None:
-        from contextlib import nullcontext
+    return DynamoHandler
 
-        return nullcontext()
-    return lock
+
+def _serialized(service: str) -> Any:
+    """The lock the local stack puts around moto's DynamoDB handler (stack._serialize_dynamodb)."""
+    from contextlib import nullcontext
+
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = getattr(DynamoHandler.call_action, "lock", None) if service == "dynamodb" else None
+    return nullcontext() if lock is None else lock

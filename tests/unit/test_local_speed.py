@@ -1,6 +1,7 @@
 """The local stack's speed-ups of moto give moto's own answers (chalicelib/local/*_speed.py)."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
@@ -299,3 +300,47 @@ def _renamed(value: Any) -> Any:
     if isinstance(value, list):
         return [_renamed(item) for item in value]
     return value.replace("s-t", "d-t") if isinstance(value, str) else value
+
+
+def test_queue_sends_and_deletes_handed_to_moto_directly_answer_as_through_its_stubber(direct: None) -> None:
+    """SQS sends and deletes both ways, on two queues: the same answers (ids aside, which are
+    random) and the same errors, and the caller's entries left as they were."""
+    sqs = boto3.client("sqs", region_name=REGION)
+    urls = {copy: sqs.create_queue(QueueName=f"{copy}-q")["QueueUrl"] for copy in ("d", "s")}
+
+    def both(call: Callable[[str], Any]) -> Any:
+        direct_answer = _outcome(lambda: call(urls["d"]))
+        with moto_direct.bypassed():
+            stubber_answer = _outcome(lambda: call(urls["s"]))
+        assert _without_ids(direct_answer) == _without_ids(stubber_answer)
+        return direct_answer
+
+    entries = [{"Id": str(n), "MessageBody": f"m{n}"} for n in range(3)] + [
+        {"Id": "a", "MessageBody": "with attributes", "DelaySeconds": 0,
+         "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "x"}}}]
+    kept = json.loads(json.dumps(entries))
+    both(lambda url: sqs.send_message_batch(QueueUrl=url, Entries=entries))
+    assert entries == kept
+    both(lambda url: sqs.send_message(QueueUrl=url, MessageBody="one", DelaySeconds=0))
+    both(lambda url: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "x", "MessageBody": "a"},
+                                                                   {"Id": "x", "MessageBody": "b"}]))
+    both(lambda url: sqs.send_message_batch(QueueUrl=url, Entries=[]))
+    both(lambda url: sqs.send_message(QueueUrl=url + "-missing", MessageBody="lost"))
+    handles = {}
+    for copy, url in urls.items():
+        with moto_direct.bypassed():
+            handles[copy] = [message["ReceiptHandle"] for message in
+                             sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
+    answer = both(lambda url: sqs.delete_message_batch(QueueUrl=url, Entries=[
+        {"Id": str(n), "ReceiptHandle": handle} for n, handle in enumerate(handles["d" if url == urls["d"] else "s"])]
+        + [{"Id": "bad", "ReceiptHandle": "not-a-handle"}]))
+    assert len(answer["Successful"]) == 5 and [item["Id"] for item in answer["Failed"]] == ["bad"]
+    both(lambda url: sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle"))
+
+
+def _without_ids(answer: Any) -> Any:
+    if isinstance(answer, dict):
+        return {key: _without_ids(value) for key, value in answer.items() if key not in ("MessageId", "QueueUrl")}
+    if isinstance(answer, list):
+        return [_without_ids(item) for item in answer]
+    return answer.replace("s-q", "d-q") if isinstance(answer, str) else answer
