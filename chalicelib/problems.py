@@ -22,6 +22,12 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+class WrongState(Exception):
+    """An action the thing's current state does not allow (publishing an archived scenario,
+    editing a campaign that is sending). The API blueprint answers it, once for every route,
+    with 409 {"error": {"code": "wrong_state", "message"}}."""
+
+
 class Invalid(Exception):
     """Input refused with every problem found. The API blueprint answers it, once for every
     route, with 422 {"error": {"code": "invalid", "message", "details": problems}}."""

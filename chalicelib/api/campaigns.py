@@ -19,10 +19,6 @@ def _campaign_or_404(campaign_id: str) -> campaigns.Campaign:
     return found
 
 
-def _wrong_state(error: campaigns.WrongState) -> ApiError:
-    return ApiError(409, "wrong_state", str(error).capitalize() + ".")
-
-
 @bp.route("/campaigns", methods=["POST"], roles=WRITE, body=definition.body_schema)
 def create_campaign() -> Response:
     try:
@@ -46,37 +42,24 @@ def get_campaign(campaign_id: str) -> dict:
 @bp.route("/campaigns/{campaign_id}", methods=["PUT"], roles=WRITE, body=definition.body_schema)
 def put_campaign(campaign_id: str) -> dict:
     found = _campaign_or_404(campaign_id)
-    try:
-        return campaigns.to_api(campaigns.update(found, read_object(bp.current_request)))
-    except campaigns.WrongState as error:
-        raise _wrong_state(error) from None
+    return campaigns.to_api(campaigns.update(found, read_object(bp.current_request)))
 
 
 @bp.route("/campaigns/{campaign_id}", methods=["DELETE"], roles=WRITE)
 def delete_campaign(campaign_id: str) -> Response:
-    try:
-        campaigns.delete(_campaign_or_404(campaign_id))
-    except campaigns.WrongState as error:
-        raise _wrong_state(error) from None
+    campaigns.delete(_campaign_or_404(campaign_id))
     return Response("", status_code=204)
 
 
 @bp.route("/campaigns/{campaign_id}/schedule", methods=["POST"], roles=WRITE, body=definition.schedule_schema)
 def schedule_campaign(campaign_id: str) -> dict:
-    found = _campaign_or_404(campaign_id)
-    try:
-        campaigns.schedule(found, read_object(bp.current_request))
-    except campaigns.WrongState as error:
-        raise _wrong_state(error) from None
+    campaigns.schedule(_campaign_or_404(campaign_id), read_object(bp.current_request))
     return campaigns.to_api(_campaign_or_404(campaign_id))
 
 
 @bp.route("/campaigns/{campaign_id}/cancel", methods=["POST"], roles=WRITE)
 def cancel_campaign(campaign_id: str) -> dict:
-    try:
-        campaigns.cancel(_campaign_or_404(campaign_id))
-    except campaigns.WrongState as error:
-        raise _wrong_state(error) from None
+    campaigns.cancel(_campaign_or_404(campaign_id))
     return campaigns.to_api(_campaign_or_404(campaign_id))
 
 

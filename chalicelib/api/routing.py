@@ -16,7 +16,7 @@ from chalicelib import faults
 from chalicelib.api.auth import require
 from chalicelib.api.http import ApiError, current_route
 from chalicelib.logs import logger
-from chalicelib.problems import Invalid
+from chalicelib.problems import Invalid, WrongState
 
 PUBLIC: frozenset[str] = frozenset()  # no key needed: health, tracking links, unsubscribe
 
@@ -40,6 +40,8 @@ class ApiBlueprint(Blueprint):
                     return error.response()
                 except Invalid as error:
                     return ApiError(422, "invalid", error.message, error.problems).response()
+                except WrongState as error:
+                    return ApiError(409, "wrong_state", str(error).capitalize() + ".").response()
                 except Exception as error:
                     if faults.is_transient(error):  # AWS said "not now": the request may be made again
                         logger.warning("AWS refused for now", extra={"route": path, "error": type(error).__name__})

@@ -35,10 +35,7 @@ def _version(scenario: scenarios.Scenario) -> int:
 
 
 def _lifecycle(action, scenario_id: str) -> dict:
-    try:
-        result = action(_scenario_or_404(scenario_id))
-    except scenarios.WrongState as error:
-        raise ApiError(409, "wrong_state", str(error).capitalize() + ".") from None
+    result = action(_scenario_or_404(scenario_id))
     scenario, extra = result if isinstance(result, tuple) else (result, None)
     body = scenarios.to_api(_scenario_or_404(scenario.id))
     if extra is not None:
@@ -76,10 +73,7 @@ def get_scenario(scenario_id: str) -> dict:
 @bp.route("/scenarios/{scenario_id}", methods=["PUT"], roles=WRITE, body=scenario_schema)
 def put_scenario(scenario_id: str) -> dict:
     scenario = _scenario_or_404(scenario_id)
-    try:
-        scenarios.new_version(scenario, read_json(bp.current_request))
-    except scenarios.WrongState as error:
-        raise ApiError(409, "wrong_state", str(error).capitalize() + ".") from None
+    scenarios.new_version(scenario, read_json(bp.current_request))
     return scenarios.to_api(_scenario_or_404(scenario_id))
 
 

@@ -19,7 +19,7 @@ from pynamodb.expressions.update import Action
 from chalicelib import clock, durations, faults
 from chalicelib.audience import jobs, workers
 from chalicelib.campaigns import ab, definition, report
-from chalicelib.problems import Invalid
+from chalicelib.problems import Invalid, WrongState
 from chalicelib.reports import counters
 from chalicelib.store.campaigns import DUE, Campaign
 
@@ -32,8 +32,6 @@ class Exists(Exception):
     pass
 
 
-class WrongState(Exception):
-    pass
 
 
 def create(body: Any) -> Campaign:

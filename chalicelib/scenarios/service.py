@@ -13,7 +13,7 @@ from chalicelib.channels import caps, messages, templates, webhooks
 from chalicelib.config import settings
 from chalicelib.events import readers, routing
 from chalicelib.lists import service as lists
-from chalicelib.problems import Invalid, Problem
+from chalicelib.problems import Invalid, Problem, WrongState
 from chalicelib.scenarios import deployer, journeys, references, schema, simulate
 from chalicelib.scoring import service as scoring
 from chalicelib.segments import service as segments
@@ -26,8 +26,6 @@ class ScenarioExists(Exception):
     pass
 
 
-class WrongState(Exception):
-    pass
 
 
 def validate(definition: object) -> list[Problem]:
