@@ -181,7 +181,7 @@ def csv_import(stack: Stack, rows: int) -> dict[str, Any]:
         body = csv_text(IMPORT_FILE_ROWS, seed=100 + number).decode("utf-8").replace(
             "user", f"import{number}-")
         started = time.perf_counter()
-        report = stack.ok("POST", "/imports?kind=contacts&mode=upsert", raw=body.encode("utf-8"),
+        report = stack.ok("POST", "/imports?kind=contacts&mode=upsert&region=FR", raw=body.encode("utf-8"),
                           content_type="text/csv")
         seconds += time.perf_counter() - started
         imported += sum(int(value) for key, value in (report.get("counts") or {}).items()

@@ -16,11 +16,19 @@ that can match, found through indexes kept beside each table:
   after the page's start key.
 The candidates are re-read from the table and checked by moto as before, so a stale index
 entry can only cost time, never change an answer.
+
+moto also lexes every condition and filter expression anew, by trying six regular expressions
+at each character run: a tenth of a write's time. The app sends a few dozen distinct
+expressions, so their tokens are kept by expression text (tokens are immutable tuples; the
+parse that follows builds new nodes). And moto checks an item's 400 KB limit as it builds the
+item, summing every attribute's size again at each attribute it adds; the item is built here
+with one sum of the same sizes, checked against the same limit.
 """
 from __future__ import annotations
 
 import bisect
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +47,8 @@ def plain() -> Iterator[None]:
         yield
     finally:
         _plain.on = previous
+
+ITEM_SIZE_LIMIT = 405_000  # moto's LimitedSizeDict: between AWS's 400 KB and what AWS lets through
 
 PrimaryKey = Any  # a DynamoType, or (hash, range) DynamoTypes for a table with a range key
 
@@ -175,13 +185,18 @@ def _after(table: Any, start: dict[str, Any] | None) -> Iterable[Any]:
 
 def install() -> None:
     """Patch moto's Table and backend once per process (the patches keep moto's answers)."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.models.utilities import bytesize
 
     if getattr(Table.query, "narrowed", False):
         return
     all_items, query, scan = Table.all_items, Table.query, Table.scan
     put_item, delete_item, update_item = Table.put_item, Table.delete_item, DynamoDBBackend.update_item
+    lex = ConditionExpressionParser._lex_condition_expression
 
     def narrowed_all_items(self: Any) -> Any:
         narrowed = getattr(_narrowed, "items", None)
@@ -241,7 +256,27 @@ def install() -> None:
             if table is not None and "_parcours_indexes" in table.__dict__:
                 _reindex(table, key)
 
+    lexed: dict[str, tuple] = {}
+
+    def cached_lex(self: Any) -> Any:
+        tokens = lexed.get(self.condition_expression)
+        if tokens is None:
+            tokens = tuple(lex(self))
+            if len(lexed) < 4096:  # the app's expressions are few; anything else is lexed each time
+                lexed[self.condition_expression] = tokens
+        return deque(tokens)
+
+    def sized_item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key, self.range_key = hash_key, range_key
+        converted = {key: DynamoType(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in converted.items()) > ITEM_SIZE_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict()
+        dict.update(self.attrs, converted)  # dict's own update: no size sum per attribute
+
     narrowed_query.narrowed = True
+    Item.__init__ = sized_item_init
+    ConditionExpressionParser._lex_condition_expression = cached_lex
     Table.all_items = narrowed_all_items
     Table.query = narrowed_query
     Table.scan = narrowed_scan

@@ -17,6 +17,7 @@ does everything once moto is stopped.
 from __future__ import annotations
 
 import json
+import random
 import threading
 import uuid
 from collections.abc import Iterator
@@ -139,7 +140,9 @@ def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, s
         params = json.loads(json.dumps(params))
     handler.params = handler.body = params
     handler.querystring, handler.response_headers, handler.uri_match = {}, {}, {}
-    headers = {"x-amzn-RequestId": str(uuid.uuid4()), "content-type": "application/x-amz-json-1.0"}
+    # not uuid4: os.urandom lets go of the GIL, and a busy thread then keeps it for up to 5 ms
+    request_id = str(uuid.UUID(int=random.getrandbits(128), version=4))
+    headers = {"x-amzn-RequestId": request_id, "content-type": "application/x-amz-json-1.0"}
     try:
         with _serialized(service):
             result = getattr(handler, camelcase_to_underscores(operation.name))()

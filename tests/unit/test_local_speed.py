@@ -162,6 +162,27 @@ def test_indexes_built_late_see_the_items_already_there(aws: None) -> None:
         f"s{number}" for number in sorted(range(1, 30, 3), key=str)]
 
 
+def test_items_keep_moto_s_size_limit_and_conditions_their_meaning_when_repeated(aws: None) -> None:
+    """Items are sized once (not per attribute) and expressions lexed once per text: same answers."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    _tables(client)
+    key = {"pk": {"S": "p"}, "sk": {"S": "s"}}
+    half = "x" * 200_000
+    client.put_item(TableName="ranged", Item={**key, "a": {"S": half}, "b": {"S": half[:4_000]}})
+    with pytest.raises(client.exceptions.ClientError, match="Item size has exceeded the maximum allowed size"):
+        client.put_item(TableName="ranged", Item={**key, "a": {"S": half}, "b": {"S": half}, "c": {"S": "x" * 6_000}})
+    condition = "attribute_not_exists(pk) OR #a < :limit"
+    for limit, accepted in (("a", False), ("y", True), ("a", False)):
+        request = {"TableName": "ranged", "Item": {**key, "a": {"S": "b"}}, "ConditionExpression": condition,
+                   "ExpressionAttributeNames": {"#a": "a"}, "ExpressionAttributeValues": {":limit": {"S": limit}}}
+        if accepted:
+            client.put_item(**request)
+        else:
+            with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+                client.put_item(**request)
+    assert client.get_item(TableName="ranged", Key=key)["Item"]["a"] == {"S": "b"}
+
+
 def test_a_busy_queue_sends_receives_and_deletes_as_moto_does(aws: None) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="busy", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
