@@ -42,6 +42,8 @@ FOREGROUND = Foreground()
 
 
 class QueuePump(threading.Thread):
+    IDLE_MAX_SECONDS = 0.16
+
     def __init__(self, handler: Callable[[dict, Any], Any], interval: float = 0.02, *,
                  receive: Callable[[], list[dict]] | None = None, delete: Callable[[str], None] | None = None,
                  name: str = "automation") -> None:
@@ -55,6 +57,7 @@ class QueuePump(threading.Thread):
         self._stopping = threading.Event()
 
     def run(self) -> None:
+        idle = self.interval
         while not self._stopping.is_set():
             FOREGROUND.wait()
             try:
@@ -62,8 +65,12 @@ class QueuePump(threading.Thread):
             except Exception:  # the stack is stopping under us
                 return
             if not messages:
-                time.sleep(self.interval)
+                # An empty receive costs as much CPU as a DynamoDB write here: an idle queue is
+                # asked less and less often, as Lambda's poller backs off an empty queue.
+                time.sleep(idle)
+                idle = min(idle * 2, self.IDLE_MAX_SECONDS)
                 continue
+            idle = self.interval
             self.busy = True
             records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                         "eventSource": "aws:sqs", "attributes": {},
