@@ -9,11 +9,13 @@ for each of them on every request:
 - every DeleteMessage walks the queue building each message's list of receipt handles.
 Here a request that needs no count does not compute one, the time is read with time.time()
 (the same instant, as moto's unix_time is seconds since the epoch), and a delete finds the
-message it names through the receipt handles handed out by ReceiveMessage. What each request
+message it names through the receipt handles handed out by ReceiveMessage; the attribute
+names moto turns into Python names at each message are turned once. What each request
 answers is moto's, unchanged.
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from typing import Any
@@ -38,8 +40,6 @@ def unix_time_millis(dt: Any = None) -> float:
 
 def _attributes(queue: Any) -> dict[str, Any]:
     """moto's Queue.attributes, leaving the message counts out while `_light` is set."""
-    from moto.core.utils import camelcase_to_underscores
-
     light = getattr(_light, "on", False)
     result: dict[str, Any] = {}
     names = list(queue.BASE_ATTRIBUTES)
@@ -50,7 +50,7 @@ def _attributes(queue: Any) -> dict[str, Any]:
     for name in names:
         if light and name in COUNTS:
             continue
-        result[name] = getattr(queue, camelcase_to_underscores(name))
+        result[name] = getattr(queue, _underscored(name))
     if queue.policy:
         result["Policy"] = queue.policy
     if queue.redrive_policy:
@@ -61,6 +61,14 @@ def _attributes(queue: Any) -> dict[str, Any]:
         if isinstance(value, bool):
             result[key] = str(value).lower()
     return result
+
+
+@functools.lru_cache(maxsize=None)
+def _underscored(name: str) -> str:
+    """moto's camelcase_to_underscores, a regular-expression walk per call, for a dozen names."""
+    from moto.core.utils import camelcase_to_underscores
+
+    return camelcase_to_underscores(name)
 
 
 def _lightly(method: Any) -> Any:
