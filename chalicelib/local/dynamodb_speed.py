@@ -204,6 +204,8 @@ def install() -> None:
     put_item, delete_item, update_item = Table.put_item, Table.delete_item, DynamoDBBackend.update_item
     lex = ConditionExpressionParser._lex_condition_expression
     make_update = UpdateExpressionParser.make
+    global _Node
+    from moto.dynamodb.parsing.ast_nodes import Node as _Node
 
     def narrowed_all_items(self: Any) -> Any:
         narrowed = getattr(_narrowed, "items", None)
@@ -314,13 +316,12 @@ def install() -> None:
 
 
 _LEAVES = (str, int, float, bool, type(None))
+_Node: Any = None  # moto's ast_nodes.Node, set by install()
 
 
 def copy_tree(node: Any, parent: Any = None) -> Any:
     """`copy.deepcopy` of an update expression's tree, for moto's nodes (whose only attributes
     are `type`, `children` and `parent`); anything else is deep-copied."""
-    from moto.dynamodb.parsing.ast_nodes import Node
-
     if parent is None and (node.parent is not None or set(vars(node)) != _NODE_ATTRIBUTES):
         return copy.deepcopy(node)
     twin = object.__new__(type(node))
@@ -328,7 +329,7 @@ def copy_tree(node: Any, parent: Any = None) -> Any:
     children = node.children
     twin.children = None if children is None else [
         (copy_tree(child, twin) if set(vars(child)) == _NODE_ATTRIBUTES else _deep_copy_below(child, twin))
-        if isinstance(child, Node) else (child if isinstance(child, _LEAVES) else copy.deepcopy(child))
+        if isinstance(child, _Node) else (child if isinstance(child, _LEAVES) else copy.deepcopy(child))
         for child in children]
     return twin
 
