@@ -16,13 +16,27 @@ does everything once moto is stopped.
 """
 from __future__ import annotations
 
+import functools
 import json
 import random
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
+
+from botocore.awsrequest import AWSResponse
+from botocore.client import BaseClient
+from botocore.parsers import create_parser
+from botocore.validate import validate_parameters
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import ServiceException
+from moto.core.models import botocore_stubber
+from moto.core.responses import ActionResult
+from moto.core.utils import camelcase_to_underscores
+from moto.dynamodb.responses import DynamoHandler
+from moto.sqs.responses import SQSResponse
+from werkzeug.exceptions import HTTPException
 
 # Calls of the JSON protocol whose answers are plain data (AttributeValue maps, ids, numbers and
 # strings: the same before and after a JSON round trip). SQS's ReceiveMessage is not among them:
@@ -38,8 +52,6 @@ def install() -> None:
     """Patch botocore's client once per process (moto's answers unchanged). A wrapper of
     `_make_api_call` installed afterwards (a meter, injected faults) sees every call; one
     installed before is skipped by the direct calls, so install this first."""
-    from botocore.client import BaseClient
-
     global _installed
     if _installed:
         return
@@ -58,8 +70,6 @@ _installed = False
 
 
 def _moto_running() -> bool:
-    from moto.core.models import botocore_stubber
-
     return bool(botocore_stubber.enabled) and not getattr(_bypass, "on", False)
 
 
@@ -77,8 +87,6 @@ def bypassed() -> Iterator[None]:
 
 
 def _call(client: Any, operation_name: str, api_params: dict) -> Any:
-    from botocore.awsrequest import AWSResponse
-    from botocore.validate import validate_parameters
 
     operation = client.meta.service_model.operation_model(operation_name)
     context = {"client_region": client.meta.region_name, "client_config": client.meta.config}
@@ -113,7 +121,6 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
 
 def _parse_error(operation: Any, status: int, headers: Any, body: str | bytes) -> dict:
     """The error as botocore parses it off the wire, its modeled fields (CancellationReasons...) too."""
-    from botocore.parsers import create_parser
 
     parser = create_parser("json")
     response = {"status_code": status, "headers": headers, "body": body.encode() if isinstance(body, str) else body}
@@ -126,11 +133,6 @@ def _parse_error(operation: Any, status: int, headers: Any, body: str | bytes) -
 
 def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, str], Any]:
     """(status, headers, body): body the answer itself on success, else moto's serialized error."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.core.exceptions import ServiceException
-    from moto.core.responses import ActionResult
-    from moto.core.utils import camelcase_to_underscores
-    from werkzeug.exceptions import HTTPException
 
     service = operation.service_model.service_name
     handler = _handler_class(service)()
@@ -145,7 +147,7 @@ def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, s
     headers = {"x-amzn-RequestId": request_id, "content-type": "application/x-amz-json-1.0"}
     try:
         with _serialized(service):
-            result = getattr(handler, camelcase_to_underscores(operation.name))()
+            result = getattr(handler, _action(operation.name))()
     except ServiceException as error:
         status, more, body = handler.serialized(ActionResult(error))
         return status, {**headers, **{k: str(v) for k, v in more.items()}}, body
@@ -159,21 +161,16 @@ def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, s
     return 200, headers, json.loads(body) if body else {}
 
 
+@functools.cache
+def _action(operation_name: str) -> str:
+    return camelcase_to_underscores(operation_name)
+
+
 def _handler_class(service: str) -> Any:
-    if service == "sqs":
-        from moto.sqs.responses import SQSResponse
-
-        return SQSResponse
-    from moto.dynamodb.responses import DynamoHandler
-
-    return DynamoHandler
+    return SQSResponse if service == "sqs" else DynamoHandler
 
 
 def _serialized(service: str) -> Any:
     """The lock the local stack puts around moto's DynamoDB handler (stack._serialize_dynamodb)."""
-    from contextlib import nullcontext
-
-    from moto.dynamodb.responses import DynamoHandler
-
     lock = getattr(DynamoHandler.call_action, "lock", None) if service == "dynamodb" else None
     return nullcontext() if lock is None else lock

@@ -63,7 +63,7 @@ def _attributes(queue: Any) -> dict[str, Any]:
     return result
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _underscored(name: str) -> str:
     """moto's camelcase_to_underscores, a regular-expression walk per call, for a dozen names."""
     from moto.core.utils import camelcase_to_underscores
