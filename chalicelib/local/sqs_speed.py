@@ -6,10 +6,12 @@ for each of them on every request:
   queue's messages (three passes, each message asking the time, which moto reads through a
   datetime subtraction);
 - every message received reads the attributes again (for the retention period);
+- every ReceiveMessage lists the queue's visible messages, to take the first ten;
 - every DeleteMessage walks the queue building each message's list of receipt handles.
 Here a request that needs no count does not compute one, the time is read with time.time()
 (the same instant, as moto's unix_time is seconds since the epoch), and a delete finds the
-message it names through the receipt handles handed out by ReceiveMessage; the attribute
+message it names through the receipt handles handed out by ReceiveMessage, a receive walks
+the visible messages only until it has its count; the attribute
 names moto turns into Python names at each message are turned once. What each request
 answers is moto's, unchanged.
 """
@@ -21,6 +23,7 @@ import time
 from typing import Any
 
 _light = threading.local()  # set while moto reads a queue's attributes for anything but its counts
+_lazy = threading.local()  # set while moto receives: the visible messages are walked only as far as needed
 
 COUNTS = frozenset({"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
                     "ApproximateNumberOfMessagesNotVisible"})
@@ -99,8 +102,19 @@ def install() -> None:
 
     receive, delete = models.SQSBackend.receive_message, models.Queue.delete_message
 
+    listed = models.Queue.messages
+
+    def messages(self: Any) -> Any:
+        if getattr(_lazy, "on", False):  # in order, as moto's list: a receive stops at its count
+            return (message for message in self._messages if message.visible and not message.delayed)
+        return listed.fget(self)
+
     def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        received = receive(self, queue_name, *args, **kwargs)
+        _lazy.on = True
+        try:
+            received = receive(self, queue_name, *args, **kwargs)
+        finally:
+            _lazy.on = False
         if received:
             queue = self.get_queue(queue_name)
             handles = queue.__dict__.setdefault("_parcours_handles", {})
@@ -123,5 +137,6 @@ def install() -> None:
             handles.pop(handle, None)
         return None
 
+    models.Queue.messages = property(messages)
     models.SQSBackend.receive_message = receive_message
     models.Queue.delete_message = delete_message
