@@ -31,11 +31,12 @@ BATCH = 500
 IMPORT_FILE_ROWS = 1000  # imports.service.SYNC_MAX_ROWS: a larger file goes through S3 and a job
 SAMPLES = 30
 RAISED_EMAIL_RATE = 500  # emails/s
+SEGMENT_GOAL_CONTACTS = 10_000
 GOALS = {
     "ingestion": 500.0,  # events/s accepted
     "import": 2000.0,  # rows/s
     "burst": 120.0,  # seconds to drain 5,000 signups through welcome-series
-    "segment_build": 30.0,  # seconds over 10,000 contacts
+    "segment_build": 30.0,  # seconds over SEGMENT_GOAL_CONTACTS contacts
     "criteria": 200_000.0,  # contacts/s, every kind
     "flat": 2.0,  # a request at the largest level takes at most this times its time at the smallest
 }
@@ -258,8 +259,10 @@ def render(results: dict[str, Any]) -> str:
                            item["rows_per_second"], "rows/s", GOALS["import"]))
     if "segment_build" in results:
         item = results["segment_build"]
+        # the goal is 30 s over 10,000 contacts: over another base, the same pace
+        goal = GOALS["segment_build"] * item["contacts"] / SEGMENT_GOAL_CONTACTS
         lines.append(_line(f"segment build over {item['contacts']:,} contacts ({item['status']}, "
-                           f"{item['count']} in)", item["seconds"], "s", GOALS["segment_build"], at_most=True))
+                           f"{item['count']} in)", item["seconds"], "s", goal, at_most=True))
     if "burst" in results:
         item = results["burst"]
         lines.append(_line(f"{item['signups']:,} signups through welcome-series, drained", item["drained_seconds"],
