@@ -87,7 +87,6 @@ def bypassed() -> Iterator[None]:
 
 
 def _call(client: Any, operation_name: str, api_params: dict) -> Any:
-
     operation = client.meta.service_model.operation_model(operation_name)
     context = {"client_region": client.meta.region_name, "client_config": client.meta.config}
     api_params = client._emit_api_params(api_params=api_params, operation_model=operation, context=context)
@@ -121,7 +120,6 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
 
 def _parse_error(operation: Any, status: int, headers: Any, body: str | bytes) -> dict:
     """The error as botocore parses it off the wire, its modeled fields (CancellationReasons...) too."""
-
     parser = create_parser("json")
     response = {"status_code": status, "headers": headers, "body": body.encode() if isinstance(body, str) else body}
     parsed = parser.parse(response, operation.output_shape)
@@ -133,7 +131,6 @@ def _parse_error(operation: Any, status: int, headers: Any, body: str | bytes) -
 
 def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, str], Any]:
     """(status, headers, body): body the answer itself on success, else moto's serialized error."""
-
     service = operation.service_model.service_name
     handler = _handler_class(service)()
     handler.current_account, handler.region = DEFAULT_ACCOUNT_ID, region

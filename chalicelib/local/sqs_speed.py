@@ -9,11 +9,10 @@ for each of them on every request:
 - every ReceiveMessage lists the queue's visible messages, to take the first ten;
 - every DeleteMessage walks the queue building each message's list of receipt handles.
 Here a request that needs no count does not compute one, the time is read with time.time()
-(the same instant, as moto's unix_time is seconds since the epoch), and a delete finds the
-message it names through the receipt handles handed out by ReceiveMessage, a receive walks
-the visible messages only until it has its count; the attribute
-names moto turns into Python names at each message are turned once. What each request
-answers is moto's, unchanged.
+(the same instant, as moto's unix_time is seconds since the epoch), a receive walks the
+visible messages only until it has its count, a delete finds the message it names through
+the receipt handles handed out by ReceiveMessage, and the attribute names moto turns into
+Python names at each message are turned once. What each request answers is moto's, unchanged.
 """
 from __future__ import annotations
 
