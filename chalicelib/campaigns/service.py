@@ -32,8 +32,6 @@ class Exists(Exception):
     pass
 
 
-
-
 def create(body: Any) -> Campaign:
     found = definition.problems(body)
     if found:

@@ -144,7 +144,7 @@ def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, s
     headers = {"x-amzn-RequestId": request_id, "content-type": "application/x-amz-json-1.0"}
     try:
         with _serialized(service):
-            result = getattr(handler, _action(operation.name))()
+            result = getattr(handler, python_name(operation.name))()
     except ServiceException as error:
         status, more, body = handler.serialized(ActionResult(error))
         return status, {**headers, **{k: str(v) for k, v in more.items()}}, body
@@ -159,8 +159,10 @@ def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, s
 
 
 @functools.cache
-def _action(operation_name: str) -> str:
-    return camelcase_to_underscores(operation_name)
+def python_name(name: str) -> str:
+    """moto's camelcase_to_underscores (a regular-expression walk), once per name: an operation's
+    method name, a queue attribute's."""
+    return camelcase_to_underscores(name)
 
 
 def _handler_class(service: str) -> Any:

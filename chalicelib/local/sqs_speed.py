@@ -16,10 +16,11 @@ Python names at each message are turned once. What each request answers is moto'
 """
 from __future__ import annotations
 
-import functools
 import threading
 import time
 from typing import Any
+
+from chalicelib.local.moto_direct import python_name
 
 _light = threading.local()  # set while moto reads a queue's attributes for anything but its counts
 _lazy = threading.local()  # set while moto receives: the visible messages are walked only as far as needed
@@ -52,7 +53,7 @@ def _attributes(queue: Any) -> dict[str, Any]:
     for name in names:
         if light and name in COUNTS:
             continue
-        result[name] = getattr(queue, _underscored(name))
+        result[name] = getattr(queue, python_name(name))
     if queue.policy:
         result["Policy"] = queue.policy
     if queue.redrive_policy:
@@ -63,14 +64,6 @@ def _attributes(queue: Any) -> dict[str, Any]:
         if isinstance(value, bool):
             result[key] = str(value).lower()
     return result
-
-
-@functools.cache
-def _underscored(name: str) -> str:
-    """moto's camelcase_to_underscores, a regular-expression walk per call, for a dozen names."""
-    from moto.core.utils import camelcase_to_underscores
-
-    return camelcase_to_underscores(name)
 
 
 def _lightly(method: Any) -> Any:

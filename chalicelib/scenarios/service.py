@@ -26,8 +26,6 @@ class ScenarioExists(Exception):
     pass
 
 
-
-
 def validate(definition: object) -> list[Problem]:
     return schema.validate(definition)
 

@@ -116,9 +116,13 @@ def test_the_schedule_runs_seven_days_after_install_then_every_period(api):
     clock.advance(timedelta(days=7, minutes=1))
     started = run_schedule("audience_daily")["activity_job"]
     assert started is not None
-    # the job reads done a moment before its completion hook notes when the ranks were computed
-    after = eventually(lambda: (lambda now: now if (now["job"] or {}).get("status") == "done"
-                                and now["last_computed_at"] else None)(api.get("/settings/activity").data), timeout=60)
+
+    def computed() -> dict | None:
+        # the job reads done a moment before its completion hook notes when the ranks were computed
+        now = api.get("/settings/activity").data
+        return now if (now["job"] or {}).get("status") == "done" and now["last_computed_at"] else None
+
+    after = eventually(computed, timeout=60)
     assert after["installed_at"] == installed["installed_at"]
     assert clock.parse_iso(after["next_run_at"]) - clock.parse_iso(after["last_computed_at"]) == timedelta(days=30)
     assert run_schedule("audience_daily")["activity_job"] is None
