@@ -34,6 +34,7 @@ every node; a walk builds it once.
 """
 from __future__ import annotations
 
+import abc
 import bisect
 import copy
 import threading
@@ -344,6 +345,8 @@ def install() -> None:
                 return processor(node)
         return None
 
+    for node_class in _subclasses(_Node):
+        node_class.__class__ = _PlainChecks
     narrowed_query.narrowed = True
     DepthFirstTraverser.nodes_to_be_processed = kinds_once
     DepthFirstTraverser.process = process_once
@@ -358,6 +361,24 @@ def install() -> None:
     Table.put_item = indexed_put_item
     Table.delete_item = indexed_delete_item
     DynamoDBBackend.update_item = indexed_update_item
+
+
+class _PlainChecks(abc.ABCMeta):
+    """moto's expression nodes are abstract classes, so each `isinstance` against one (tens of
+    thousands per update, in the validators' walks) ran ABCMeta's check in Python. Nothing
+    registers a virtual subclass of them, so the plain check answers the same."""
+
+    __instancecheck__ = type.__instancecheck__
+    __subclasscheck__ = type.__subclasscheck__
+
+
+def _subclasses(root: type) -> list[type]:
+    found, pending = [], [root]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        pending += current.__subclasses__()
+    return found
 
 
 _LEAVES = (str, int, float, bool, type(None))

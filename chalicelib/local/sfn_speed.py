@@ -8,6 +8,10 @@ execution (each one evaluates it against its own environment), so the tree built
 definition is kept and shared by the executions of that definition. A definition that does
 not parse raises as before (nothing is kept for it).
 
+Each JSONPath of a state (its Parameters, InputPath, ResultPath...) was parsed anew at every
+step of every execution, and jsonpath_ng builds its parser tables again at each parse: the
+parsed paths are kept by text (finding or updating through one only reads it).
+
 Each Lambda Task state also built a new boto3 client (a tenth of a burst's CPU: loading the
 service model, copying the event hooks); botocore clients are safe to share between threads,
 so one is kept per region and mode.
@@ -18,6 +22,7 @@ from functools import lru_cache
 from typing import Any
 
 DEFINITIONS_KEPT = 256
+PATHS_KEPT = 1024
 
 
 def install() -> None:
@@ -30,7 +35,12 @@ def install() -> None:
         lru_cache(maxsize=DEFINITIONS_KEPT)(AmazonStateLanguageParser.parse))
 
     from moto.core.models import botocore_stubber
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    json_path.parse = lru_cache(maxsize=PATHS_KEPT)(json_path.parse)
+    result_path.parse = lru_cache(maxsize=PATHS_KEPT)(result_path.parse)
 
     new_client = lambda_eval_utils.boto_client_for
 
