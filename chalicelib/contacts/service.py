@@ -112,12 +112,52 @@ def find_by(name: str, value: str) -> Contact | None:
     return None
 
 
-def upsert(identity: Identity, change: Change, *, alongside: Alongside | None = None) -> Upserted:
+class ReadAhead:
+    """The contacts a batch of identities names by unique key, read in a few batch requests
+    (a CSV import's chunk) instead of two reads each. Each is handed out once: a later line
+    with the same key reads it again, since an earlier line may have written it. A contact
+    changed by another writer since is caught as always, by the conditions of the write."""
+
+    def __init__(self, identities: list[Identity]) -> None:
+        unique = settings().unique_key
+        values = list(dict.fromkeys(value for identity in identities
+                                    if not identity.contact_id and (value := identity.value(unique))))
+        owners = {item.key: item.contact_id
+                  for item in ContactKey.batch_get([_key(unique, value) for value in values], consistent_read=True)}
+        contacts = {contact.id: contact for contact in Contact.batch_get(list(dict.fromkeys(owners.values())),
+                                                                         consistent_read=True)}
+        self._unique = unique
+        self._read: dict[str, Contact | None] = {
+            value: contacts.get(owners.get(_key(unique, value), "")) for value in values}
+
+    def take(self, identity: Identity) -> Contact | None | NotRead:
+        """The contact the identity names (None: no contact has its key), or NOT_READ."""
+        value = None if identity.contact_id else identity.value(self._unique)
+        return self._read.pop(value, NOT_READ) if value else NOT_READ
+
+    def find(self, identity: Identity) -> Contact | None:
+        """The contact the identity names: as read ahead, else read now."""
+        known = self.take(identity)
+        return find(identity) if isinstance(known, NotRead) else known
+
+
+class NotRead:
+    """The contact was not read ahead: find it."""
+
+
+NOT_READ = NotRead()
+
+
+def upsert(identity: Identity, change: Change, *, alongside: Alongside | None = None,
+           known: Contact | None | NotRead = NOT_READ) -> Upserted:
     """Create or update the contact the identity names; safe against concurrent writers.
-    `alongside` items go in the same transaction (AlreadyRecorded when their condition fails)."""
+    `alongside` items go in the same transaction (AlreadyRecorded when their condition fails);
+    `known` is the contact as read already, if it was (None: there was none)."""
 
     def attempt() -> Upserted | None:
-        contact = find(identity)
+        nonlocal known
+        contact = find(identity) if isinstance(known, NotRead) else known
+        known = NOT_READ  # a second attempt reads again
         if contact is None:
             return _create(identity, change, alongside)
         return _update(contact, identity, change, alongside)
@@ -150,7 +190,7 @@ def _create(identity: Identity, change: Change, alongside: Alongside | None = No
     unique = settings().unique_key
     unique_value = getattr(contact, unique)
     write = Transaction()
-    labels = _add_alongside(write, alongside, contact, True, changed)
+    labels = _put_alongside(write, alongside(contact, True, changed) if alongside else [])
     write.put("contact", contact, condition=Contact.id.does_not_exist())
     if unique_value:
         write.put("key", ContactKey(_key(unique, unique_value), contact_id=contact.id),
@@ -163,12 +203,11 @@ def _create(identity: Identity, change: Change, alongside: Alongside | None = No
     return Upserted(contact, True, [])
 
 
-def _add_alongside(write: Transaction, alongside: Alongside | None, contact: Contact, created: bool,
-                   changed: list[str]) -> set[str]:
+def _put_alongside(write: Transaction, items: list[tuple[str, Model, Any]]) -> set[str]:
     """Put the alongside items first: DynamoDB may report only the first failed condition, and
     theirs decides (a duplicate event changes nothing, whatever else raced)."""
     labels = set()
-    for label, item, condition in alongside(contact, created, changed) if alongside else ():
+    for label, item, condition in items:
         write.put(label, item, condition=condition)
         labels.add(label)
     return labels
@@ -191,16 +230,17 @@ def _update(contact: Contact, identity: Identity, change: Change,
     changed = _apply(contact, Change(traits, attributes, change.consent, change.consent_source,
                                      change.activity_at, change.public), now)
     activity_moved = change.activity_at is not None and contact.last_activity_at == change.activity_at
+    items = alongside(contact, False, changed) if alongside else []
     if not changed and not activity_moved:
-        if alongside:
+        if items:
             write = Transaction()
-            if _add_alongside(write, alongside, contact, False, []).intersection(write.commit()):
+            if _put_alongside(write, items).intersection(write.commit()):
                 raise AlreadyRecorded()
         return Upserted(contact, False, [])
     if changed:
         contact.updated_at = now
     new_unique = getattr(contact, unique)
-    if new_unique == old_unique and not alongside:
+    if new_unique == old_unique and not items:
         try:
             contact.save()  # conditional on the version read
         except PutError as error:
@@ -209,7 +249,7 @@ def _update(contact: Contact, identity: Identity, change: Change,
             raise
         return Upserted(contact, False, changed)
     write = Transaction()
-    labels = _add_alongside(write, alongside, contact, False, changed)
+    labels = _put_alongside(write, items)
     write.put("contact", contact)  # conditional on the version read
     if old_unique and new_unique != old_unique:
         write.delete("old_key", ContactKey(_key(unique, old_unique)))

@@ -223,6 +223,22 @@ def _store_valid(event: ValidEvent, public: bool) -> list[dict]:
     return records
 
 
+def created_alongside(origin: str) -> tuple[contacts.Alongside, list[dict]]:
+    """contact.created, named after `origin`, for contacts.upsert to write in the creation's own
+    transaction; the list holds the event once the upsert has created the contact."""
+    stored: list[dict] = []
+
+    def alongside(contact: Contact, created: bool, changed: list[str]) -> list[tuple[str, Model, Any]]:
+        stored.clear()
+        if not created:
+            return []
+        idempotency, item = event_items(contact.id, "contact.created", {}, f"{origin}/contact.created")
+        stored.append(to_api(item))
+        return [("created_id", idempotency, EventId.id.does_not_exist()), ("created", item, None)]
+
+    return alongside, stored
+
+
 def contact_events(upserted: contacts.Upserted, *, origin: str) -> list[dict]:
     """contact.created / contact.updated, named after the request that caused them (idempotent)."""
     contact_id = upserted.contact.id

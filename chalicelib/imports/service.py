@@ -163,6 +163,8 @@ def parse_file(body: bytes, options: Options) -> tuple[ParsedImport, str]:
 
 @dataclass
 class _Batch:
+    ahead: contacts.ReadAhead
+    erased: set[int]  # lines whose identifiers were erased (gdpr.erase), of those granting consent
     lines: list[dict] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
     stored: list[dict] = field(default_factory=list)  # events to hand to automation
@@ -176,7 +178,12 @@ def _apply_chunk(import_id: str, options: Options, outcomes: list[Row | Refusal]
                  again_since: str | None = None) -> _Batch:
     """Apply lines and queue their events; `again_since` (when the import started) when an
     earlier try of these lines may have written some of them without finishing."""
-    batch = _Batch()
+    rows = [outcome for outcome in outcomes if isinstance(outcome, Row)]
+    granting = [row for row in rows if options.kind == "contacts" and any(row.consent.values())]
+    erased = store.suppressed_each([{name: row.values.get(name) for name in contacts.IDENTIFIERS}
+                                    for row in granting]) if granting else set()
+    batch = _Batch(contacts.ReadAhead([_identity(row.values) for row in rows]),
+                   {granting[position].line for position in erased})
     for outcome in outcomes:
         if isinstance(outcome, Refusal):
             batch.add({"line": outcome.line, "outcome": "refused", "reason": outcome.reason})
@@ -235,14 +242,18 @@ def _upsert(import_id: str, options: Options, row: Row, change: contacts.Change,
             note: str | None = None) -> dict:
     identity = _identity(row.values)
     result: dict[str, Any] = {"line": row.line}
-    existing = contacts.find(identity) if options.mode == "insert_only" or options.dry_run else None
-    if existing is not None and options.mode == "insert_only":
-        return {**result, "outcome": "skipped", "contact_id": existing.id, "reason": "already exists (insert_only)"}
-    if options.dry_run:
-        return {**result, "outcome": "updated" if existing else "created",
-                **({"contact_id": existing.id} if existing else {}), **({"note": note} if note else {})}
-    upserted = contacts.upsert(identity, change)
-    batch.stored += events.contact_events(upserted, origin=_origin(import_id, row.line))
+    known: Contact | None | contacts.NotRead = contacts.NOT_READ
+    if options.mode == "insert_only" or options.dry_run:
+        known = existing = batch.ahead.find(identity)
+        if existing is not None and options.mode == "insert_only":
+            return {**result, "outcome": "skipped", "contact_id": existing.id,
+                    "reason": "already exists (insert_only)"}
+        if options.dry_run:
+            return {**result, "outcome": "updated" if existing else "created",
+                    **({"contact_id": existing.id} if existing else {}), **({"note": note} if note else {})}
+    else:
+        known = batch.ahead.take(identity)
+    upserted = _upsert_recording(import_id, row, identity, change, known, batch)
     if upserted.created:
         result.update(outcome="created")
     elif upserted.changed:
@@ -255,9 +266,24 @@ def _upsert(import_id: str, options: Options, row: Row, change: contacts.Change,
     return result
 
 
-def _screen(row: Row, consent: dict[str, bool]) -> tuple[dict[str, bool], str | None]:
+def _upsert_recording(import_id: str, row: Row, identity: contacts.Identity, change: contacts.Change,
+                      known: Contact | None | contacts.NotRead, batch: _Batch) -> contacts.Upserted:
+    """The line's upsert, its contact.created written in the creation's transaction (one request,
+    and a contact is never without it), its contact.updated recorded after."""
+    origin = _origin(import_id, row.line)
+    alongside, created = events.created_alongside(origin)
+    try:
+        upserted = contacts.upsert(identity, change, alongside=alongside, known=known)
+    except contacts.AlreadyRecorded:  # another try of this line created it (then it was erased, or it races)
+        created.clear()
+        upserted = contacts.upsert(identity, change)
+    batch.stored += created or events.contact_events(upserted, origin=origin)
+    return upserted
+
+
+def _screen(row: Row, consent: dict[str, bool], batch: _Batch) -> tuple[dict[str, bool], str | None]:
     """Consent grants in a file never re-subscribe an erased address."""
-    if any(consent.values()) and store.suppressed({name: row.values.get(name) for name in contacts.IDENTIFIERS}):
+    if row.line in batch.erased:
         kept: dict[str, bool] = {channel: granted for channel, granted in consent.items() if not granted}
         return kept, "consent not granted: this address was erased at the person's request; it needs fresh consent"
     return consent, None
@@ -272,7 +298,7 @@ def _contact_row(import_id: str, options: Options, row: Row, batch: _Batch) -> d
                 attributes[name.split(".", 1)[1]] = None
             elif name in contacts.PROFILE_FIELDS:
                 traits[name] = None
-    consent, note = _screen(row, dict(row.consent))
+    consent, note = _screen(row, dict(row.consent), batch)
     change = contacts.Change(traits=traits, attributes=attributes, consent=consent,
                              consent_source=f"{IMPORT_SOURCE}{import_id}")
     result = _upsert(import_id, options, row, change, batch, note)
@@ -294,7 +320,7 @@ def _unsubscribe_row(import_id: str, options: Options, row: Row, batch: _Batch) 
 def _bounce_row(import_id: str, options: Options, row: Row, batch: _Batch) -> dict:
     status = row.values["email_status"]
     identity = _identity(row.values)
-    existing = contacts.find(identity)
+    existing = batch.ahead.find(identity)
     if existing is not None and options.mode == "insert_only":
         return {"line": row.line, "outcome": "skipped", "contact_id": existing.id,
                 "reason": "already exists (insert_only)"}
@@ -303,8 +329,7 @@ def _bounce_row(import_id: str, options: Options, row: Row, batch: _Batch) -> di
                 **({"contact_id": existing.id} if existing else {})}
     created = False
     if existing is None:
-        upserted = contacts.upsert(identity, contacts.Change())
-        batch.stored += events.contact_events(upserted, origin=_origin(import_id, row.line))
+        upserted = _upsert_recording(import_id, row, identity, contacts.Change(), None, batch)
         existing, created = upserted.contact, upserted.created
     result = {"line": row.line, "contact_id": existing.id, "outcome": "created" if created else "updated"}
     if existing.email_status == status:

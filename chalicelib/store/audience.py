@@ -269,12 +269,19 @@ def suppression_digest(kind: str, value: str, secret: str | None = None) -> str:
 
 def suppressed(identifiers: dict[str, str | None]) -> bool:
     """Whether any of these identifiers (kind -> normalised value) was erased."""
+    return bool(suppressed_each([identifiers]))
+
+
+def suppressed_each(people: list[dict[str, str | None]]) -> set[int]:
+    """The positions in `people` (each its identifiers: kind -> normalised value) of those with
+    an erased identifier, read in batches."""
     # Digests written before a rotation of the token secret were keyed with a previous one.
-    keys = list(dict.fromkeys(suppression_digest(kind, value, secret) for kind, value in identifiers.items()
-                              if value for secret in settings().token_secrets or ("",)))
-    if not keys:
-        return False
-    return any(True for _ in Suppression.batch_get(keys))
+    secrets = settings().token_secrets or ("",)
+    digests = [{suppression_digest(kind, value, secret) for kind, value in identifiers.items() if value
+                for secret in secrets} for identifiers in people]
+    keys = list(dict.fromkeys(digest for each in digests for digest in each))
+    erased = {item.digest for item in Suppression.batch_get(keys)} if keys else set()
+    return {position for position, each in enumerate(digests) if each & erased}
 
 
 # -- jobs: the background worker -------------------------------------------------------------
