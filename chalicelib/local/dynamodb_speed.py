@@ -30,13 +30,17 @@ parses its update expression twice and deep-copies the tree before validating it
 kept by expression text, and each use gets its own copy, made by walking the tree's nodes
 (`children`, `parent`, `type`), several times faster than `copy.deepcopy`. Each of the
 validator's ten tree walks also rebuilt its map of node classes to bound methods twice at
-every node; a walk builds it once.
+every node, and called a do-nothing hook at every child; a walk builds the map once and calls
+the hook only where a validator has one. Last, every error moto raises inside (an attribute
+not there yet, a failed condition) rendered an XML body that its JSON error then replaced at
+once.
 """
 from __future__ import annotations
 
 import abc
 import bisect
 import copy
+import json
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -195,6 +199,7 @@ def _after(table: Any, start: dict[str, Any] | None) -> Iterable[Any]:
 
 def install() -> None:
     """Patch moto's Table and backend once per process (the patches keep moto's answers)."""
+    from moto.core.exceptions import JsonRESTError
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models import DynamoDBBackend
@@ -204,6 +209,7 @@ def install() -> None:
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.parsing.validators import Validator
+    from werkzeug.exceptions import HTTPException
 
     if getattr(Table.query, "narrowed", False):
         return
@@ -347,9 +353,42 @@ def install() -> None:
 
     for node_class in _subclasses(_Node):
         node_class.__class__ = _PlainChecks
+    no_hook = DepthFirstTraverser.pre_processing_of_child
+
+    def traverse(self: Any, root: Any) -> Any:
+        # moto's traverse_node_recursively, with the node kinds and the hook looked up once a walk
+        kinds = kinds_once(self)
+        hook = None if type(self).pre_processing_of_child is no_hook else self.pre_processing_of_child
+
+        def visit(node: Any, child_id: int) -> Any:
+            if isinstance(node, _Node):
+                parent = node.parent
+                if node.children is not None:
+                    for index, child in enumerate(node.children):
+                        if hook is not None:
+                            hook(node, index)
+                        visit(child, index)
+                if isinstance(node, kinds):
+                    node = process_once(self, node)
+                    node.parent = parent
+                    if parent:
+                        parent.children[child_id] = node
+            return node
+
+        return visit(root, -1)
+
+    def json_error_init(self: Any, error_type: str, message: str, _: str = "", **__: Any) -> None:
+        # _RESTError's, less the XML body it renders for JsonRESTError to replace at once
+        HTTPException.__init__(self)
+        self.error_type, self.message = error_type, message
+        self.description = json.dumps({"__type": error_type, "message": message})
+        self.content_type = "application/json"
+
     narrowed_query.narrowed = True
     DepthFirstTraverser.nodes_to_be_processed = kinds_once
     DepthFirstTraverser.process = process_once
+    DepthFirstTraverser.traverse = traverse
+    JsonRESTError.__init__ = json_error_init
     UpdateExpressionParser.make = staticmethod(cached_update_parse)
     Validator.__init__ = validator_init
     Item.__init__ = sized_item_init
