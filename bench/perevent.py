@@ -22,6 +22,7 @@ from typing import Any
 GOAL_UNREAD_REQUESTS = 3
 GOAL_SEGMENT_RATIO = 2.0
 BEHAVIOURAL_SEGMENTS = 200
+IMPORT_LINES = 100
 
 
 def _ddb(usage: dict[str, float], function: str) -> float:
@@ -106,6 +107,15 @@ def run(*, signups: int = 10, segments: int = BEHAVIOURAL_SEGMENTS,
         progress(f"{signups} signups, {segments} segments")
         cases.append(case(session, f"new contact's signup, {segments} behavioural segments",
                           signups_of("segmented"), units=signups))
+        progress(f"a CSV file of {IMPORT_LINES} new contacts")
+        lines = "".join(f"{session.unique_email('imported')},Name{number}\n" for number in range(IMPORT_LINES))
+
+        def imported() -> None:
+            response = session.request("POST", "/imports?kind=contacts", csv="email,first_name\n" + lines)
+            if response.status_code != 200 or response.data["counts"]["created"] != IMPORT_LINES:
+                raise RuntimeError(f"POST /imports: {response.status_code} {response.data}")
+
+        cases.append(case(session, "CSV import line creating a contact", imported, units=IMPORT_LINES))
         cases.append(case(session, "known contact's page_view, scored (default rules)", page_view()))
         progress("known contact, event a segment reads")
         cases.append(case(session, "known contact's page_view, read by segments", page_view("https://x.io/p1")))

@@ -133,9 +133,11 @@ class Session:
         self.close()
 
     # -- the HTTP API, one Lambda invocation and one API Gateway request per call ------------
-    def request(self, method: str, path: str, body: Any = None) -> Response:
-        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"}
-        payload = json.dumps(body) if body is not None else None
+    def request(self, method: str, path: str, body: Any = None, *, csv: str | None = None) -> Response:
+        """`body` as JSON, or `csv` as a text/csv body."""
+        headers = {"Content-Type": "text/csv" if csv is not None else "application/json",
+                   "Authorization": f"Bearer {self.key}"}
+        payload = csv if csv is not None else json.dumps(body) if body is not None else None
         self.meter.add("apigw.requests")
         with self.meter.invocation("api_handler"):
             raw = self.client.http.request(method, path, headers=headers, body=payload)

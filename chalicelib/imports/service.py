@@ -274,7 +274,7 @@ def _upsert_recording(import_id: str, row: Row, identity: contacts.Identity, cha
     alongside, created = events.created_alongside(origin)
     try:
         upserted = contacts.upsert(identity, change, alongside=alongside, known=known)
-    except contacts.AlreadyRecorded:  # another try of this line created it (then it was erased, or it races)
+    except contacts.AlreadyRecorded:  # another try of this line is creating it at the same moment
         created.clear()
         upserted = contacts.upsert(identity, change)
     batch.stored += created or events.contact_events(upserted, origin=origin)
