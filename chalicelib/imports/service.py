@@ -242,15 +242,15 @@ def _upsert(import_id: str, options: Options, row: Row, change: contacts.Change,
             note: str | None = None) -> dict:
     identity = _identity(row.values)
     result: dict[str, Any] = {"line": row.line}
-    known: Contact | None | contacts.NotRead = contacts.NOT_READ
     if options.mode == "insert_only" or options.dry_run:
-        known = existing = batch.ahead.find(identity)
+        existing = batch.ahead.find(identity)
         if existing is not None and options.mode == "insert_only":
             return {**result, "outcome": "skipped", "contact_id": existing.id,
                     "reason": "already exists (insert_only)"}
         if options.dry_run:
             return {**result, "outcome": "updated" if existing else "created",
                     **({"contact_id": existing.id} if existing else {}), **({"note": note} if note else {})}
+        known: Contact | None | contacts.NotRead = existing
     else:
         known = batch.ahead.take(identity)
     upserted = _upsert_recording(import_id, row, identity, change, known, batch)
