@@ -5,6 +5,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.local.heap import HeapKeeper
 from chalicelib.local.pump import FOREGROUND, QueuePump
 from chalicelib.local.schedules import Schedules
 from chalicelib.local.stack import FUNCTIONS, LocalStack
@@ -19,8 +20,11 @@ class Runtime:
     pump: QueuePump
     schedules: Schedules | None
     campaign_pump: QueuePump | None = None  # the campaign-sends queue's consumer
+    heap: HeapKeeper | None = None
 
     def stop(self) -> None:
+        if self.heap is not None:
+            self.heap.stop()
         if self.schedules is not None:
             self.schedules.stop()
         self.pump.stop()
@@ -65,4 +69,7 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None, sched
     campaign_pump = QueuePump(app_module.campaign_sender, receive=campaign_sends.receive,
                               delete=campaign_sends.delete, name="campaign-sends")
     campaign_pump.start()
-    return Runtime(stack, app, key, generated, pump, Schedules(app).start() if schedules else None, campaign_pump)
+    heap = HeapKeeper()
+    heap.start()
+    return Runtime(stack, app, key, generated, pump, Schedules(app).start() if schedules else None, campaign_pump,
+                   heap)
