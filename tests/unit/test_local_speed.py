@@ -369,3 +369,21 @@ def _without_ids(answer: Any) -> Any:
     if isinstance(answer, list):
         return [_without_ids(item) for item in answer]
     return answer.replace("s-q", "d-q") if isinstance(answer, str) else answer
+
+
+def test_the_heap_keeper_freezes_what_survives_and_gives_it_back_when_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    import time
+
+    from chalicelib.local.heap import HeapKeeper
+
+    monkeypatch.setattr(HeapKeeper, "PERIOD_SECONDS", 0.05)
+    kept = [{"item": number} for number in range(1000)]
+    keeper = HeapKeeper()
+    keeper.start()
+    deadline = time.monotonic() + 5
+    while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert gc.get_freeze_count() > len(kept)
+    keeper.stop()
+    assert gc.get_freeze_count() == 0 and not keeper.is_alive()
