@@ -50,7 +50,7 @@ class Stack:
 
         from chalicelib.local.runtime import boot
 
-        self.runtime = boot(time_scale=DAY, admin_key="bench-volume-key")
+        self.runtime = boot(time_scale=DAY, admin_key="bench-volume-key", keep_heap=True)
         import app as app_module
 
         self._client_cm = Client(app_module.app)

@@ -33,9 +33,13 @@ class Runtime:
         self.stack.stop()
 
 
-def boot(*, time_scale: float | None = None, admin_key: str | None = None, schedules: bool = False) -> Runtime:
+def boot(*, time_scale: float | None = None, admin_key: str | None = None, schedules: bool = False,
+         keep_heap: bool = False) -> Runtime:
     """Start moto, import the app against it, route its Lambda functions, register the admin key;
-    with `schedules`, run the app's schedules on the domain clock as EventBridge would (`make run`)."""
+    with `schedules`, run the app's schedules on the domain clock as EventBridge would (`make run`);
+    with `keep_heap`, keep the garbage collector off a large base (heap.HeapKeeper: `make run`, the
+    bench; a process booting a stack per test has no large base, and its first turn would walk
+    the whole process)."""
     stack = LocalStack(time_scale=time_scale, admin_key=admin_key).start()
     import app as app_module
     from app import app  # imported once the environment points at the local stack
@@ -69,7 +73,8 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None, sched
     campaign_pump = QueuePump(app_module.campaign_sender, receive=campaign_sends.receive,
                               delete=campaign_sends.delete, name="campaign-sends")
     campaign_pump.start()
-    heap = HeapKeeper()
-    heap.start()
+    heap = HeapKeeper() if keep_heap else None
+    if heap is not None:
+        heap.start()
     return Runtime(stack, app, key, generated, pump, Schedules(app).start() if schedules else None, campaign_pump,
                    heap)

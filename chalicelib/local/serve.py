@@ -19,7 +19,7 @@ def server(app: Any) -> LocalDevServer:
 
 
 def main() -> None:
-    runtime = boot(schedules=True)
+    runtime = boot(schedules=True, keep_heap=True)
     if runtime.generated_key:
         print(f"Admin key for this run (set PARCOURS_ADMIN_KEY to choose one): {runtime.admin_key}")
     http = server(runtime.app)
