@@ -6,8 +6,9 @@ of up to 6 s at random moments (a CSV import measured at 1,400 rows/s one run, 4
 Every few seconds a keeper collects what survived since its last turn, then freezes it
 (`gc.freeze`): later collections skip it (at 100,000 contacts the longest pause fell to
 0.8 s). What dies afterwards is still freed by reference counting; a reference cycle is left
-only if it forms through frozen objects after their freeze. Stopping unfreezes, so a process
-that boots many stacks (the tests) gives back what each left.
+only if it forms through frozen objects after their freeze. Stopping unfreezes. `make run` and
+the volume bench keep their heap so (`boot(keep_heap=True)`); the tests, which boot a small
+stack per test, do not: a keeper's first turn walks the whole process.
 """
 from __future__ import annotations
 
