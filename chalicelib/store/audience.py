@@ -267,11 +267,6 @@ def suppression_digest(kind: str, value: str, secret: str | None = None) -> str:
     return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
 
-def suppressed(identifiers: dict[str, str | None]) -> bool:
-    """Whether any of these identifiers (kind -> normalised value) was erased."""
-    return bool(suppressed_each([identifiers]))
-
-
 def suppressed_each(people: list[dict[str, str | None]]) -> set[int]:
     """The positions in `people` (each its identifiers: kind -> normalised value) of those with
     an erased identifier, read in batches."""
