@@ -1,22 +1,25 @@
-"""The app's DynamoDB item calls and SQS sends and deletes handed to moto's handlers directly,
-on the local stack.
+"""The app's most frequent AWS calls handed to moto's handlers directly, on the local stack.
 
-Through moto's botocore stubber a call is serialized to JSON, given a user agent, signed,
-wrapped as an HTTP request, parsed back by moto, answered, serialized again and parsed by
-botocore: about a millisecond of CPU, several times what moto's backend does for a GetItem,
-and the local stack makes thousands of such calls a second at volume.
+Through moto's botocore stubber a call is serialized, given a user agent, signed, wrapped as an
+HTTP request, parsed back by moto, answered, serialized again and parsed by botocore: a
+millisecond or two of CPU, several times what moto's backend does for a GetItem, and the local
+stack makes thousands of such calls a second at volume.
 
 Here botocore still builds and validates the parameters against the service model (what AWS
 would refuse, the local stack refuses) and emits `before-call` and `after-call`, so hooks
 (a meter, an injected fault) see the call; then moto's own response class (DynamoHandler,
-SQSResponse) runs the same action on the same backend, with the same checks. A success is
-returned as botocore would have parsed it; an error goes through moto's serializer and
+SQSResponse, StepFunctionResponse, SESV2Response, LambdaResponse) runs the same action on the
+same backend, with the same checks, given the request as moto reads it off the wire: the
+parameters for JSON-protocol services, botocore's serialized path, query, headers and body for
+REST ones. An answer that is plain data (DynamoDB's items, SQS's ids) is returned as botocore
+would have parsed it; any other answer, and every error, goes through moto's serializer and
 botocore's parser, as before. Other services and operations take moto's usual path, and so
 does everything once moto is stopped.
 """
 from __future__ import annotations
 
 import functools
+import io
 import json
 import random
 import threading
@@ -25,27 +28,42 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HeadersDict
 from botocore.client import BaseClient
 from botocore.parsers import create_parser
+from botocore.response import StreamingBody
 from botocore.validate import validate_parameters
+from moto.awslambda.responses import LambdaResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import ServiceException
 from moto.core.models import botocore_stubber
 from moto.core.responses import ActionResult
 from moto.core.utils import camelcase_to_underscores
 from moto.dynamodb.responses import DynamoHandler
+from moto.sesv2.responses import SESV2Response
 from moto.sqs.responses import SQSResponse
+from moto.stepfunctions.responses import StepFunctionResponse
 from werkzeug.exceptions import HTTPException
 
-# Calls of the JSON protocol whose answers are plain data (AttributeValue maps, ids, numbers and
-# strings: the same before and after a JSON round trip). SQS's ReceiveMessage is not among them:
-# moto answers it with message objects its serializer picks fields from.
-DIRECT = {
+# Calls whose answers are plain data (AttributeValue maps, ids, numbers and strings: the same
+# before and after a JSON round trip), handed back without serializing and parsing them.
+PLAIN = {
     "dynamodb": frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
                            "BatchWriteItem", "TransactWriteItems", "TransactGetItems"}),
     "sqs": frozenset({"SendMessage", "SendMessageBatch", "DeleteMessage", "DeleteMessageBatch"}),
 }
+# Calls whose answers moto's serializer writes and botocore's parser reads (message objects, dates,
+# a Lambda function's payload): each journey's steps make them.
+SERIALIZED = {
+    "sqs": frozenset({"ReceiveMessage"}),
+    "stepfunctions": frozenset({"StartExecution"}),
+    "sesv2": frozenset({"SendEmail"}),
+    "lambda": frozenset({"Invoke"}),
+}
+DIRECT = {service: PLAIN.get(service, frozenset()) | SERIALIZED.get(service, frozenset())
+          for service in {*PLAIN, *SERIALIZED}}
+HANDLERS: dict[str, Any] = {"dynamodb": DynamoHandler, "sqs": SQSResponse, "stepfunctions": StepFunctionResponse,
+                            "sesv2": SESV2Response, "lambda": LambdaResponse}
 
 
 def install() -> None:
@@ -99,12 +117,12 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
         f"before-call.{service}.{operation_name}", model=operation, params=request,
         request_signer=None, context=context)
     if answer is None:
-        status, headers, body = _answer(operation, client.meta.region_name, api_params)
+        status, headers, body = _answer(client, operation, api_params)
         http = AWSResponse(client.meta.endpoint_url, status, headers, None)
         if isinstance(body, dict):  # what the answer's shape has (moto adds a field or two botocore drops)
             parsed = {name: value for name, value in body.items() if name in operation.output_shape.members}
         else:
-            parsed = _parse_error(operation, status, http.headers, body)
+            parsed = _parse(operation, status, http.headers, body)
         parsed.setdefault("ResponseMetadata", {}).update(
             {"RequestId": headers.get("x-amzn-RequestId", ""), "HTTPStatusCode": status, "HTTPHeaders": headers,
              "RetryAttempts": 0})
@@ -118,27 +136,26 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
     return parsed
 
 
-def _parse_error(operation: Any, status: int, headers: Any, body: str | bytes) -> dict:
-    """The error as botocore parses it off the wire, its modeled fields (CancellationReasons...) too."""
-    parser = create_parser("json")
-    response = {"status_code": status, "headers": headers, "body": body.encode() if isinstance(body, str) else body}
+def _parse(operation: Any, status: int, headers: Any, body: str | bytes) -> dict:
+    """The answer as botocore parses it off the wire; an error's modeled fields (CancellationReasons...) too."""
+    raw = body.encode() if isinstance(body, str) else body
+    response: dict[str, Any] = {"status_code": status, "headers": headers, "body": raw}
+    if status < 300 and operation.has_streaming_output:  # as botocore's endpoint hands it over
+        response["body"] = StreamingBody(io.BytesIO(raw), len(raw))
+    parser = create_parser(operation.service_model.protocol)
     parsed = parser.parse(response, operation.output_shape)
-    shape = operation.service_model.shape_for_error_code(parsed.get("Error", {}).get("Code"))
-    if shape is not None:
-        parsed.update(parser.parse(response, shape))
+    if status >= 300:
+        shape = operation.service_model.shape_for_error_code(parsed.get("Error", {}).get("Code"))
+        if shape is not None:
+            parsed.update(parser.parse(response, shape))
     return parsed
 
 
-def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, str], Any]:
-    """(status, headers, body): body the answer itself on success, else moto's serialized error."""
+def _answer(client: Any, operation: Any, params: dict) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, body): body the answer itself for a plain call's success, else the text
+    moto's serializer wrote."""
     service = operation.service_model.service_name
-    handler = _handler_class(service)()
-    handler.current_account, handler.region = DEFAULT_ACCOUNT_ID, region
-    handler.headers = {"X-Amz-Target": f"{operation.service_model.metadata['targetPrefix']}.{operation.name}"}
-    if service == "sqs":  # moto's SQS fills in the caller's batch entries: it gets a copy, as from the wire
-        params = json.loads(json.dumps(params))
-    handler.params = handler.body = params
-    handler.querystring, handler.response_headers, handler.uri_match = {}, {}, {}
+    handler = _handler(client, operation, params)
     # not uuid4: os.urandom lets go of the GIL, and a busy thread then keeps it for up to 5 ms
     request_id = str(uuid.UUID(int=random.getrandbits(128), version=4))
     headers = {"x-amzn-RequestId": request_id, "content-type": "application/x-amz-json-1.0"}
@@ -146,16 +163,56 @@ def _answer(operation: Any, region: str, params: dict) -> tuple[int, dict[str, s
         with _serialized(service):
             result = getattr(handler, python_name(operation.name))()
     except ServiceException as error:
-        status, more, body = handler.serialized(ActionResult(error))
-        return status, {**headers, **{k: str(v) for k, v in more.items()}}, body
+        result = ActionResult(error)
     except HTTPException as error:
         more = {k: v for k, v in (error.get_headers() or [])}
         return int(error.code or 400), {**headers, **more}, error.description or ""
-    # a JSON round trip, as the wire makes: the caller gets its own copy of moto's items
-    if isinstance(result, ActionResult):
+    if isinstance(result, ActionResult) and (isinstance(result.result, Exception)
+                                             or operation.name not in PLAIN.get(service, ())):
+        status, more, body = handler.serialized(result)
+    elif operation.name not in PLAIN.get(service, ()):
+        status, more, body = _response(result)
+    elif isinstance(result, ActionResult):  # a JSON round trip, as the wire makes: the caller gets its own copy
         return 200, headers, json.loads(json.dumps(result.result))
-    body = result if isinstance(result, str) else result[-1]  # an older action's JSON text
-    return 200, headers, json.loads(body) if body else {}
+    else:
+        body = result if isinstance(result, str) else result[-1]  # an older action's JSON text
+        return 200, headers, json.loads(body) if body else {}
+    return int(status), {**headers, **{k: str(v) for k, v in more.items()}}, body
+
+
+def _handler(client: Any, operation: Any, params: dict) -> Any:
+    """moto's response object for the call, holding the request as moto reads it off the wire."""
+    service = operation.service_model.service_name
+    handler = HANDLERS[service]()
+    handler.current_account, handler.region = DEFAULT_ACCOUNT_ID, client.meta.region_name
+    handler.querystring, handler.response_headers, handler.uri_match = {}, {}, {}
+    handler._get_action = lambda: operation.name  # the action moto's serializer answers for
+    if operation.service_model.protocol == "json":
+        handler.headers = {"X-Amz-Target": f"{operation.service_model.metadata['targetPrefix']}.{operation.name}",
+                           "Content-Type": "application/x-amz-json-1.0"}
+        if service == "sqs":  # moto's SQS fills in the caller's batch entries: it gets a copy, as from the wire
+            params = json.loads(json.dumps(params))
+        handler.params = handler.body = params
+        if service != "dynamodb":  # moto's DynamoDB reads its body; the others their parsed parameters
+            handler.automated_parameter_parsing = True
+        return handler
+    wire = client._serializer.serialize_to_request(params, operation)  # a REST call's path, query and body
+    handler.method, handler.path = wire["method"], wire["url_path"]
+    handler.querystring = {name: [value] for name, value in wire["query_string"].items()}
+    handler.headers = HeadersDict(wire["headers"])
+    handler.raw_body = body = wire["body"]
+    handler.body = body.decode() if isinstance(body, bytes) and not handler.use_raw_body else body
+    return handler
+
+
+def _response(result: Any) -> tuple[int, dict[str, Any], Any]:
+    """(status, headers, body) from the forms an older moto action answers in."""
+    if isinstance(result, str):
+        return 200, {}, result
+    if len(result) == 2:
+        body, headers = result
+        return int(headers.get("status", 200)), headers, body
+    return result
 
 
 @functools.cache
@@ -163,10 +220,6 @@ def python_name(name: str) -> str:
     """moto's camelcase_to_underscores (a regular-expression walk), once per name: an operation's
     method name, a queue attribute's."""
     return camelcase_to_underscores(name)
-
-
-def _handler_class(service: str) -> Any:
-    return SQSResponse if service == "sqs" else DynamoHandler
 
 
 def _serialized(service: str) -> Any:

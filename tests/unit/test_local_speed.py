@@ -387,3 +387,93 @@ def test_the_heap_keeper_freezes_what_survives_and_gives_it_back_when_stopped(mo
     assert gc.get_freeze_count() > len(kept)
     keeper.stop()
     assert gc.get_freeze_count() == 0 and not keeper.is_alive()
+
+
+@pytest.fixture()
+def direct_services() -> Iterator[None]:
+    moto_direct.install()
+    with mock_aws(config={"lambda": {"use_docker": False}}):
+        yield
+
+
+def test_a_journey_step_calls_handed_to_moto_directly_answer_as_through_its_stubber(direct_services: None) -> None:
+    """SES v2 sends, Step Functions starts, Lambda invocations and SQS receives both ways: the same
+    answers, as botocore parses them (dates as datetimes, a payload as a stream), and the same errors."""
+    ses, sfn, aws_lambda, sqs = (boto3.client(name, region_name=REGION)
+                                 for name in ("sesv2", "stepfunctions", "lambda", "sqs"))
+    _on_the_wire(ses, sfn, aws_lambda, sqs)
+    ses.create_email_identity(EmailIdentity="news@example.com")
+    raw = b"From: news@example.com\r\nTo: ana@example.com\r\nSubject: Hi\r\n\r\nHello\r\n"
+
+    def send(sender: str) -> Any:
+        return ses.send_email(FromEmailAddress=sender, Destination={"ToAddresses": ["ana@example.com"]},
+                              Content={"Raw": {"Data": raw}})
+
+    for sender in ("news@example.com", "stranger@example.org"):
+        _both(partial(send, sender), ignore=("MessageId",))
+
+    machine = sfn.create_state_machine(
+        name="m", roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    names = iter(range(100))
+    started = _both(lambda: sfn.start_execution(stateMachineArn=machine, name=f"e{next(names)}", input="{}"),
+                    ignore=("executionArn", "startDate"))
+    assert started["startDate"].tzinfo is not None
+    _both(lambda: sfn.start_execution(stateMachineArn=machine + "-missing", input="{}"))
+
+    role = boto3.client("iam", region_name=REGION).create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps({
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                       "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    aws_lambda.create_function(FunctionName="f", Runtime="python3.12", Role=role,
+                               Handler="app.handler", Code={"ZipFile": b"zip"})
+    invoked = _both(lambda: aws_lambda.invoke(FunctionName="f", Payload=b'{"a": 1}'), read=("Payload",))
+    assert (invoked["StatusCode"], invoked["Payload"]) == (200, b'{"a": 1}')
+    _both(lambda: aws_lambda.invoke(FunctionName="missing", Payload=b"{}"), read=("Payload",))
+
+    urls = [sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("d-q", "s-q")]  # one each way
+    for url in urls:
+        for number in range(4):
+            sqs.send_message(QueueUrl=url, MessageBody=f"m{number}",
+                             MessageAttributes={"kind": {"DataType": "String", "StringValue": f"k{number}"}})
+    queues = iter(urls)
+    received = _both(lambda: sqs.receive_message(
+        QueueUrl=next(queues), MaxNumberOfMessages=2, MessageAttributeNames=["All"],
+        AttributeNames=["ApproximateReceiveCount"]), ignore=("MessageId", "ReceiptHandle"))
+    assert [message["MessageAttributes"]["kind"]["StringValue"] for message in received["Messages"]] == ["k0", "k1"]
+    _both(lambda: sqs.receive_message(QueueUrl=urls[0] + "-missing"))
+
+
+_WIRE: list[str] = []  # the requests botocore was about to send over HTTP (to moto's stubber)
+
+
+def _on_the_wire(*clients: Any) -> None:
+    for client in clients:
+        client.meta.events.register_first("before-send", lambda request, **_: _WIRE.append(request.url))
+
+
+def _both(call: Callable[[], Any], *, ignore: tuple[str, ...] = (), read: tuple[str, ...] = ()) -> Any:
+    """The direct answer (no HTTP request made), having checked it is the stubber's (but for
+    `ignore`d fields, which are new each call, and for streams, compared by what they hold)."""
+    def outcome() -> Any:
+        answer = _outcome(call)
+        for name in read:
+            if name in answer:
+                answer[name] = answer[name].read()
+        return answer
+
+    _WIRE.clear()
+    direct_answer = outcome()
+    assert _WIRE == []
+    with moto_direct.bypassed():
+        stubber_answer = outcome()
+    assert len(_WIRE) == 1
+    assert _without(direct_answer, ignore) == _without(stubber_answer, ignore)
+    return direct_answer
+
+
+def _without(answer: Any, names: tuple[str, ...]) -> Any:
+    if isinstance(answer, dict):
+        return {key: _without(value, names) for key, value in answer.items() if key not in names}
+    if isinstance(answer, list):
+        return [_without(item, names) for item in answer]
+    return answer
