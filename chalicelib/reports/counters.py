@@ -72,10 +72,12 @@ def journey(enrollment: Enrollment) -> None:
         logger.exception("journey not counted", extra={"enrollment": enrollment.id})
 
 
-def journey_and_set(enrollment: Enrollment, values: dict[str, str]) -> bool:
-    """Count the journey's new facts and set `values` on its enrollment in that one write; False
-    (nothing written) when there is nothing new to count or the write lost a race: the caller
-    sets the values itself and counts as usual. Other failures are raised."""
+def journey_and_set(enrollment: Enrollment, values: dict[str, str | None], *,
+                    path: list[dict[str, Any]] | None = None) -> bool:
+    """Count the journey's new facts and, in that one write, set `values` on its enrollment (None
+    removes one) and add `path` entries to its path; False (nothing written) when there is
+    nothing new to count or the write lost a race: the caller writes the values itself and counts
+    as usual. Other failures are raised."""
     if enrollment.id is None or enrollment.scenario_id is None:
         return False
     version = int(enrollment.version or 0)
@@ -88,7 +90,8 @@ def journey_and_set(enrollment: Enrollment, values: dict[str, str]) -> bool:
         return False
     holder = {"contact_id": enrollment.contact_id, "key": enrollment.key}
     if not store.count_once(store.table_of(Enrollment), holder, new,
-                            _journey_adds(enrollment.scenario_id, version, set(new)), sets=values):
+                            _journey_adds(enrollment.scenario_id, version, set(new)), sets=values,
+                            append=("path", path) if path else None):
         return False
     enrollment.counted = set(enrollment.counted or ()) | set(new)
     return True

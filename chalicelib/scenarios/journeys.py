@@ -6,16 +6,18 @@ derived from contact, scenario and entry key, so a retried trigger starts nothin
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib import clock, durations, faults, logs
+from chalicelib.logs import logger
 from chalicelib.reports import counters
 from chalicelib.scenarios import semantics
 from chalicelib.scenarios.errors import Throttled
@@ -25,23 +27,30 @@ from chalicelib.store.transactions import CONFLICT, Transaction
 RUNNING = "running"
 ENDED = ("completed", "converted", "exited", "failed", "stopped")
 FOREVER = "9999-12-31T00:00:00.000Z"
-# The enrollment objects whose counting waits for the end of a counted_once block (another copy
-# of the same journey, read and recorded elsewhere meanwhile, counts at once as usual).
-_deferred: ContextVar[frozenset[int]] = ContextVar("deferred_counts", default=frozenset())
+# The enrollment objects whose counting waits for the end of a counted_once block, with the path
+# entries recorded `with_count` meanwhile (another copy of the same journey, read and recorded
+# elsewhere, counts at once as usual).
+_deferred: ContextVar[Mapping[int, list[dict[str, Any]]]] = ContextVar("deferred_counts",
+                                                                         default=MappingProxyType({}))
 
 
 @contextmanager
 def counted_once(enrollment: Enrollment) -> Iterator[None]:
     """Count the journey once when the block ends, however often it is recorded or ended inside:
     each count is a transaction over the journey and every counter it moves, so a Task that
-    evaluates, acts and ends pays for one instead of three. Counted even when the block raises
-    (an exit, a failure): what was recorded is counted."""
-    token = _deferred.set(_deferred.get() | {id(enrollment)})
+    evaluates, acts and ends pays for one instead of three. Outcomes recorded `with_count`
+    inside are written by that transaction too (or with the journey's ending). Counted even when
+    the block raises (an exit, a failure): what was recorded is counted."""
+    unwritten: list[dict[str, Any]] = []
+    token = _deferred.set({**_deferred.get(), id(enrollment): unwritten})
     try:
         yield
     finally:
         _deferred.reset(token)
-        _count(enrollment)
+        if unwritten:
+            _write_with_count(enrollment, unwritten)
+        else:
+            _count(enrollment)
 
 
 def _count(enrollment: Enrollment) -> None:
@@ -100,24 +109,78 @@ def started(enrollment: Enrollment, execution_arn: str) -> None:
 
 
 def record(enrollment: Enrollment, step: str, result: str, *, current: str | None,
-           at: datetime | None = None) -> None:
-    """Add a step's outcome to the journey's path; `at` is when the step began (now by default)."""
+           at: datetime | None = None, with_count: bool = False) -> None:
+    """Add a step's outcome to the journey's path; `at` is when the step began (now by default).
+
+    `with_count`, inside counted_once: written when the block ends, by the count's transaction
+    (or by the journey's ending, if it comes first), one write instead of two. For an outcome
+    that nothing reads before the Task ends: not a branch taken before acting on it, not a wait
+    that another thread may resume."""
     entry = {"step": step, "at": clock.iso(at or clock.now()), "result": result}
-    actions: list[Action] = [Enrollment.path.set(Enrollment.path.append([entry]))]
-    actions.append(Enrollment.current_step.set(current) if current else Enrollment.current_step.remove())
-    enrollment.update(actions=actions)
+    unwritten = _deferred.get().get(id(enrollment)) if with_count else None
+    if unwritten is not None:
+        unwritten.append(entry)
+        enrollment.path = [*(enrollment.path or []), entry]
+        enrollment.current_step = current
+        return
+    enrollment.update(actions=[Enrollment.path.set(Enrollment.path.append([entry])), _current(current)])
     _count(enrollment)
 
 
-def finish(enrollment: Enrollment, status: str) -> bool:
-    """End a running journey; False if it had ended already (the first ending wins)."""
+def _current(step: str | None) -> Action:
+    return Enrollment.current_step.set(step) if step else Enrollment.current_step.remove()
+
+
+def _write_with_count(enrollment: Enrollment, entries: list[dict[str, Any]]) -> None:
+    """The outcomes recorded with_count and the journey's count, in one transaction; when that
+    cannot be (nothing new to count, a race lost), the outcomes first, then the count, as record does."""
+    current, copy = enrollment.current_step, enrollment
+    for _ in range(2):
+        try:
+            if counters.journey_and_set(copy, {"current_step": current}, path=entries):
+                return
+        except Exception:  # a report never stops a journey: the outcomes are written below all the same
+            logger.exception("journey not counted with its outcomes", extra={"enrollment": enrollment.id})
+            break
+        # Most often the consumer counted the journey's entry since the Task read it: read it again.
+        fresh = get(enrollment.contact_id, enrollment.key)
+        if fresh is None:
+            return  # erased meanwhile
+        fresh.path = [*(fresh.path or []), *entries]
+        copy = fresh
+    if _add_to_path(enrollment, entries, _current(current)):
+        counters.journey(enrollment)
+
+
+def _add_to_path(enrollment: Enrollment, entries: list[dict[str, Any]], *more: Action) -> bool:
+    """False when the enrollment was erased meanwhile (an update would create it again)."""
     try:
-        enrollment.update(actions=[Enrollment.status.set(status), Enrollment.ended_at.set(clock.iso(clock.now())),
-                                   Enrollment.current_step.remove()],
-                          condition=Enrollment.status == RUNNING)
+        enrollment.update(actions=[Enrollment.path.set(Enrollment.path.append(entries)), *more],
+                          condition=Enrollment.key.exists())
     except UpdateError as error:
         if not faults.lost_to_condition(error):
             raise
+        return False
+    return True
+
+
+def finish(enrollment: Enrollment, status: str) -> bool:
+    """End a running journey; False if it had ended already (the first ending wins). The outcomes
+    recorded with_count before it are written with it."""
+    unwritten = _deferred.get().get(id(enrollment), [])
+    entries, unwritten[:] = list(unwritten), []
+    actions: list[Action] = [Enrollment.status.set(status), Enrollment.ended_at.set(clock.iso(clock.now())),
+               Enrollment.current_step.remove()]
+    if entries:
+        actions.append(Enrollment.path.set(Enrollment.path.append(entries)))
+    try:
+        enrollment.update(actions=actions, condition=Enrollment.status == RUNNING)
+    except UpdateError as error:
+        if not faults.lost_to_condition(error):
+            unwritten[:0] = entries  # written with the count, if that can be
+            raise
+        if entries:  # the journey ended elsewhere; its path still gets what this Task did
+            _add_to_path(enrollment, entries)
         return False
     logs.journey(status, contact_id=enrollment.contact_id, scenario=enrollment.scenario_id,
                  version=int(enrollment.version), execution=enrollment.id)

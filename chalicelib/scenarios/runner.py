@@ -90,7 +90,7 @@ def _act(enrollment: Enrollment, body: dict, step: dict, *, next_step: str | Non
         began = clock.now()
         result = semantics.perform(step, body, world)
         current = next_step.split(":", 1)[0] if next_step and not last else None  # "x:quiet" is step x
-        journeys.record(enrollment, step["id"], result, current=current, at=began)
+        journeys.record(enrollment, step["id"], result, current=current, at=began, with_count=True)
     ending = semantics.ends_journey(step)
     if ending or last:
         _end(enrollment, ending or "completed")

@@ -91,7 +91,8 @@ def count_once(holder_table: str, holder_key: Mapping[str, str], facts: Iterable
     writer touched the holder meanwhile: the caller reads the holder again and decides.
 
     The same write may record what the facts are about on the holder: `append` (attribute, items)
-    to a list, `sets` {attribute: value}, on the condition that the holder still has `expect`."""
+    to a list, `sets` {attribute: value} (None removes the attribute), on the condition that the
+    holder still has `expect`."""
     facts = sorted(set(facts))
     if not facts:
         return True
@@ -101,19 +102,24 @@ def count_once(holder_table: str, holder_key: Mapping[str, str], facts: Iterable
     names = {"#counted": "counted", "#key": first}
     values: dict[str, Any] = {":facts": {"SS": facts},
                               **{f":f{index}": {"S": fact} for index, fact in enumerate(facts)}}
-    assignments = []
+    assignments, removals = [], []
     if append:
         names["#append"] = append[0]
         values[":append"], values[":none"] = _SERIALIZER.serialize(list(append[1])), {"L": []}
         assignments.append("#append = list_append(if_not_exists(#append, :none), :append)")
     for index, (name, value) in enumerate((sets or {}).items()):
-        names[f"#s{index}"], values[f":s{index}"] = name, _SERIALIZER.serialize(value)
-        assignments.append(f"#s{index} = :s{index}")
+        names[f"#s{index}"] = name
+        if value is None:
+            removals.append(f"#s{index}")
+        else:
+            values[f":s{index}"] = _SERIALIZER.serialize(value)
+            assignments.append(f"#s{index} = :s{index}")
     condition = f"attribute_exists(#key) AND ({fresh})"
     for index, (name, value) in enumerate((expect or {}).items()):
         names[f"#x{index}"], values[f":x{index}"] = name, _SERIALIZER.serialize(value)
         condition += f" AND #x{index} = :x{index}"
-    expression = ("SET " + ", ".join(assignments) + " " if assignments else "") + "ADD #counted :facts"
+    expression = ("SET " + ", ".join(assignments) + " " if assignments else "") + \
+        ("REMOVE " + ", ".join(removals) + " " if removals else "") + "ADD #counted :facts"
     holder = {"Update": {
         "TableName": holder_table, "Key": key, "UpdateExpression": expression, "ConditionExpression": condition,
         "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
