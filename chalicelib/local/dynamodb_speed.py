@@ -208,7 +208,13 @@ def install() -> None:
     from moto.dynamodb.models.utilities import bytesize
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-    from moto.dynamodb.parsing.validators import Validator
+    from moto.dynamodb.parsing.validators import (
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateExpressionValidator,
+        UpdateHashRangeKeyValidator,
+        Validator,
+    )
     from werkzeug.exceptions import HTTPException
 
     if getattr(Table.query, "narrowed", False):
@@ -271,9 +277,13 @@ def install() -> None:
 
     def indexed_update_item(self: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         # An update changes moto's item in place (an index key included), or creates it.
+        expression = kwargs.get("update_expression", args[0] if args else None)
+        names = kwargs.get("expression_attribute_names", args[1] if len(args) > 1 else None)
+        _applying.update = (expression, repr(names))
         try:
             return update_item(self, table_name, key, *args, **kwargs)
         finally:
+            _applying.update = None
             table = self.tables.get(table_name)
             if table is not None and "_parcours_indexes" in table.__dict__:
                 _reindex(table, key)
@@ -377,6 +387,28 @@ def install() -> None:
 
         return visit(root, -1)
 
+    # The validator's first three walks check the expression alone (its clauses, its paths, the
+    # table's keys): once an expression passed them with the same names on a table, it passes again.
+    pure_checks = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+    passed_checks: set[tuple] = set()
+
+    def validate_update(self: Any) -> Any:
+        node = self.node_to_validate
+        applying = getattr(_applying, "update", None)
+        if applying is None or tuple(type(each) for each in self.processors[:3]) != pure_checks:
+            return validate(self)
+        passed = (*applying, tuple(self.table.table_key_attrs))
+        later = self.processors[3:]
+        if passed not in passed_checks:
+            for processor in self.processors[:3]:
+                node = processor.traverse(node)
+            if len(passed_checks) >= 4096:  # expressions that change each time
+                passed_checks.clear()
+            passed_checks.add(passed)
+        for processor in later:
+            node = processor.traverse(node)
+        return node
+
     def json_error_init(self: Any, error_type: str, message: str, _: str = "", **__: Any) -> None:
         # _RESTError's, less the XML body it renders for JsonRESTError to replace at once
         HTTPException.__init__(self)
@@ -391,6 +423,8 @@ def install() -> None:
     JsonRESTError.__init__ = json_error_init
     UpdateExpressionParser.make = staticmethod(cached_update_parse)
     Validator.__init__ = validator_init
+    validate = UpdateExpressionValidator.validate
+    UpdateExpressionValidator.validate = validate_update
     Item.__init__ = sized_item_init
     ConditionExpressionParser._lex_condition_expression = cached_lex
     ConditionExpressionParser.parse = cached_condition_parse
@@ -420,6 +454,7 @@ def _subclasses(root: type) -> list[type]:
     return found
 
 
+_applying = threading.local()  # the update expression and names of the UpdateItem a thread applies
 _LEAVES = (str, int, float, bool, type(None))
 _NODE_ATTRIBUTES = {"type", "children", "parent"}
 _Node: Any = None  # moto's ast_nodes.Node, set by install()

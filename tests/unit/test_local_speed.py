@@ -187,6 +187,24 @@ def test_items_keep_moto_s_size_limit_and_conditions_their_meaning_when_repeated
             client.put_item(**unused)
 
 
+def test_an_update_expression_checked_once_is_still_refused_where_it_breaks_a_rule(aws: None) -> None:
+    """The checks of an update expression alone (its clauses, its paths, the table's keys) are kept
+    once passed, for that text, those names and that table: the same text naming a key is refused."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    _tables(client)
+    key = {"pk": {"S": "p"}, "sk": {"S": "s"}}
+    request = {"TableName": "ranged", "Key": key, "UpdateExpression": "SET #a = :v",
+               "ExpressionAttributeValues": {":v": {"S": "x"}}}
+    for _ in range(2):
+        client.update_item(**request, ExpressionAttributeNames={"#a": "a"})
+        with pytest.raises(client.exceptions.ClientError, match="This attribute is part of the key"):
+            client.update_item(**request, ExpressionAttributeNames={"#a": "pk"})
+        with pytest.raises(client.exceptions.ClientError, match="Two document paths overlap"):
+            client.update_item(**request | {"UpdateExpression": "SET #a = :v, #a = :v"},
+                               ExpressionAttributeNames={"#a": "a"})
+    assert client.get_item(TableName="ranged", Key=key)["Item"]["a"] == {"S": "x"}
+
+
 def test_a_busy_queue_sends_receives_and_deletes_as_moto_does(aws: None) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="busy", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
