@@ -30,9 +30,10 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse, HeadersDict
 from botocore.client import BaseClient
+from botocore.exceptions import ParamValidationError
 from botocore.parsers import create_parser
 from botocore.response import StreamingBody
-from botocore.validate import validate_parameters
+from botocore.validate import ParamValidator
 from moto.awslambda.responses import LambdaResponse
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.exceptions import ServiceException
@@ -109,7 +110,9 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
     context = {"client_region": client.meta.region_name, "client_config": client.meta.config}
     api_params = client._emit_api_params(api_params=api_params, operation_model=operation, context=context)
     if client.meta.config.parameter_validation:
-        validate_parameters(api_params, operation.input_shape)
+        report = _VALIDATOR.validate(api_params, operation.input_shape)
+        if report.has_errors():
+            raise ParamValidationError(report=report.generate_report())
     request = {"url_path": "/", "query_string": "", "method": "POST", "headers": {}, "body": b"",
                "url": client.meta.endpoint_url, "context": context}
     service = client.meta.service_model.service_name
@@ -134,6 +137,50 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
         error_class = client.exceptions.from_code(parsed.get("Error", {}).get("Code"))
         raise error_class(parsed, operation_name)
     return parsed
+
+
+class _AttributeValuesAtOnce(ParamValidator):
+    """botocore's validator, but for DynamoDB's attribute values (most of what an item call
+    carries): one that botocore would accept, a single member of its type, is accepted after
+    plain type checks instead of a walk of its shape at every level. Any other goes through
+    botocore's walk, which reports it as botocore does."""
+
+    def _validate_structure(self, params: Any, shape: Any, errors: Any, name: str) -> None:
+        if shape.name == "AttributeValue" and _plain_value(params):
+            return
+        super()._validate_structure(params, shape, errors, name)
+
+    def _validate_map(self, param: Any, shape: Any, errors: Any, name: str) -> None:
+        if shape.value.name == "AttributeValue" and type(param) is dict and not shape.key.serialization:
+            shortest = shape.key.metadata.get("min", 0)  # botocore checks a string's min, not its max
+            if all(type(key) is str and len(key) >= shortest and _plain_value(value) for key, value in param.items()):
+                return
+        super()._validate_map(param, shape, errors, name)
+
+
+def _plain_value(value: Any) -> bool:
+    """An AttributeValue botocore's validator finds nothing wrong with (False: it may, it looks itself)."""
+    if type(value) is not dict or len(value) != 1:
+        return False
+    ((kind, inner),) = value.items()
+    if kind in ("S", "N"):
+        return type(inner) is str
+    if kind == "M":
+        return type(inner) is dict and all(type(key) is str and _plain_value(item) for key, item in inner.items())
+    if kind == "L":
+        return type(inner) is list and all(_plain_value(item) for item in inner)
+    if kind in ("BOOL", "NULL"):
+        return type(inner) is bool
+    if kind in ("SS", "NS"):
+        return type(inner) is list and all(type(item) is str for item in inner)
+    if kind == "B":
+        return type(inner) is bytes
+    if kind == "BS":
+        return type(inner) is list and all(type(item) is bytes for item in inner)
+    return False
+
+
+_VALIDATOR = _AttributeValuesAtOnce()
 
 
 def _parse(operation: Any, status: int, headers: Any, body: str | bytes) -> dict:

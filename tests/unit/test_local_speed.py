@@ -495,3 +495,56 @@ def _without(answer: Any, names: tuple[str, ...]) -> Any:
     if isinstance(answer, list):
         return [_without(item, names) for item in answer]
     return answer
+
+
+_SCALARS = st.one_of(st.text(max_size=3), st.binary(max_size=3), st.booleans(), st.integers(), st.none())
+_MEMBERS = st.sampled_from(["S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "L", "M", "X"])
+_ATTRIBUTE_VALUES = st.recursive(
+    st.one_of(_SCALARS,
+              st.builds(lambda member, value: {member: value}, _MEMBERS,
+                        st.one_of(_SCALARS, st.lists(_SCALARS, max_size=2))),
+              st.dictionaries(_MEMBERS, _SCALARS, max_size=2)),
+    lambda inner: st.one_of(st.builds(lambda items: {"L": items}, st.lists(inner, max_size=3)),
+                            st.builds(lambda items: {"M": items},
+                                      st.dictionaries(st.one_of(st.text(max_size=2), st.integers()), inner,
+                                                      max_size=3)),
+                            st.lists(inner, max_size=2)),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(item=st.dictionaries(st.one_of(st.text(max_size=3), st.integers()), _ATTRIBUTE_VALUES, max_size=4),
+       values=st.dictionaries(st.text(max_size=3), _ATTRIBUTE_VALUES, max_size=3))
+def test_attribute_values_checked_at_once_are_refused_as_botocore_refuses_them(item: dict, values: dict) -> None:
+    """moto_direct's validator reports exactly what botocore's does, for any item and values,
+    well-formed or not (wrong types, several members or none, unknown members, nested lists and maps)."""
+    from botocore.validate import ParamValidator
+
+    model = boto3.client("dynamodb", region_name=REGION).meta.service_model
+    for operation, params in (
+            ("PutItem", {"TableName": "t", "Item": item}),
+            ("UpdateItem", {"TableName": "t", "Key": item, "UpdateExpression": "SET a = :a",
+                            "ExpressionAttributeValues": values}),
+            ("TransactWriteItems", {"TransactItems": [{"Put": {"TableName": "t", "Item": item}},
+                                                      {"Update": {"TableName": "t", "Key": values,
+                                                                  "UpdateExpression": "SET a = :a"}}]})):
+        shape = model.operation_model(operation).input_shape
+        assert moto_direct._VALIDATOR.validate(params, shape).generate_report() == \
+            ParamValidator().validate(params, shape).generate_report()
+
+
+_SAMPLE_VALUES = ["a", "", b"a", bytearray(b"a"), True, 1, 1.5, None, [], ["a"], [b"a"], [1], [True], ["a", 1],
+                  {"x": {"S": "a"}}, {"x": 1}, {1: {"S": "a"}}, [{"S": "a"}], [{"S": 1}], [{"S": "a", "N": "1"}]]
+
+
+def test_every_member_with_every_kind_of_value_is_refused_as_botocore_refuses_it() -> None:
+    """Each AttributeValue member with each kind of value, alone, nested in a list and in a map."""
+    from botocore.validate import ParamValidator
+
+    shape = boto3.client("dynamodb", region_name=REGION).meta.service_model.operation_model("PutItem").input_shape
+    for member in ("S", "N", "B", "BOOL", "NULL", "SS", "NS", "BS", "L", "M", "X"):
+        for value in _SAMPLE_VALUES:
+            for wrapped in ({member: value}, {"L": [{member: value}]}, {"M": {"k": {member: value}}}):
+                params = {"TableName": "t", "Item": {"a": wrapped}}
+                assert moto_direct._VALIDATOR.validate(params, shape).generate_report() == \
+                    ParamValidator().validate(params, shape).generate_report(), params
