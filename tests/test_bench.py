@@ -110,3 +110,16 @@ def test_per_event_requests_on_the_local_stack():
     assert segmented["total"] <= plain["total"] + 0.5  # the index finds none of them for a new contact
     assert cases["CSV import line creating a contact"]["api"] <= 1.2  # a transaction a line, reads in batches
     assert "NOT met" not in perevent.render(results)
+
+
+@pytest.mark.slow
+def test_welcome_series_costs_at_most_its_goal_per_thousand_contacts():
+    """bench stepcost with one contact: the journey completes, every line of its bill counted,
+    and costs at most $0.35 per 1,000 contacts all-in (issue 14 point 3)."""
+    from bench import prices, stepcost
+
+    measured = stepcost.measure(contacts=1)
+    assert [path["status"] for path in measured["paths"]] == ["completed"]
+    dollars = prices.dollars(measured["usage"])
+    assert dollars["ses"] > 0 and dollars["step_functions"] > 0 and dollars["dynamodb_writes"] > 0
+    assert dollars["total"] * 1000 <= stepcost.GOAL_DOLLARS

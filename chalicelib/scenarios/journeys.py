@@ -134,10 +134,10 @@ def _current(step: str | None) -> Action:
 def _write_with_count(enrollment: Enrollment, entries: list[dict[str, Any]]) -> None:
     """The outcomes recorded with_count and the journey's count, in one transaction; when that
     cannot be (nothing new to count, a race lost), the outcomes first, then the count, as record does."""
-    current, copy = enrollment.current_step, enrollment
+    current, journey = enrollment.current_step, enrollment
     for _ in range(2):
         try:
-            if counters.journey_and_set(copy, {"current_step": current}, path=entries):
+            if counters.journey_and_set(journey, {"current_step": current}, path=entries):
                 return
         except Exception:  # a report never stops a journey: the outcomes are written below all the same
             logger.exception("journey not counted with its outcomes", extra={"enrollment": enrollment.id})
@@ -147,7 +147,7 @@ def _write_with_count(enrollment: Enrollment, entries: list[dict[str, Any]]) -> 
         if fresh is None:
             return  # erased meanwhile
         fresh.path = [*(fresh.path or []), *entries]
-        copy = fresh
+        journey = fresh
     if _add_to_path(enrollment, entries, _current(current)):
         counters.journey(enrollment)
 
@@ -170,7 +170,7 @@ def finish(enrollment: Enrollment, status: str) -> bool:
     unwritten = _deferred.get().get(id(enrollment), [])
     entries, unwritten[:] = list(unwritten), []
     actions: list[Action] = [Enrollment.status.set(status), Enrollment.ended_at.set(clock.iso(clock.now())),
-               Enrollment.current_step.remove()]
+                             Enrollment.current_step.remove()]
     if entries:
         actions.append(Enrollment.path.set(Enrollment.path.append(entries)))
     try:
