@@ -214,10 +214,10 @@ def _answer(client: Any, operation: Any, params: dict) -> tuple[int, dict[str, s
     except HTTPException as error:
         more = {k: v for k, v in (error.get_headers() or [])}
         return int(error.code or 400), {**headers, **more}, error.description or ""
-    if isinstance(result, ActionResult) and (isinstance(result.result, Exception)
-                                             or operation.name not in PLAIN.get(service, ())):
+    plain = operation.name in PLAIN.get(service, ())
+    if isinstance(result, ActionResult) and (isinstance(result.result, Exception) or not plain):
         status, more, body = handler.serialized(result)
-    elif operation.name not in PLAIN.get(service, ()):
+    elif not plain:
         status, more, body = _response(result)
     elif isinstance(result, ActionResult):  # a JSON round trip, as the wire makes: the caller gets its own copy
         return 200, headers, json.loads(json.dumps(result.result))
