@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from email import policy
-from email.message import EmailMessage
-from email.utils import make_msgid
+from email import charset, policy
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import make_msgid, parseaddr
 from functools import lru_cache
 
 import boto3
@@ -14,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import faults, logs
 from chalicelib.channels import pace
+from chalicelib.channels.headers import format_address
 from chalicelib.config import settings
 from chalicelib.faults import THROTTLING, Throttled
 
@@ -28,26 +32,51 @@ def _sns():
     return boto3.client("sns", region_name=settings().region)
 
 
-# SMTP line endings; headers folded only past RFC 5322's hard limit of 998 characters (the default
-# policy folds at 78 and turns a long List-Unsubscribe URL into RFC 2047 encoded words, which
-# mailbox providers cannot read); bodies 7-bit clean (quoted-printable or base64 when needed).
-EMAIL_POLICY = policy.SMTP.clone(max_line_length=998, cte_type="7bit")
+# SMTP line endings; headers folded only past RFC 5322's hard limit of 998 characters (folding at
+# 78 splits a long List-Unsubscribe URL, which some mailbox providers cannot read back).
+# compat32's message classes rather than EmailMessage's: they build the same MIME in a third of
+# the CPU (EmailMessage parses every header it is given into objects), and every header here is
+# ASCII by the time it is set (format_address encodes display names; the subject is encoded here).
+EMAIL_POLICY = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+BODY_CHARSET = charset.Charset("utf-8")
+BODY_CHARSET.body_encoding = charset.QP  # 7-bit clean, and text stays readable in the source
 
 
-def build_email(to: str, subject: str, html: str, text: str, headers: dict[str, str]) -> EmailMessage:
-    message = EmailMessage(policy=EMAIL_POLICY)
-    message["From"] = settings().email_from
+def build_email(to: str, subject: str, html: str, text: str, headers: dict[str, str]) -> Message:
+    """multipart/alternative with the text and HTML parts. Raises ValueError for a header value
+    holding a line break (an injection: callers clean what a marketer wrote) or, but for the
+    subject, a character outside ASCII (format_address encodes display names)."""
+    if any("\r" in value or "\n" in value for value in (to, subject, *headers.values())):
+        raise ValueError("a header value holds a line break")
+    if not all(value.isascii() for value in (to, *headers.values())):
+        raise ValueError("a header value other than the subject holds a character outside ASCII")
+    sender, domain = _sender(settings().email_from)
+    message = MIMEMultipart("alternative", policy=EMAIL_POLICY)
+    message["From"] = sender
     message["To"] = to
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain=settings().email_from.rsplit("@", 1)[-1].strip(">"))
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", maxlinelen=998).encode()
+    message["Message-ID"] = make_msgid(domain=domain)
     for name, value in headers.items():
         message[name] = value
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
+    message.attach(_text_part(text, "plain"))
+    message.attach(_text_part(html, "html"))
     return message
 
 
-def send_email(message: EmailMessage, to: str | None = None, *, paced: bool = False) -> str:
+def _text_part(body: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype, policy=EMAIL_POLICY)
+    part.set_payload(body, BODY_CHARSET)
+    return part
+
+
+@lru_cache(maxsize=4)
+def _sender(configured: str) -> tuple[str, str]:
+    """The From header of the configured sender (`Name <address>`), and its address's domain."""
+    name, address = parseaddr(configured)
+    return format_address(name, address), address.rsplit("@", 1)[-1]
+
+
+def send_email(message: Message, to: str | None = None, *, paced: bool = False) -> str:
     """Send a built message through SES v2 (raw, so our headers go out as built); SES's id.
 
     `to` is the envelope recipient (the bare address); the To header may carry a display name.
