@@ -51,7 +51,7 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None, sched
     from chalicelib.reports import counters
     from chalicelib.scenarios import service as scenarios
 
-    scenarios.definition.cache_clear()  # a new stack holds new scenarios under the same ids
+    scenarios.forget()  # a new stack holds new scenarios under the same ids
     counters.forget_definitions()
     outbound.forget_subscriptions()  # and new webhook subscriptions
     routing.forget()  # and a new routing record

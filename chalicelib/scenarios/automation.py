@@ -133,9 +133,8 @@ def enroll(contact_id: str, head, body: dict, trigger: dict, *, at: datetime, ex
     reached = _goal_reached_since(contact_id, body, trigger, at)
     execution_arn = None
     if reached is None:
-        version = scenarios.Scenario.get(head.id, int(enrollment.version))
-        execution_arn = deployer.start(head.alias_arn, enrollment.id,
-                                       journeys.payload(enrollment, version.timeouts, extra))
+        execution_arn = deployer.start(head.alias_arn, enrollment.id, journeys.payload(
+            enrollment, scenarios.timeouts(head.id, int(enrollment.version)), extra))
         if execution_arn is None:  # started by an earlier delivery of this message
             execution_arn = f"{head.state_machine_arn.replace(':stateMachine:', ':execution:')}:{enrollment.id}"
     # recorded before the enrollment notes its execution: until then a retry admits it again

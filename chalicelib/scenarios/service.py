@@ -102,6 +102,24 @@ def definition(scenario_id: str, version: int) -> dict:
     return Scenario.get(scenario_id, version).definition
 
 
+def timeouts(scenario_id: str, version: int) -> dict[str, int]:
+    """A published version's wait_for timeouts, which its state machine reads from the execution
+    input (compiler.Compiled.timeouts): stored at its publication, by the same code at each, so
+    a warm Lambda keeps them."""
+    return dict(_timeouts(scenario_id, version))
+
+
+@lru_cache(maxsize=256)
+def _timeouts(scenario_id: str, version: int) -> tuple[tuple[str, int], ...]:
+    return tuple(dict(Scenario.get(scenario_id, version).timeouts or {}).items())
+
+
+def forget() -> None:
+    """Drop what this process keeps of stored versions (a new local stack reuses the ids)."""
+    definition.cache_clear()
+    _timeouts.cache_clear()
+
+
 def create(body: Any) -> Scenario:
     _refuse_if(validate(body))
     now = clock.iso(clock.now())
