@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.models import Model
 
 from chalicelib import clock, faults, retry
@@ -132,8 +132,16 @@ class ReadAhead:
 
     def take(self, identity: Identity) -> Contact | None | NotRead:
         """The contact the identity names (None: no contact has its key), or NOT_READ."""
-        value = None if identity.contact_id else identity.value(self._unique)
+        value = self._value(identity)
         return self._read.pop(value, NOT_READ) if value else NOT_READ
+
+    def peek(self, identity: Identity) -> Contact | None | NotRead:
+        """What `take` would hand out, left for it."""
+        value = self._value(identity)
+        return self._read.get(value, NOT_READ) if value else NOT_READ
+
+    def _value(self, identity: Identity) -> str | None:
+        return None if identity.contact_id else identity.value(self._unique)
 
     def find(self, identity: Identity) -> Contact | None:
         """The contact the identity names: as read ahead, else read now."""
@@ -181,20 +189,8 @@ def patch(contact: Contact, change: Change) -> Upserted:
 
 def _create(identity: Identity, change: Change, alongside: Alongside | None = None) -> Upserted | None:
     """The new contact; None when another writer created it meanwhile (read it again)."""
-    now = clock.iso(clock.now())
-    contact = Contact(str(uuid.uuid4()), created_at=now, updated_at=now)
-    for name in IDENTIFIERS:
-        if identity.value(name):
-            setattr(contact, name, identity.value(name))
-    changed = _apply(contact, change, now)
-    unique = settings().unique_key
-    unique_value = getattr(contact, unique)
     write = Transaction()
-    labels = _put_alongside(write, alongside(contact, True, changed) if alongside else [])
-    write.put("contact", contact, condition=Contact.id.does_not_exist())
-    if unique_value:
-        write.put("key", ContactKey(_key(unique, unique_value), contact_id=contact.id),
-                  condition=ContactKey.key.does_not_exist())
+    contact, labels = _plan_creation(write, identity, change, alongside)
     failed = write.commit()
     if labels.intersection(failed):
         raise AlreadyRecorded()
@@ -203,13 +199,55 @@ def _create(identity: Identity, change: Change, alongside: Alongside | None = No
     return Upserted(contact, True, [])
 
 
-def _put_alongside(write: Transaction, items: list[tuple[str, Model, Any]]) -> set[str]:
+CREATED_TOGETHER = 25  # a creation writes up to 4 items; a transaction takes 100
+
+
+def create_together(new: list[tuple[Identity, Change, Alongside | None]]) -> list[Upserted] | None:
+    """Contacts for identities that no contact held when read, created in one transaction (a
+    CSV import's run of new lines: one request instead of one per line); at most
+    CREATED_TOGETHER. None when one of them could not be created as planned (another writer
+    took its key, its event was recorded already, AWS refused the write): then nothing was
+    written, and each goes through `upsert`."""
+    if len(new) > CREATED_TOGETHER:
+        raise ValueError(f"at most {CREATED_TOGETHER} contacts are created together")
+    write = Transaction()
+    created = []
+    for index, (identity, change, alongside) in enumerate(new):
+        contact, _ = _plan_creation(write, identity, change, alongside, label=f"{index}:")
+        created.append(Upserted(contact, True, []))
+    try:
+        failed = write.commit()
+    except TransactWriteError:
+        return None
+    return None if failed else created
+
+
+def _plan_creation(write: Transaction, identity: Identity, change: Change, alongside: Alongside | None, *,
+                   label: str = "") -> tuple[Contact, set[str]]:
+    """The new contact's items added to `write`; the contact, and the labels of the alongside items."""
+    now = clock.iso(clock.now())
+    contact = Contact(str(uuid.uuid4()), created_at=now, updated_at=now)
+    for name in IDENTIFIERS:
+        if identity.value(name):
+            setattr(contact, name, identity.value(name))
+    changed = _apply(contact, change, now)
+    unique = settings().unique_key
+    unique_value = getattr(contact, unique)
+    labels = _put_alongside(write, alongside(contact, True, changed) if alongside else [], label=label)
+    write.put(f"{label}contact", contact, condition=Contact.id.does_not_exist())
+    if unique_value:
+        write.put(f"{label}key", ContactKey(_key(unique, unique_value), contact_id=contact.id),
+                  condition=ContactKey.key.does_not_exist())
+    return contact, labels
+
+
+def _put_alongside(write: Transaction, items: list[tuple[str, Model, Any]], *, label: str = "") -> set[str]:
     """Put the alongside items first: DynamoDB may report only the first failed condition, and
     theirs decides (a duplicate event changes nothing, whatever else raced)."""
     labels = set()
-    for label, item, condition in items:
-        write.put(label, item, condition=condition)
-        labels.add(label)
+    for name, item, condition in items:
+        write.put(f"{label}{name}", item, condition=condition)
+        labels.add(f"{label}{name}")
     return labels
 
 

@@ -184,21 +184,70 @@ def _apply_chunk(import_id: str, options: Options, outcomes: list[Row | Refusal]
                                     for row in granting]) if granting else set()
     batch = _Batch(contacts.ReadAhead([_identity(row.values) for row in rows]),
                    {granting[position].line for position in erased})
-    for outcome in outcomes:
-        if isinstance(outcome, Refusal):
-            batch.add({"line": outcome.line, "outcome": "refused", "reason": outcome.reason})
-            continue
-        try:
-            result = _apply_row(import_id, options, outcome, batch)
-        except contacts.ContactConflict:
-            result = {"line": outcome.line, "outcome": "refused",
-                      "reason": f"this {settings().unique_key} belongs to another contact"}
-        if again_since and not options.dry_run and result.get("contact_id"):
-            result = _as_first_tried(import_id, result, batch, again_since)
-        batch.add(result)
+    position = 0
+    while position < len(outcomes):
+        new = _new_contacts(options, outcomes, position, batch) if again_since is None else []
+        created = _create_together(import_id, options, new, batch) if new else None
+        if created is not None:
+            for result in created:
+                batch.add(result)
+        else:  # one by one; lines of a run that could not be created together read their contact again
+            for outcome in outcomes[position:position + max(1, len(new))]:
+                batch.add(_apply_one(import_id, options, outcome, batch, again_since))
+        position += max(1, len(new))
     if batch.stored and not options.dry_run:
         queue.enqueue(batch.stored)
     return batch
+
+
+def _apply_one(import_id: str, options: Options, outcome: Row | Refusal, batch: _Batch,
+               again_since: str | None) -> dict:
+    if isinstance(outcome, Refusal):
+        return {"line": outcome.line, "outcome": "refused", "reason": outcome.reason}
+    try:
+        result = _apply_row(import_id, options, outcome, batch)
+    except contacts.ContactConflict:
+        result = {"line": outcome.line, "outcome": "refused",
+                  "reason": f"this {settings().unique_key} belongs to another contact"}
+    if again_since and not options.dry_run and result.get("contact_id"):
+        result = _as_first_tried(import_id, result, batch, again_since)
+    return result
+
+
+def _new_contacts(options: Options, outcomes: list[Row | Refusal], start: int, batch: _Batch) -> list[Row]:
+    """The contact lines from `start` on whose contact does not exist (as read ahead), up to
+    what one transaction creates: taken from the read-ahead, so that a later line with the same
+    key reads the contact again."""
+    if options.kind != "contacts" or options.dry_run:
+        return []
+    new: list[Row] = []
+    for outcome in outcomes[start:start + contacts.CREATED_TOGETHER]:
+        if not isinstance(outcome, Row) or batch.ahead.peek(_identity(outcome.values)) is not None:
+            break
+        batch.ahead.take(_identity(outcome.values))
+        new.append(outcome)
+    return new
+
+
+def _create_together(import_id: str, options: Options, rows: list[Row], batch: _Batch) -> list[dict] | None:
+    """The lines' contacts created in one transaction, each with its contact.created; the lines'
+    results, or None if they could not be (nothing was written)."""
+    planned = []
+    for row in rows:
+        change, note = _change_of(import_id, options, row, batch)
+        alongside, stored = events.created_alongside(_origin(import_id, row.line))
+        planned.append((row, _identity(row.values), change, note, alongside, stored))
+    created = contacts.create_together([(identity, change, alongside)
+                                        for _, identity, change, _, alongside, _ in planned])
+    if created is None:
+        return None
+    results = []
+    for (row, _, _, note, _, stored), upserted in zip(planned, created, strict=True):
+        batch.stored += stored
+        results.append(_joined(import_id, options, row, {"line": row.line, "outcome": "created",
+                                                         "contact_id": upserted.contact.id,
+                                                         **({"note": note} if note else {})}))
+    return results
 
 
 def _as_first_tried(import_id: str, result: dict, batch: _Batch, since: str) -> dict:
@@ -290,6 +339,12 @@ def _screen(row: Row, consent: dict[str, bool], batch: _Batch) -> tuple[dict[str
 
 
 def _contact_row(import_id: str, options: Options, row: Row, batch: _Batch) -> dict:
+    change, note = _change_of(import_id, options, row, batch)
+    return _joined(import_id, options, row, _upsert(import_id, options, row, change, batch, note))
+
+
+def _change_of(import_id: str, options: Options, row: Row, batch: _Batch) -> tuple[contacts.Change, str | None]:
+    """What a contact line changes, and a note on the consent it could not grant."""
     traits = {name: value for name, value in row.values.items() if name in contacts.PROFILE_FIELDS}
     attributes = dict(row.attributes)
     if options.mode == "upsert":
@@ -299,9 +354,12 @@ def _contact_row(import_id: str, options: Options, row: Row, batch: _Batch) -> d
             elif name in contacts.PROFILE_FIELDS:
                 traits[name] = None
     consent, note = _screen(row, dict(row.consent), batch)
-    change = contacts.Change(traits=traits, attributes=attributes, consent=consent,
-                             consent_source=f"{IMPORT_SOURCE}{import_id}")
-    result = _upsert(import_id, options, row, change, batch, note)
+    return contacts.Change(traits=traits, attributes=attributes, consent=consent,
+                           consent_source=f"{IMPORT_SOURCE}{import_id}"), note
+
+
+def _joined(import_id: str, options: Options, row: Row, result: dict) -> dict:
+    """The line's contact joins the import's list, if the import names one."""
     in_file = result["outcome"] in ("created", "updated") or result.get("reason") == "no change"
     if options.list_id and in_file and not options.dry_run:
         membership.join(result["contact_id"], options.list_id, source=f"import:{import_id}",

@@ -1,10 +1,15 @@
 """CSV imports through the HTTP API: per-line reports, modes, encodings, file errors, S3 uploads."""
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
 import requests
 
-from tests.helpers import error_paths, events_of, eventually, run_schedule
+from tests.helpers import aws_fault, error_paths, events_of, eventually, observing, run_schedule
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -87,6 +92,66 @@ def test_imported_contacts_join_a_list(api):
     assert ana["lists"] == ["fair-2026"]
     joined = events_of(api, ana["id"], "list.joined")
     assert joined[0]["properties"]["source"] == f"import:{report['id']}"
+
+
+@contextmanager
+def transactions_counted(before_first: Callable[[], None] | None = None) -> Iterator[list[int]]:
+    """The DynamoDB transactions this thread writes meanwhile (a request's, not the queue
+    consumer's), counted; `before_first` runs just before the first."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+    counted = [0]
+    thread = threading.current_thread()
+
+    def counting(client: Any, operation: str, params: Any) -> Any:
+        if operation == "TransactWriteItems" and threading.current_thread() is thread:
+            counted[0] += 1
+            if counted[0] == 1 and before_first is not None:
+                before_first()
+        return original(client, operation, params)
+
+    BaseClient._make_api_call = counting  # type: ignore[method-assign]
+    try:
+        yield counted
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+def test_new_contacts_are_created_many_to_a_request(api):
+    body = "email,first_name\n" + "".join(f"guest{n}@example.com,Guest {n}\n" for n in range(60))
+    with transactions_counted() as counted:
+        report = _import(api, body).data
+    assert report["counts"]["created"] == 60 and [line["line"] for line in report["lines"]] == list(range(2, 62))
+    assert counted[0] == 3  # 25 contacts a transaction, each with its key and its contact.created
+    guest = _contact(api, "guest59@example.com")
+    assert guest["first_name"] == "Guest 59"
+    assert [event["id"] for event in events_of(api, guest["id"], "contact.created")] == [
+        f"s:import:{report['id']}:61/contact.created"]
+
+
+def test_a_key_taken_while_lines_are_created_together_sends_each_line_on_its_own(api):
+    body = "email,first_name\n" + "".join(f"guest{n}@example.com,Guest {n}\n" for n in range(30))
+
+    def signup_meanwhile() -> None:  # another writer creates line 12's contact after the file was read
+        with observing():
+            assert api.post("/contacts", {"email": "guest10@example.com", "last_name": "Early"}).status_code == 201
+
+    with transactions_counted(signup_meanwhile):
+        report = _import(api, body).data
+    outcomes = {line["line"]: line["outcome"] for line in report["lines"]}
+    assert outcomes.pop(12) == "updated" and set(outcomes.values()) == {"created"}
+    early = _contact(api, "guest10@example.com")
+    assert (early["first_name"], early["last_name"]) == ("Guest 10", "Early")
+    assert len(api.get("/contacts?limit=100").data["items"]) == 30
+
+    def aws_fails() -> None:
+        raise aws_fault("5xx", "TransactWriteItems")
+
+    with transactions_counted(aws_fails) as counted:
+        again = _import(api, body.replace("guest", "other")).data
+    assert again["counts"]["created"] == 30
+    assert counted[0] == 1 + 25 + 1  # the refused run of 25, its lines one by one, then the last 5 together
 
 
 def test_file_errors_refuse_the_whole_file(api):
