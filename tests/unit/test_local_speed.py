@@ -397,14 +397,16 @@ def test_the_heap_keeper_freezes_what_survives_and_gives_it_back_when_stopped(mo
 
     monkeypatch.setattr(HeapKeeper, "PERIOD_SECONDS", 0.05)
     kept = [{"item": number} for number in range(1000)]
+    thresholds = gc.get_threshold()
     keeper = HeapKeeper()
     keeper.start()
     deadline = time.monotonic() + 5
     while gc.get_freeze_count() == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert gc.get_freeze_count() > len(kept)
+    assert gc.get_threshold() == HeapKeeper.THRESHOLDS != thresholds  # short-lived garbage collected less often
     keeper.stop()
-    assert gc.get_freeze_count() == 0 and not keeper.is_alive()
+    assert gc.get_freeze_count() == 0 and not keeper.is_alive() and gc.get_threshold() == thresholds
 
 
 @pytest.fixture()
