@@ -82,7 +82,7 @@ def journey_and_set(enrollment: Enrollment, values: dict[str, str | None], *,
         return False
     version = int(enrollment.version or 0)
     try:
-        new = sorted(_new_facts(enrollment, version))
+        new = sorted(_new_facts(enrollment, version, starting="execution_arn" in values))
     except Exception:  # a report never stops a journey: the caller's own write goes ahead
         logger.exception("journey not counted", extra={"enrollment": enrollment.id})
         return False
@@ -97,9 +97,14 @@ def journey_and_set(enrollment: Enrollment, values: dict[str, str | None], *,
     return True
 
 
-def _new_facts(enrollment: Enrollment, version: int) -> set[str]:
+def _new_facts(enrollment: Enrollment, version: int, *, starting: bool = False) -> set[str]:
     found = flow.facts(_definition(str(enrollment.scenario_id), version), list(enrollment.path or []),
                        int(enrollment.bucket or 0), enrollment.status or "running")
+    if enrollment.status == "running" and enrollment.execution_arn is None and not starting:
+        # The consumer that starts a journey counts its entry as it notes the execution
+        # (journeys.started, retried until it does). A step that reads the journey before that
+        # leaves the entry to it rather than race it: the loser's transaction is refused and paid.
+        found.discard("entered")
     return found - set(enrollment.counted or ())
 
 
