@@ -266,7 +266,7 @@ class LocalStack:
         _one_line_state_failures()
         _serialize_dynamodb()
         _fast_transactions()
-        from chalicelib.local import dynamodb_speed, moto_direct, moto_routing, sfn_speed, sqs_speed
+        from chalicelib.local import dynamodb_speed, ids, moto_direct, moto_routing, sfn_speed, sqs_speed
 
         # moto's costs that grow with the data or repeat for nothing (see each module)
         dynamodb_speed.install()
@@ -274,6 +274,7 @@ class LocalStack:
         moto_routing.install()
         moto_direct.install()
         sfn_speed.install()
+        ids.install()  # one process for everything: an id's system call lets another thread in
         from chalicelib import clock
         from chalicelib.config import settings
         from chalicelib.local import outbox, steptime

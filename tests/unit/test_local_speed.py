@@ -389,6 +389,40 @@ def _without_ids(answer: Any) -> Any:
     return answer.replace("s-q", "d-q") if isinstance(answer, str) else answer
 
 
+def test_ids_are_random_version_4_uuids_read_from_the_system_a_buffer_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import threading
+    import uuid
+
+    from chalicelib.local import ids
+
+    ids.install()
+    reads = []
+    system = os.urandom
+    monkeypatch.setattr(os, "urandom", lambda size: reads.append(size) or system(size))
+    drawn: list[uuid.UUID] = []
+
+    def draw() -> None:
+        drawn.extend(uuid.uuid4() for _ in range(1000))
+
+    threads = [threading.Thread(target=draw) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(drawn)) == 4000 and {each.version for each in drawn} == {4}
+    assert sum(reads) >= 4000 * 16 and len(reads) <= 4 * (1000 * 16 // ids.BUFFER_BYTES + 1)
+    uuid.uuid4()  # this thread's buffer holds the ids it will hand out next
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child must not hand out the ids its parent will
+        os.write(writer, uuid.uuid4().bytes)
+        os._exit(0)
+    os.waitpid(child, 0)
+    parent_next = uuid.uuid4()
+    assert os.read(reader, 16) != parent_next.bytes
+
+
 def test_the_heap_keeper_freezes_what_survives_and_gives_it_back_when_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     import gc
     import time
