@@ -417,34 +417,47 @@ def observing() -> Iterator[None]:
 
 
 @contextmanager
+def aws_calls_through(wrapper: Callable[..., Any]) -> Iterator[None]:
+    """Every AWS call made meanwhile, from boto3 clients and PynamoDB alike, goes through
+    `wrapper(make_call, client, operation, params)`, which makes it with `make_call(client,
+    operation, params)` or not."""
+    from botocore.client import BaseClient
+
+    original = BaseClient._make_api_call
+
+    def through(client: Any, operation: str, params: Any) -> Any:
+        return wrapper(original, client, operation, params)
+
+    BaseClient._make_api_call = through  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def aws_faults(plan: dict[tuple[str, str], int], kind: str = "throttle", *,
                table: str | None = None) -> Iterator[dict]:
     """The next N calls of each (service, operation) fail at the client, before reaching AWS
     (moto), from whichever of our call sites makes them: boto3 clients and PynamoDB alike (but
     the test's own reads, made under `observing()`); with `table`, only the calls to that
     DynamoDB table. Yields what is left of the plan (all zero once every fault was met)."""
-    from botocore.client import BaseClient
-
     from chalicelib.config import settings
 
-    original = BaseClient._make_api_call
     left = dict(plan)
     lock = threading.Lock()
 
-    def failing(client: Any, operation: str, params: Any) -> Any:
+    def failing(make_call: Callable[..., Any], client: Any, operation: str, params: Any) -> Any:
         key = (client.meta.service_model.service_name, operation)
         if getattr(_OBSERVER, "active", False):
-            return original(client, operation, params)
+            return make_call(client, operation, params)
         with lock:
             fail = left.get(key, 0) > 0 and (table is None or params.get("TableName") == settings().table(table))
             if fail:
                 left[key] -= 1
         if fail:
             raise aws_fault(kind, operation)
-        return original(client, operation, params)
+        return make_call(client, operation, params)
 
-    BaseClient._make_api_call = failing  # type: ignore[method-assign]
-    try:
+    with aws_calls_through(failing):
         yield left
-    finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.helpers import aws_fault, error_paths, events_of, eventually, observing, run_schedule
+from tests.helpers import aws_calls_through, aws_fault, error_paths, events_of, eventually, observing, run_schedule
 
 CSV = {"Content-Type": "text/csv"}
 
@@ -98,24 +98,18 @@ def test_imported_contacts_join_a_list(api):
 def transactions_counted(before_first: Callable[[], None] | None = None) -> Iterator[list[int]]:
     """The DynamoDB transactions this thread writes meanwhile (a request's, not the queue
     consumer's), counted; `before_first` runs just before the first."""
-    from botocore.client import BaseClient
-
-    original = BaseClient._make_api_call
     counted = [0]
     thread = threading.current_thread()
 
-    def counting(client: Any, operation: str, params: Any) -> Any:
+    def counting(make_call: Callable[..., Any], client: Any, operation: str, params: Any) -> Any:
         if operation == "TransactWriteItems" and threading.current_thread() is thread:
             counted[0] += 1
             if counted[0] == 1 and before_first is not None:
                 before_first()
-        return original(client, operation, params)
+        return make_call(client, operation, params)
 
-    BaseClient._make_api_call = counting  # type: ignore[method-assign]
-    try:
+    with aws_calls_through(counting):
         yield counted
-    finally:
-        BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 def test_new_contacts_are_created_many_to_a_request(api):
