@@ -142,7 +142,9 @@ def _write_with_count(enrollment: Enrollment, entries: list[dict[str, Any]]) -> 
         except Exception:  # a report never stops a journey: the outcomes are written below all the same
             logger.exception("journey not counted with its outcomes", extra={"enrollment": enrollment.id})
             break
-        # Most often the consumer counted the journey's entry since the Task read it: read it again.
+        # Another copy of the journey counted some of these facts since the Task read it (a retried
+        # Task, a resumed wait), or a concurrent transaction met this one: read it again. (No
+        # longer the consumer counting the entry: counters._new_facts leaves it to the consumer.)
         fresh = get(enrollment.contact_id, enrollment.key)
         if fresh is None:
             return  # erased meanwhile
