@@ -222,9 +222,12 @@ def _new_contacts(options: Options, outcomes: list[Row | Refusal], start: int, b
         return []
     new: list[Row] = []
     for outcome in outcomes[start:start + contacts.CREATED_TOGETHER]:
-        if not isinstance(outcome, Row) or batch.ahead.peek(_identity(outcome.values)) is not None:
+        if not isinstance(outcome, Row):
             break
-        batch.ahead.take(_identity(outcome.values))
+        identity = _identity(outcome.values)
+        if batch.ahead.peek(identity) is not None:
+            break
+        batch.ahead.take(identity)
         new.append(outcome)
     return new
 
