@@ -333,12 +333,14 @@ def install() -> None:
     parsed_updates: dict[str, Any] = {}
 
     def cached_update_parse(expression: str) -> Any:
+        # One tree per text, shared: moto's callers read it (find_clauses) or hand it to
+        # UpdateExpressionValidator, which works on a copy of its own (validator_init).
         tree = parsed_updates.get(expression)
         if tree is None:
             tree = make_update(expression)  # a bad expression raises, and is not kept
             if len(parsed_updates) < 4096:
                 parsed_updates[expression] = tree
-        return copy_tree(tree)
+        return tree
 
     def validator_init(self: Any, expression: Any, expression_attribute_names: Any, expression_attribute_values: Any,
                        item: Any, table: Any) -> None:

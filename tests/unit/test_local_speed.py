@@ -205,6 +205,34 @@ def test_an_update_expression_checked_once_is_still_refused_where_it_breaks_a_ru
     assert client.get_item(TableName="ranged", Key=key)["Item"]["a"] == {"S": "x"}
 
 
+def test_an_update_expression_used_again_applies_its_new_values_to_its_new_item(aws: None) -> None:
+    """Each text is parsed once and its tree shared: every use applies its own values."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    _tables(client)
+    expression = "SET #a = :v, #path = list_append(if_not_exists(#path, :none), :step) ADD #n :one"
+    names = {"#a": "a", "#path": "path", "#n": "n"}
+
+    def update(pk: str, value: str, step: str, *, transaction: bool = False) -> None:
+        request = {"TableName": "flat", "Key": {"pk": {"S": pk}}, "UpdateExpression": expression,
+                   "ExpressionAttributeNames": names,
+                   "ExpressionAttributeValues": {":v": {"S": value}, ":none": {"L": []},
+                                                 ":step": {"L": [{"S": step}]}, ":one": {"N": "1"}}}
+        if transaction:
+            client.transact_write_items(TransactItems=[{"Update": request}])
+        else:
+            client.update_item(**request)
+
+    update("first", "x", "welcome")
+    update("first", "y", "wait", transaction=True)
+    update("second", "z", "start")
+    update("first", "w", "done")
+    first = client.get_item(TableName="flat", Key={"pk": {"S": "first"}})["Item"]
+    second = client.get_item(TableName="flat", Key={"pk": {"S": "second"}})["Item"]
+    assert (first["a"], first["path"], first["n"]) == (
+        {"S": "w"}, {"L": [{"S": "welcome"}, {"S": "wait"}, {"S": "done"}]}, {"N": "3"})
+    assert (second["a"], second["path"], second["n"]) == ({"S": "z"}, {"L": [{"S": "start"}]}, {"N": "1"})
+
+
 def test_a_busy_queue_sends_receives_and_deletes_as_moto_does(aws: None) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="busy", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
@@ -231,6 +259,31 @@ def test_a_busy_queue_sends_receives_and_deletes_as_moto_does(aws: None) -> None
     sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])[
         "Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "49"
+
+
+
+def test_a_queue_s_attributes_are_answered_as_moto_does_whichever_are_asked(aws: None) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="asked", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": f"m{n}"} for n in range(5)])
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)
+
+    def asked(*names: str) -> dict[str, str]:
+        return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(names)).get("Attributes", {})
+
+    assert asked("ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessages",
+                 "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessages") == {
+        "ApproximateNumberOfMessagesDelayed": "1", "ApproximateNumberOfMessages": "3",
+        "ApproximateNumberOfMessagesNotVisible": "2"}
+    assert list(asked("VisibilityTimeout", "QueueArn")) == ["VisibilityTimeout", "QueueArn"]
+    assert asked("VisibilityTimeout") == {"VisibilityTimeout": "30"}
+    assert asked("RedrivePolicy") == {}  # a queue without one answers nothing for it
+    everything = asked("All")
+    assert everything["ApproximateNumberOfMessages"] == "3" and everything["QueueArn"].endswith(":asked")
+    assert asked("QueueArn", "All") == everything
+    with pytest.raises(sqs.exceptions.ClientError, match="Unknown Attribute NotAnAttribute"):
+        asked("QueueArn", "NotAnAttribute")
 
 
 WRITE = st.tuples(st.sampled_from(["put", "put_new", "update", "delete", "transact", "batch"]), SMALL, SMALL, SMALL)
