@@ -25,7 +25,8 @@ once to evaluate it), a fifth of an import's time: the parsed condition is kept 
 names and values (evaluating it only reads it), with the names and values it was found to
 use. And moto checks an item's 400 KB limit as it builds the
 item, summing every attribute's size again at each attribute it adds; the item is built here
-with one sum of the same sizes, checked against the same limit. Likewise an UpdateItem
+with one sum of the same sizes, read off the request's values rather than moto's objects,
+checked against the same limit. Likewise an UpdateItem
 parses its update expression twice and deep-copies the tree before validating it: trees are
 kept by expression text, and each use gets its own copy, made by walking the tree's nodes
 (`children`, `parent`, `type`), several times faster than `copy.deepcopy`. Each of the
@@ -223,8 +224,9 @@ def install() -> None:
     put_item, delete_item, update_item = Table.put_item, Table.delete_item, DynamoDBBackend.update_item
     lex = ConditionExpressionParser._lex_condition_expression
     make_update = UpdateExpressionParser.make
-    global _Node
+    global _Node, _dynamo_type
     from moto.dynamodb.parsing.ast_nodes import Node as _Node
+    _dynamo_type = DynamoType
 
     def narrowed_all_items(self: Any) -> Any:
         narrowed = getattr(_narrowed, "items", None)
@@ -325,7 +327,7 @@ def install() -> None:
     def sized_item_init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
         self.hash_key, self.range_key = hash_key, range_key
         converted = {key: DynamoType(value) for key, value in attrs.items()}
-        if sum(bytesize(key) + value.size() for key, value in converted.items()) > ITEM_SIZE_LIMIT:
+        if sum(bytesize(key) + attribute_size(value) for key, value in attrs.items()) > ITEM_SIZE_LIMIT:
             raise ItemSizeTooLarge
         self.attrs = LimitedSizeDict()
         dict.update(self.attrs, converted)  # dict's own update: no size sum per attribute
@@ -445,6 +447,33 @@ class _PlainChecks(abc.ABCMeta):
 
     __instancecheck__ = type.__instancecheck__
     __subclasscheck__ = type.__subclasscheck__
+
+
+def attribute_size(value: Any) -> int:
+    """moto's `DynamoType(value).size()` read off the value as the request carries it, without
+    building moto's objects at every level (a third of putting an item). A value of any other
+    form (a DynamoType already, a malformed one) is sized by moto itself."""
+    if type(value) is dict and len(value) == 1:
+        ((kind, inner),) = value.items()
+        kind_of_inner = type(inner)
+        if kind_of_inner is str and kind in ("S", "B"):
+            return len(inner) if inner.isascii() else len(inner.encode("utf-8"))
+        if kind_of_inner is str and kind == "N":
+            return len(inner)
+        if kind_of_inner is bool and kind in ("BOOL", "NULL"):
+            return 1
+        if kind_of_inner is bytes and kind == "B":
+            return len(inner)
+        if kind_of_inner is dict and kind == "M" and all(type(name) is str for name in inner):
+            return sum(len(name.encode("utf-8")) + attribute_size(member) for name, member in inner.items())
+        if kind_of_inner is list and kind == "L":
+            return sum(attribute_size(member) for member in inner)
+        if kind_of_inner is list and kind in ("SS", "NS", "BS"):
+            return sum(attribute_size({kind[0]: member}) for member in inner)
+    return (value if type(value) is _dynamo_type else _dynamo_type(value)).size()
+
+
+_dynamo_type: Any = None  # moto's DynamoType, set by install()
 
 
 def _subclasses(root: type) -> list[type]:

@@ -637,3 +637,40 @@ def test_every_member_with_every_kind_of_value_is_refused_as_botocore_refuses_it
                 params = {"TableName": "t", "Item": {"a": wrapped}}
                 assert moto_direct._VALIDATOR.validate(params, shape).generate_report() == \
                     ParamValidator().validate(params, shape).generate_report(), params
+
+
+_NUMBERS = st.one_of(st.integers(), st.decimals(allow_nan=False, allow_infinity=False)).map(str)
+_WELL_FORMED_VALUES = st.recursive(
+    st.one_of(st.builds(lambda text: {"S": text}, st.text()), st.builds(lambda number: {"N": number}, _NUMBERS),
+              st.builds(lambda data: {"B": data}, st.binary()), st.builds(lambda flag: {"BOOL": flag}, st.booleans()),
+              st.just({"NULL": True}), st.builds(lambda texts: {"SS": texts}, st.lists(st.text(), min_size=1)),
+              st.builds(lambda numbers: {"NS": numbers}, st.lists(_NUMBERS, min_size=1)),
+              st.builds(lambda blobs: {"BS": blobs}, st.lists(st.binary(), min_size=1))),
+    lambda inner: st.one_of(st.builds(lambda items: {"L": items}, st.lists(inner, max_size=3)),
+                            st.builds(lambda members: {"M": members}, st.dictionaries(st.text(), inner, max_size=3))),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(_WELL_FORMED_VALUES, _ATTRIBUTE_VALUES))
+def test_an_attribute_is_sized_as_moto_sizes_it(value: Any) -> None:
+    """Items are sized off the request's values: the same size as moto's objects give, for any
+    value moto can build (it builds an item's values before sizing them); a value it builds but
+    cannot size fails the same way."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    from chalicelib.local import dynamodb_speed
+
+    dynamodb_speed.install()
+    try:
+        built = DynamoType(value)
+    except Exception:  # refused before any size is asked
+        return
+    try:
+        expected: Any = built.size()
+    except Exception as error:  # whatever moto raises, ours must too
+        with pytest.raises(type(error)):
+            dynamodb_speed.attribute_size(value)
+        return
+    assert dynamodb_speed.attribute_size(value) == expected
+    assert dynamodb_speed.attribute_size(built) == expected
