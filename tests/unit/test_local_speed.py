@@ -233,6 +233,39 @@ def test_an_update_expression_used_again_applies_its_new_values_to_its_new_item(
     assert (second["a"], second["path"], second["n"]) == ({"S": "z"}, {"L": [{"S": "start"}]}, {"N": "1"})
 
 
+def test_numbers_added_by_one_update_used_again_add_each_use_s_values_to_each_item(aws: None) -> None:
+    """An update that only adds numbers (a report's counters) is validated once per text, names,
+    values and table: each use still adds its own values to its own item, new or not, and is
+    refused where the item or the table refuses it."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    _tables(client)
+    client.put_item(TableName="flat", Item={"pk": {"S": "known"}, "n": {"N": "5"}, "word": {"S": "five"}})
+
+    def add(pk: str, by: str, *, name: str = "n", transaction: bool = False) -> None:
+        request = {"TableName": "flat", "Key": {"pk": {"S": pk}}, "UpdateExpression": "ADD #c0 :c0, #c1 :c1",
+                   "ExpressionAttributeNames": {"#c0": name, "#c1": "all"},
+                   "ExpressionAttributeValues": {":c0": {"N": by}, ":c1": {"N": "1"}}}
+        if transaction:
+            client.transact_write_items(TransactItems=[{"Update": request}])
+        else:
+            client.update_item(**request)
+
+    for _ in range(3):
+        add("known", "1")
+        add("new", "1", transaction=True)
+    add("known", "2.5")
+    add("new", "-1")
+    counted = {pk: client.get_item(TableName="flat", Key={"pk": {"S": pk}})["Item"] for pk in ("known", "new")}
+    assert [(item["n"], item["all"]) for item in counted.values()] == [
+        ({"N": "10.5"}, {"N": "4"}), ({"N": "2"}, {"N": "4"})]
+    for _ in range(2):
+        with pytest.raises(client.exceptions.ClientError, match="incorrect data type"):
+            add("known", "1", name="word")
+        with pytest.raises(client.exceptions.ClientError, match="part of the key"):
+            add("known", "1", name="pk")
+    assert client.get_item(TableName="flat", Key={"pk": {"S": "known"}})["Item"]["all"] == {"N": "4"}
+
+
 def test_a_busy_queue_sends_receives_and_deletes_as_moto_does(aws: None) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="busy", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
