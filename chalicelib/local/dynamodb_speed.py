@@ -26,7 +26,10 @@ names and values (evaluating it only reads it), with the names and values it was
 use. And moto checks an item's 400 KB limit as it builds the
 item, summing every attribute's size again at each attribute it adds; the item is built here
 with one sum of the same sizes, read off the request's values rather than moto's objects,
-checked against the same limit. Likewise an UpdateItem
+checked against the same limit. An update sizes the whole item again at each attribute it
+sets, and copies it whole twice (moto's handler and backend): moto's values are sized and
+deep-copied by the same steps without asking each value's kind method by method and going
+through `copy.deepcopy` at every level (a tenth of an update of a journey's item). Likewise an UpdateItem
 parses its update expression twice and deep-copies the tree before validating it: trees are
 kept by expression text, and each use gets its own copy, made by walking the tree's nodes
 (`children`, `parent`, `type`), several times faster than `copy.deepcopy`. Each of the
@@ -231,6 +234,9 @@ def install() -> None:
     global _Node, _dynamo_type
     from moto.dynamodb.parsing.ast_nodes import Node as _Node
     _dynamo_type = DynamoType
+    global _item_size_too_large
+    _item_size_too_large = ItemSizeTooLarge
+    MOTO.update(size=DynamoType.size, deepcopy=DynamoType.__deepcopy__, set_attribute=LimitedSizeDict.__setitem__)
 
     def narrowed_all_items(self: Any) -> Any:
         narrowed = getattr(_narrowed, "items", None)
@@ -444,6 +450,9 @@ def install() -> None:
     validate = UpdateExpressionValidator.validate
     UpdateExpressionValidator.validate = validate_update
     Item.__init__ = sized_item_init
+    DynamoType.size = value_size
+    DynamoType.__deepcopy__ = value_copy
+    LimitedSizeDict.__setitem__ = sized_set_attribute
     ConditionExpressionParser._lex_condition_expression = cached_lex
     ConditionExpressionParser.parse = cached_condition_parse
     Table.all_items = narrowed_all_items
@@ -491,6 +500,73 @@ def _validated_adds(table: Any) -> dict[tuple, Any]:
     if kept is None:
         kept = table.__dict__["_parcours_validated_adds"] = {}
     return kept
+
+
+MOTO: dict[str, Any] = {}  # moto's own methods replaced below, which the tests compare with
+
+_SETS = ("SS", "NS", "BS")
+
+
+def value_size(self: Any) -> int:
+    """moto's `DynamoType.size`, the same steps without asking `is_number()`, `is_set()`... at
+    every level and building a list at each: an update sizes the whole item at each attribute it
+    sets, and a journey's item carries its path."""
+    kind, value = self.type, self.value
+    if kind == "N":
+        return len(str(value))
+    if kind in _SETS:
+        if kind == "NS":
+            return sum(len(str(member)) for member in value)
+        return sum(1 if isinstance(member, bool) else _bytesize(member) for member in value)
+    if kind == "L":
+        return sum(member.size() for member in value)
+    if kind == "M":
+        return sum(_bytesize(name) + (member.size() if type(member) is _dynamo_type else _dynamo_type(member).size())
+                   for name, member in value.items())
+    if isinstance(value, bool):
+        return 1
+    return _bytesize(value)
+
+
+def _bytesize(value: Any) -> int:
+    return len(value if isinstance(value, bytes) else value.encode("utf-8"))
+
+
+def value_copy(self: Any, memo: dict[int, Any]) -> Any:
+    """moto's `DynamoType.__deepcopy__`, calling itself for the values inside rather than going
+    through `copy.deepcopy` at each (moto copies an item twice per update, whole)."""
+    if id(self) in memo:
+        return memo[id(self)]
+    result = _dynamo_type.__new__(_dynamo_type)
+    memo[id(self)] = result
+    kind = result.type = self.type
+    value = self.value
+    if kind == "L":
+        result.value = [value_copy(member, memo) if type(member) is _dynamo_type else copy.deepcopy(member, memo)
+                        for member in value]
+    elif kind == "M":
+        result.value = {name: value_copy(member, memo) if type(member) is _dynamo_type
+                        else copy.deepcopy(member, memo) for name, member in value.items()}
+    elif kind in _SETS:
+        result.value = list(value)
+    else:
+        result.value = value
+    return result
+
+
+def sized_set_attribute(self: Any, key: str, value: Any) -> None:
+    """moto's `LimitedSizeDict.__setitem__`: the item with this attribute set stays within the
+    same limit, summed without building lists of its names and values."""
+    dynamo_type = _dynamo_type
+    size = sum(_bytesize(str(name)) + (member.size() if type(member) is dynamo_type else _bytesize(str(member)))
+               for name, member in self.items())
+    size += _bytesize(key) + (value.size() if type(value) is dynamo_type else _bytesize(str(value)))
+    if size > ITEM_SIZE_LIMIT:
+        raise _item_size_too_large()
+    dict.__setitem__(self, key, value)
+
+
+_item_size_too_large: Any = None  # moto's ItemSizeTooLarge, set by install()
 
 
 def attribute_size(value: Any) -> int:

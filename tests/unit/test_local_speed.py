@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from copy import deepcopy
 from functools import partial
 from typing import Any
 
@@ -684,26 +686,85 @@ _WELL_FORMED_VALUES = st.recursive(
     max_leaves=8)
 
 
+@contextmanager
+def _moto_s_own(cls: Any, **methods: str) -> Iterator[None]:
+    """moto's own methods on `cls` for a while (the oracle: nested values dispatch to them too)."""
+    ours = {name: cls.__dict__[name] for name in methods}
+    for name, original in methods.items():
+        setattr(cls, name, dynamodb_speed.MOTO[original])
+    try:
+        yield
+    finally:
+        for name, method in ours.items():
+            setattr(cls, name, method)
+
+
 @settings(max_examples=300, deadline=None)
 @given(value=st.one_of(_WELL_FORMED_VALUES, _ATTRIBUTE_VALUES))
-def test_an_attribute_is_sized_as_moto_sizes_it(value: Any) -> None:
-    """Items are sized off the request's values: the same size as moto's objects give, for any
-    value moto can build (it builds an item's values before sizing them); a value it builds but
-    cannot size fails the same way."""
+def test_an_attribute_is_sized_and_copied_as_moto_sizes_and_copies_it(value: Any) -> None:
+    """Items are sized off the request's values, and moto's values sized and deep-copied by
+    shorter steps: the same size as moto's own steps give, for any value moto can build (it
+    builds an item's values before sizing them), the same failure for one it cannot size, and
+    a copy equal to the value that shares nothing with it."""
     from moto.dynamodb.models.dynamo_type import DynamoType
-
-    from chalicelib.local import dynamodb_speed
 
     dynamodb_speed.install()
     try:
         built = DynamoType(value)
     except Exception:  # refused before any size is asked
         return
-    try:
-        expected: Any = built.size()
-    except Exception as error:  # whatever moto raises, ours must too
-        with pytest.raises(type(error)):
-            dynamodb_speed.attribute_size(value)
+    with _moto_s_own(DynamoType, size="size"):
+        try:
+            expected: Any = built.size()
+        except Exception as error:  # whatever moto raises, ours must too
+            expected = type(error)
+    if isinstance(expected, type):
+        for sized in (lambda: dynamodb_speed.attribute_size(value), built.size):
+            with pytest.raises(expected):
+                sized()
         return
-    assert dynamodb_speed.attribute_size(value) == expected
-    assert dynamodb_speed.attribute_size(built) == expected
+    assert (dynamodb_speed.attribute_size(value), dynamodb_speed.attribute_size(built), built.size()) == (
+        expected, expected, expected)
+    copied = deepcopy(built)
+    with _moto_s_own(DynamoType, __deepcopy__="deepcopy"):
+        assert _tree(copied) == _tree(deepcopy(built))
+    _hollow(copied)
+    assert built.size() == expected
+
+
+def _hollow(value: Any) -> None:
+    """Empties every list and map inside a value, deepest first."""
+    inner = getattr(value, "value", value)
+    if isinstance(inner, (list, dict)):
+        for member in list(inner.values() if isinstance(inner, dict) else inner):
+            _hollow(member)
+        inner.clear()
+
+
+def _tree(value: Any) -> Any:
+    """A value's content, moto's objects spelled out (their == reads numbers, malformed or not)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if isinstance(value, DynamoType):
+        return ("DynamoType", value.type, _tree(value.value))
+    if isinstance(value, list):
+        return [_tree(member) for member in value]
+    if isinstance(value, dict):
+        return {name: _tree(member) for name, member in value.items()}
+    return value
+
+
+def test_an_item_grown_past_its_limit_by_an_update_is_refused_as_moto_refuses_it(aws: None) -> None:
+    """An update sizes the whole item at each attribute it sets: past 400 KB it is refused, below
+    it is applied, whichever attribute grows it."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    _tables(client)
+    key = {"pk": {"S": "big"}}
+    client.put_item(TableName="flat", Item={**key, "a": {"L": [{"S": "x" * 100_000}] * 3}, "n": {"N": "1"}})
+    grow = {"TableName": "flat", "Key": key, "UpdateExpression": "SET #b = :b",
+            "ExpressionAttributeNames": {"#b": "b"}}
+    with pytest.raises(client.exceptions.ClientError, match="Item size to update has exceeded the maximum"):
+        client.update_item(**grow, ExpressionAttributeValues={":b": {"M": {"m": {"SS": ["y" * 60_000, "z" * 60_000]}}}})
+    client.update_item(**grow, ExpressionAttributeValues={":b": {"M": {"m": {"SS": ["y" * 50_000, "z" * 50_000]}}}})
+    item = client.get_item(TableName="flat", Key=key)["Item"]
+    assert (len(item["a"]["L"]), sorted(len(text) for text in item["b"]["M"]["m"]["SS"])) == (3, [50_000, 50_000])
