@@ -29,7 +29,9 @@ with one sum of the same sizes, read off the request's values rather than moto's
 checked against the same limit. An update sizes the whole item again at each attribute it
 sets, and copies it whole twice (moto's handler and backend): moto's values are sized and
 deep-copied by the same steps without asking each value's kind method by method and going
-through `copy.deepcopy` at every level (a tenth of an update of a journey's item). Likewise an UpdateItem
+through `copy.deepcopy` at every level (a tenth of an update of a journey's item); an answer's
+items are written out without deep-copying each value at each of its levels first, and moto's
+walk of every answer to plain JSON takes plain dicts, lists and strings as they are. Likewise an UpdateItem
 parses its update expression twice and deep-copies the tree before validating it: trees are
 kept by expression text, and each use gets its own copy, made by walking the tree's nodes
 (`children`, `parent`, `type`), several times faster than `copy.deepcopy`. Each of the
@@ -45,6 +47,7 @@ once.
 from __future__ import annotations
 
 import abc
+import base64
 import bisect
 import copy
 import json
@@ -236,7 +239,11 @@ def install() -> None:
     _dynamo_type = DynamoType
     global _item_size_too_large
     _item_size_too_large = ItemSizeTooLarge
-    MOTO.update(size=DynamoType.size, deepcopy=DynamoType.__deepcopy__, set_attribute=LimitedSizeDict.__setitem__)
+    from moto.dynamodb import responses as dynamodb_responses
+    from moto.dynamodb.models import utilities as dynamodb_utilities
+
+    MOTO.update(size=DynamoType.size, deepcopy=DynamoType.__deepcopy__, set_attribute=LimitedSizeDict.__setitem__,
+                regular_json=DynamoType.to_regular_json, to_dict=dynamodb_utilities.dynamo_to_dict)
 
     def narrowed_all_items(self: Any) -> Any:
         narrowed = getattr(_narrowed, "items", None)
@@ -453,6 +460,8 @@ def install() -> None:
     DynamoType.size = value_size
     DynamoType.__deepcopy__ = value_copy
     LimitedSizeDict.__setitem__ = sized_set_attribute
+    DynamoType.to_regular_json = regular_json
+    dynamodb_utilities.dynamo_to_dict = dynamodb_responses.dynamo_to_dict = plain_answer
     ConditionExpressionParser._lex_condition_expression = cached_lex
     ConditionExpressionParser.parse = cached_condition_parse
     Table.all_items = narrowed_all_items
@@ -567,6 +576,46 @@ def sized_set_attribute(self: Any, key: str, value: Any) -> None:
 
 
 _item_size_too_large: Any = None  # moto's ItemSizeTooLarge, set by install()
+
+
+def regular_json(self: Any) -> dict[str, Any]:
+    """moto's `DynamoType.to_regular_json` (an answer's item), without deep-copying the value
+    first at every level: the values inside are rebuilt anyway, and the rest copied as before."""
+    return _regular(self, nested=False)
+
+
+def _regular(node: Any, *, nested: bool) -> dict[str, Any]:
+    value = node.value
+    if nested and node.type in _SETS:  # moto writes out a copy of each value inside: a set's copy is a list
+        value = list(value)
+    if isinstance(value, dict):
+        value = {name: _regular(member, nested=True) if isinstance(member, _dynamo_type) else copy.deepcopy(member)
+                 for name, member in value.items()}
+    elif isinstance(value, list):
+        value = [_regular(member, nested=True) if isinstance(member, _dynamo_type) else copy.deepcopy(member)
+                 for member in value]
+    elif type(value) not in _ATOMS:
+        value = copy.deepcopy(value)
+    if node.type == "B" and isinstance(value, str):
+        value = base64.b64decode(value)
+    return {node.type: value}
+
+
+_ATOMS = (str, bytes, bool, int, float, type(None))
+
+
+def plain_answer(answer: Any) -> Any:
+    """moto's `dynamo_to_dict` (every DynamoDB answer goes through it), which asks each plain
+    dict, list and string whether it is a date, a DynamoType or has a `to_json`: those it answers
+    itself, anything else goes to moto's."""
+    kind = type(answer)
+    if kind is dict:
+        return {name: plain_answer(member) for name, member in answer.items()}
+    if kind is list:
+        return [plain_answer(member) for member in answer]
+    if kind in _ATOMS:
+        return answer
+    return MOTO["to_dict"](answer)
 
 
 def attribute_size(value: Any) -> int:

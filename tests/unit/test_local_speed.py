@@ -1,6 +1,7 @@
 """The local stack's speed-ups of moto give moto's own answers (chalicelib/local/*_speed.py)."""
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -677,7 +678,9 @@ def test_every_member_with_every_kind_of_value_is_refused_as_botocore_refuses_it
 _NUMBERS = st.one_of(st.integers(), st.decimals(allow_nan=False, allow_infinity=False)).map(str)
 _WELL_FORMED_VALUES = st.recursive(
     st.one_of(st.builds(lambda text: {"S": text}, st.text()), st.builds(lambda number: {"N": number}, _NUMBERS),
-              st.builds(lambda data: {"B": data}, st.binary()), st.builds(lambda flag: {"BOOL": flag}, st.booleans()),
+              st.builds(lambda data: {"B": data}, st.binary()),
+              st.builds(lambda data: {"B": base64.b64encode(data).decode()}, st.binary()),  # as moto stores it
+              st.builds(lambda flag: {"BOOL": flag}, st.booleans()),
               st.just({"NULL": True}), st.builds(lambda texts: {"SS": texts}, st.lists(st.text(), min_size=1)),
               st.builds(lambda numbers: {"NS": numbers}, st.lists(_NUMBERS, min_size=1)),
               st.builds(lambda blobs: {"BS": blobs}, st.lists(st.binary(), min_size=1))),
@@ -730,6 +733,36 @@ def test_an_attribute_is_sized_and_copied_as_moto_sizes_and_copies_it(value: Any
         assert _tree(copied) == _tree(deepcopy(built))
     _hollow(copied)
     assert built.size() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(_WELL_FORMED_VALUES, _ATTRIBUTE_VALUES), when=st.datetimes())
+def test_an_answer_s_items_are_written_out_as_moto_writes_them(value: Any, when: Any) -> None:
+    """An answer's values are written out as plain JSON as moto writes them (a stored binary
+    decoded, a date left for the serializer), or fail as moto fails."""
+    from moto.dynamodb.models import utilities
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    dynamodb_speed.install()
+    try:
+        built = DynamoType(value)
+    except Exception:  # refused before any answer is written
+        return
+    answer = {"Items": [built, {"at": when, "plain": [value, "text", 1, None]}], "Count": 1}
+
+    def written() -> Any:
+        try:
+            return built.to_regular_json(), utilities.dynamo_to_dict(answer)
+        except Exception as error:  # whatever moto raises, ours must too
+            return type(error)
+
+    with _moto_s_own(DynamoType, to_regular_json="regular_json"):
+        utilities.dynamo_to_dict = dynamodb_speed.MOTO["to_dict"]
+        try:
+            expected = written()
+        finally:
+            utilities.dynamo_to_dict = dynamodb_speed.plain_answer
+    assert written() == expected
 
 
 def _hollow(value: Any) -> None:
