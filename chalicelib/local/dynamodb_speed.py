@@ -38,7 +38,7 @@ kept by expression text, and each use gets its own copy, made by walking the tre
 validator's ten tree walks also rebuilt its map of node classes to bound methods twice at
 every node, and called a do-nothing hook at every child; a walk builds the map once and calls
 the hook only where a validator has one. An update that only adds numbers to top-level attributes
-(a report's counters, a third of the updates of a journey) is validated once per text, names,
+(a report's counters, about half the updates of a journey) is validated once per text, names,
 values and table: nothing in its validation reads the item, and applying it leaves the tree as
 it was. Last, every error moto raises inside (an attribute
 not there yet, a failed condition) rendered an XML body that its JSON error then replaced at
@@ -211,9 +211,11 @@ def _after(table: Any, start: dict[str, Any] | None) -> Iterable[Any]:
 def install() -> None:
     """Patch moto's Table and backend once per process (the patches keep moto's answers)."""
     from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb import responses as dynamodb_responses
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models import utilities as dynamodb_utilities
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.models.utilities import bytesize
@@ -234,14 +236,9 @@ def install() -> None:
     put_item, delete_item, update_item = Table.put_item, Table.delete_item, DynamoDBBackend.update_item
     lex = ConditionExpressionParser._lex_condition_expression
     make_update = UpdateExpressionParser.make
-    global _Node, _dynamo_type
+    global _Node, _dynamo_type, _item_size_too_large
     from moto.dynamodb.parsing.ast_nodes import Node as _Node
-    _dynamo_type = DynamoType
-    global _item_size_too_large
-    _item_size_too_large = ItemSizeTooLarge
-    from moto.dynamodb import responses as dynamodb_responses
-    from moto.dynamodb.models import utilities as dynamodb_utilities
-
+    _dynamo_type, _item_size_too_large = DynamoType, ItemSizeTooLarge
     MOTO.update(size=DynamoType.size, deepcopy=DynamoType.__deepcopy__, set_attribute=LimitedSizeDict.__setitem__,
                 regular_json=DynamoType.to_regular_json, to_dict=dynamodb_utilities.dynamo_to_dict)
 
@@ -620,7 +617,7 @@ def plain_answer(answer: Any) -> Any:
 
 def attribute_size(value: Any) -> int:
     """moto's `DynamoType(value).size()` read off the value as the request carries it, without
-    building moto's objects at every level (a third of putting an item). A value of any other
+    building moto's objects at every level (half the time). A value of any other
     form (a DynamoType already, a malformed one) is sized by moto itself."""
     if type(value) is dict and len(value) == 1:
         ((kind, inner),) = value.items()
@@ -637,7 +634,7 @@ def attribute_size(value: Any) -> int:
             return sum(len(name.encode("utf-8")) + attribute_size(member) for name, member in inner.items())
         if kind_of_inner is list and kind == "L":
             return sum(attribute_size(member) for member in inner)
-        if kind_of_inner is list and kind in ("SS", "NS", "BS"):
+        if kind_of_inner is list and kind in _SETS:
             return sum(attribute_size({kind[0]: member}) for member in inner)
     return (value if type(value) is _dynamo_type else _dynamo_type(value)).size()
 
