@@ -297,7 +297,6 @@ def test_a_busy_queue_sends_receives_and_deletes_as_moto_does(aws: None) -> None
         "Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "49"
 
 
-
 def test_a_queue_s_attributes_are_answered_as_moto_does_whichever_are_asked(aws: None) -> None:
     sqs = boto3.client("sqs", region_name=REGION)
     url = sqs.create_queue(QueueName="asked", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
