@@ -236,9 +236,9 @@ def install() -> None:
     put_item, delete_item, update_item = Table.put_item, Table.delete_item, DynamoDBBackend.update_item
     lex = ConditionExpressionParser._lex_condition_expression
     make_update = UpdateExpressionParser.make
-    global _Node, _dynamo_type, _item_size_too_large
+    global _Node, _dynamo_type, _item_size_too_large, _bytesize
     from moto.dynamodb.parsing.ast_nodes import Node as _Node
-    _dynamo_type, _item_size_too_large = DynamoType, ItemSizeTooLarge
+    _dynamo_type, _item_size_too_large, _bytesize = DynamoType, ItemSizeTooLarge, bytesize
     MOTO.update(size=DynamoType.size, deepcopy=DynamoType.__deepcopy__, set_attribute=LimitedSizeDict.__setitem__,
                 regular_json=DynamoType.to_regular_json, to_dict=dynamodb_utilities.dynamo_to_dict)
 
@@ -415,11 +415,10 @@ def install() -> None:
         applying = getattr(_applying, "update", None)
         if applying is None or tuple(type(each) for each in self.processors[:3]) != pure_checks:
             return validate(self)
-        kept = _validated_adds(self.table)
         adds = _numbers_added(applying[0], self.expression_attribute_values)
         if adds is not None:  # the table's key and index attributes are checked too
             adds = (*applying, adds, repr(self.table.attr))
-            if (tree := kept.get(adds)) is not None:
+            if (tree := _validated_adds(self.table).get(adds)) is not None:
                 return tree
         passed = (*applying, tuple(self.table.table_key_attrs))
         later = self.processors[3:]
@@ -432,6 +431,7 @@ def install() -> None:
         for processor in later:
             node = processor.traverse(node)
         if adds is not None:
+            kept = _validated_adds(self.table)
             if len(kept) >= 4096:  # values that change each time
                 kept.clear()
             kept[adds] = node
@@ -534,10 +534,6 @@ def value_size(self: Any) -> int:
     return _bytesize(value)
 
 
-def _bytesize(value: Any) -> int:
-    return len(value if isinstance(value, bytes) else value.encode("utf-8"))
-
-
 def value_copy(self: Any, memo: dict[int, Any]) -> Any:
     """moto's `DynamoType.__deepcopy__`, calling itself for the values inside rather than going
     through `copy.deepcopy` at each (moto copies an item twice per update, whole)."""
@@ -573,6 +569,7 @@ def sized_set_attribute(self: Any, key: str, value: Any) -> None:
 
 
 _item_size_too_large: Any = None  # moto's ItemSizeTooLarge, set by install()
+_bytesize: Any = None  # moto's bytesize, set by install()
 
 
 def regular_json(self: Any) -> dict[str, Any]:
