@@ -101,15 +101,17 @@ def test_an_event_nothing_reads_costs_three_dynamodb_requests(monkeypatch):
 @pytest.mark.slow
 def test_per_event_requests_on_the_local_stack():
     """bench perevent's cases, smaller: a signup costs no more requests with behavioural
-    segments defined than without, and both goals are met."""
+    segments defined than without, and the request goals are met. The CPU half of the segments
+    goal is the benchmark's to measure: two signups on a shared machine time its noise."""
     from bench import perevent
 
     results = perevent.run(signups=2, segments=8)
     cases = {item["name"]: item for item in results["cases"]}
+    unread = cases["known contact's video_played, nothing reads it"]
     plain, segmented = cases["new contact's signup, no segment"], cases["new contact's signup, 8 behavioural segments"]
+    assert unread["total"] <= perevent.GOAL_UNREAD_REQUESTS
     assert segmented["total"] <= plain["total"] + 0.5  # the index finds none of them for a new contact
     assert cases["CSV import line creating a contact"]["api"] <= 1.2  # a transaction a line, reads in batches
-    assert "NOT met" not in perevent.render(results)
 
 
 @pytest.mark.slow
