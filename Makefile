@@ -18,8 +18,10 @@ $(STAMP): requirements.txt requirements-deploy.txt requirements-dev.txt pyprojec
 run: $(STAMP)
 	$(PY) -m chalicelib.local.serve
 
+# One worker per core (pytest-xdist): the suite is CPU-bound, each test starts its own stack.
+# The slow suites stay in one process: the deploy tests share build/.
 test: $(STAMP)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" -n auto --dist worksteal
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
