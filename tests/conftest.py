@@ -12,6 +12,12 @@ os.environ.setdefault("PARCOURS_TABLE_PREFIX", "parcours-test-")
 os.environ.setdefault("PARCOURS_TOKEN_SECRET", "test-secret")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `heavy` start first: pytest-xdist's workers then share the rest around them,
+    instead of one worker running the longest test alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 class Api:
     """The HTTP API through Chalice's own request path, with a key."""
 

@@ -123,6 +123,7 @@ FUZZ = settings(max_examples=12, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
 
+@pytest.mark.heavy
 @schema.parametrize()
 @FUZZ
 def test_no_request_gets_a_server_error(case: Any, served: Served) -> None:
