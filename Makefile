@@ -19,7 +19,8 @@ run: $(STAMP)
 	$(PY) -m chalicelib.local.serve
 
 # One worker per core (pytest-xdist): the suite is CPU-bound, each test starts its own stack.
-# WORKERS=0 runs it in one process, without workers. The slow suites stay in one process: the deploy tests share build/.
+# WORKERS=0 runs it in one process, without workers. The slow suites stay in one process:
+# the deploy tests share build/.
 WORKERS ?= auto
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -n $(WORKERS) --dist worksteal
