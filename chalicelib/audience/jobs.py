@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol, overload
@@ -438,13 +439,15 @@ _lock = threading.Lock()
 _wanted = threading.Event()
 _thread: threading.Thread | None = None
 _alive: Callable[[], bool] | None = None  # set by the local stack, which runs jobs as they start
+_foreground: Callable[[], AbstractContextManager] = nullcontext
 
 
-def run_as_started(alive: Callable[[], bool]) -> None:
+def run_as_started(alive: Callable[[], bool], foreground: Callable[[], AbstractContextManager] = nullcontext) -> None:
     """Local stack: run each job at once in a background thread, while `alive()` (a stopped
-    stack's jobs are abandoned with it)."""
-    global _alive
-    _alive = alive
+    stack's jobs are abandoned with it); each turn of work inside `foreground()`, which lets the
+    stack's other threads know a marketer is waiting on it."""
+    global _alive, _foreground
+    _alive, _foreground = alive, foreground
 
 
 def kick() -> None:
@@ -475,7 +478,8 @@ def _local_worker() -> None:
             # a part that ran to the deadline is handed back, not finished: go on while any
             # started job is unfinished (leases of a stopped worker run out meanwhile)
             while _stack_running():
-                worked = work(parallel=settings().job_max_workers, alive=_stack_running)
+                with _foreground():
+                    worked = work(parallel=settings().job_max_workers, alive=_stack_running)
                 if not _stack_running() or not has_work():
                     break
                 if not worked.parts:

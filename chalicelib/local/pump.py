@@ -4,7 +4,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from chalicelib.logs import logger
@@ -12,10 +13,12 @@ from chalicelib.store import queue
 
 
 class Foreground:
-    """The HTTP requests the local stack is answering. On AWS the API's Lambda functions and the
-    queue's consumers run apart, and a burst of posts is answered while the queue fills; here one
-    process runs both, so the pumps let requests in flight go first (a while at most, so that a
-    steady stream of requests still leaves the queue draining)."""
+    """The work a marketer waits on: the HTTP requests the local stack is answering, and the
+    background jobs (an uploaded import, a segment build) it is running. On AWS the API's and the
+    jobs' Lambda functions and the queue's consumers run apart, and a burst of posts is answered,
+    or a file imported, while the queue fills; here one process runs them all, so the pumps let
+    that work go first (a while at most, so that a steady stream of it still leaves the queue
+    draining)."""
 
     MAX_WAIT_SECONDS = 1.0
 
@@ -23,18 +26,27 @@ class Foreground:
         self._in_flight = 0
         self._lock = threading.Lock()
 
-    def middleware(self, event: Any, get_response: Callable[[Any], Any]) -> Any:
+    @contextmanager
+    def serving(self) -> Iterator[None]:
         with self._lock:
             self._in_flight += 1
         try:
-            return get_response(event)
+            yield
         finally:
             with self._lock:
                 self._in_flight -= 1
 
+    def middleware(self, event: Any, get_response: Callable[[Any], Any]) -> Any:
+        with self.serving():
+            return get_response(event)
+
+    @property
+    def busy(self) -> bool:
+        return self._in_flight > 0
+
     def wait(self) -> None:
         deadline = time.monotonic() + self.MAX_WAIT_SECONDS
-        while self._in_flight and time.monotonic() < deadline:
+        while self.busy and time.monotonic() < deadline:
             time.sleep(0.005)
 
 

@@ -58,7 +58,7 @@ def boot(*, time_scale: float | None = None, admin_key: str | None = None, sched
     for name in FUNCTIONS:
         stack.register(name, getattr(app_module, name))
     stack.register_sns_handlers(app)  # SES feedback and inbound SMS, as SNS delivers them
-    jobs.run_as_started(lambda: stack.running)
+    jobs.run_as_started(lambda: stack.running, FOREGROUND.serving)
     configured = settings().admin_key
     generated = configured is None
     key = f"prc_{secrets.token_urlsafe(24)}" if configured is None else configured

@@ -234,6 +234,31 @@ def test_large_files_go_through_an_upload_and_a_background_job(api):
     assert _contact(api, "user449@example.com")["first_name"] == "User 449"
 
 
+def test_an_uploaded_import_goes_before_the_automation_queue_on_the_local_stack(api, monkeypatch):
+    """One process runs the job and the queue's consumer: the pumps let the job go first, as they
+    do a request (on AWS each runs in its own Lambda function)."""
+    from chalicelib.imports.service import ImportJob
+    from chalicelib.local.pump import FOREGROUND
+
+    seen: list[bool] = []
+    step = ImportJob.step
+
+    def observed_step(self, head, part, index):
+        seen.append(FOREGROUND.busy)
+        return step(self, head, part, index)
+
+    monkeypatch.setattr(ImportJob, "step", observed_step)
+    created = api.post("/imports/uploads?kind=contacts").data
+    requests.put(created["upload"]["url"], data=b"email\nana@example.com\nbob@example.com\n",
+                 headers=created["upload"]["headers"], timeout=10)
+    assert api.post(f"/imports/{created['id']}/start").status_code == 202
+    done = eventually(lambda: (lambda data: data if data["status"] == "done" else None)(
+        api.get(f"/imports/{created['id']}").data))
+    assert done["counts"]["created"] == 2
+    assert seen and all(seen)  # the file read (phase 0), then its lines
+    assert eventually(lambda: not FOREGROUND.busy, timeout=5)  # let go once the job is done
+
+
 def test_an_upload_is_picked_up_by_the_schedule_and_unknown_imports_are_404(api):
     created = api.post("/imports/uploads?kind=bounces").data
     requests.put(created["upload"]["url"], data=b"email,status\nana@example.com,hard\n",
