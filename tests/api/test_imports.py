@@ -240,10 +240,12 @@ def test_an_uploaded_import_goes_before_the_automation_queue_on_the_local_stack(
     from chalicelib.imports.service import ImportJob
     from chalicelib.local.pump import FOREGROUND
 
+    answered = threading.Event()  # no request in flight from then until both steps ran
     seen: list[bool] = []
     step = ImportJob.step
 
     def observed_step(self, head, part, index):
+        answered.wait(timeout=10)
         seen.append(FOREGROUND.busy)
         return step(self, head, part, index)
 
@@ -252,10 +254,12 @@ def test_an_uploaded_import_goes_before_the_automation_queue_on_the_local_stack(
     requests.put(created["upload"]["url"], data=b"email\nana@example.com\nbob@example.com\n",
                  headers=created["upload"]["headers"], timeout=10)
     assert api.post(f"/imports/{created['id']}/start").status_code == 202
+    answered.set()
+    assert eventually(lambda: len(seen) >= 2)  # the file read (phase 0), then its lines
+    assert seen == [True, True]
     done = eventually(lambda: (lambda data: data if data["status"] == "done" else None)(
         api.get(f"/imports/{created['id']}").data))
     assert done["counts"]["created"] == 2
-    assert seen and all(seen)  # the file read (phase 0), then its lines
     assert eventually(lambda: not FOREGROUND.busy, timeout=5)  # let go once the job is done
 
 
