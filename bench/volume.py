@@ -315,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upload-rows", type=int, default=10_000, help="lines of the uploaded file")
     parser.add_argument("--burst", type=int, default=5000)
     parser.add_argument("--criteria-contacts", type=int, default=100_000)
-    parser.add_argument("--quick", action="store_true", help="levels 500,2000; 1,000 rows, an uploaded file of 2,000; a burst of 500")
+    parser.add_argument("--quick", action="store_true",
+                        help="levels 500,2000; 1,000 rows, an uploaded file of 2,000; a burst of 500")
     parser.add_argument("--json", action="store_true", help="print the results as JSON after the report")
     args = parser.parse_args(argv)
     levels = [int(level) for level in args.levels.split(",")]
