@@ -321,8 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     levels = [int(level) for level in args.levels.split(",")]
     if args.quick:
-        levels, args.import_rows, args.upload_rows, args.burst, args.criteria_contacts = [500, 2000], 1000, 2000, 500, \
-            20_000
+        levels, args.import_rows, args.upload_rows = [500, 2000], 1000, 2000
+        args.burst, args.criteria_contacts = 500, 20_000
     if args.big:
         levels.append(100_000)
 
