@@ -33,6 +33,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ParamValidationError
 from botocore.parsers import create_parser
 from botocore.response import StreamingBody
+from botocore.utils import is_json_value_header
 from botocore.validate import ParamValidator
 from moto.awslambda.responses import LambdaResponse
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -109,7 +110,7 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
     operation = client.meta.service_model.operation_model(operation_name)
     context = {"client_region": client.meta.region_name, "client_config": client.meta.config}
     api_params = client._emit_api_params(api_params=api_params, operation_model=operation, context=context)
-    if client.meta.config.parameter_validation:
+    if client.meta.config.parameter_validation and not accepted(api_params, operation.input_shape):
         report = _VALIDATOR.validate(api_params, operation.input_shape)
         if report.has_errors():
             raise ParamValidationError(report=report.generate_report())
@@ -181,6 +182,103 @@ def _plain_value(value: Any) -> bool:
 
 
 _VALIDATOR = _AttributeValuesAtOnce()
+
+
+def accepted(params: Any, shape: Any) -> bool:
+    """True when botocore's validator would find nothing wrong with `params`: each check below is
+    one of botocore's, or stricter (a tuple for a list, a bool for an integer, a Decimal, a date
+    are left to botocore). False means botocore looks, and reports what it finds. botocore walks
+    the shape at each call, a method or two per value; this checks each shape with a function
+    built once per shape, about four times faster for a transaction of a CSV import's 88 items."""
+    return shape is not None and _check(shape)(params)
+
+
+def _check(shape: Any) -> Any:
+    """The function checking values of `shape`, built once and kept on the shape (botocore's
+    shapes are built once per client, a structure's members and a list's member with it)."""
+    check = shape.__dict__.get("_parcours_check")
+    if check is None:
+        check = shape.__dict__["_parcours_check"] = _build(shape)
+    return check
+
+
+def _least(shape: Any) -> float:
+    """botocore's `range_check` minimum: `min`, else 1 for a member bound to the host."""
+    if "min" in shape.metadata:
+        return shape.metadata["min"]
+    return 1 if shape.serialization.get("hostLabel") else float("-inf")
+
+
+def _never(_: Any) -> bool:
+    return False
+
+
+def _build(shape: Any) -> Any:
+    kind, least = shape.type_name, _least(shape)
+    if is_json_value_header(shape):
+        return _never
+    if kind == "structure":
+        if shape.is_document_type:
+            return _never
+        if shape.name == "AttributeValue":
+            return _plain_value
+        return _structure(shape)
+    if kind == "list":
+        def check_list(value: Any) -> bool:
+            if type(value) is not list or len(value) < least:
+                return False
+            check_item = _check(shape.member)  # here, not above: a shape may hold itself
+            for item in value:
+                if not check_item(item):
+                    return False
+            return True
+        return check_list
+    if kind == "map":
+        def check_map(value: Any) -> bool:
+            if type(value) is not dict:
+                return False
+            check_key, check_item = _check(shape.key), _check(shape.value)
+            for name, item in value.items():
+                if not (check_key(name) and check_item(item)):
+                    return False
+            return True
+        return check_map
+    if kind == "string":
+        return lambda value: type(value) is str and len(value) >= least
+    if kind in ("integer", "long"):
+        return lambda value: type(value) is int and value >= least
+    if kind in ("double", "float"):
+        return lambda value: type(value) in (float, int) and value >= least
+    if kind == "boolean":
+        return lambda value: type(value) is bool
+    if kind == "blob":
+        return lambda value: type(value) in (bytes, bytearray, str)
+    return _never  # a timestamp, or a type botocore may add
+
+
+def _structure(shape: Any) -> Any:
+    required = tuple(shape.metadata.get("required", ()))
+    union = shape.is_tagged_union
+    checks: dict[str, Any] = {}  # a member's check, found at its first use
+
+    def check_structure(value: Any) -> bool:
+        if type(value) is not dict or (union and len(value) != 1):
+            return False
+        for name in required:
+            if name not in value:
+                return False
+        for name, item in value.items():
+            check_member = checks.get(name)
+            if check_member is None:
+                member = shape.members.get(name) if type(name) is str else None
+                if member is None:
+                    return False
+                check_member = checks[name] = _check(member)
+            if not check_member(item):
+                return False
+        return True
+
+    return check_structure
 
 
 def _parse(operation: Any, status: int, headers: Any, body: str | bytes) -> dict:

@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.validate import ParamValidator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -672,6 +673,105 @@ def test_every_member_with_every_kind_of_value_is_refused_as_botocore_refuses_it
                 params = {"TableName": "t", "Item": {"a": wrapped}}
                 assert moto_direct._VALIDATOR.validate(params, shape).generate_report() == \
                     ParamValidator().validate(params, shape).generate_report(), params
+
+
+_ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.floats(-2, 2), st.text(max_size=2),
+                      st.binary(max_size=2), st.lists(st.text(max_size=1), max_size=2), st.tuples(st.text(max_size=1)),
+                      st.dictionaries(st.text(max_size=1), st.text(max_size=1), max_size=2))
+
+
+def _params_of(shape: Any, depth: int = 0) -> Any:
+    """Values for `shape`: mostly of its form, at times anything at one place or another (a
+    wrong type, a missing or unknown member, a string or list shorter than its least length)."""
+    least = int(shape.metadata.get("min", 0))
+    kind = shape.type_name
+    if shape.name == "AttributeValue":
+        form = st.one_of(_WELL_FORMED_VALUES, _ATTRIBUTE_VALUES)
+    elif depth > 4:
+        form = _ANY_VALUE
+    elif kind == "structure":
+        members = {name: _params_of(member, depth + 1) for name, member in shape.members.items()}
+        required = shape.metadata.get("required", [])
+        optional = {name: member for name, member in members.items() if name not in required}
+        well_formed = st.fixed_dictionaries({name: members[name] for name in required}, optional=optional)
+        any_members = st.fixed_dictionaries({}, optional=members | {"Unknown": st.text(max_size=1)})
+        form = st.integers(0, 4).flatmap(lambda pick: well_formed if pick else any_members)
+    elif kind == "list":
+        form = st.lists(_params_of(shape.member, depth + 1), min_size=min(least, 2), max_size=2)
+    elif kind == "map":
+        form = st.dictionaries(st.one_of(st.text(min_size=int(shape.key.metadata.get("min", 0)), max_size=3),
+                                         st.integers(-1, 1)), _params_of(shape.value, depth + 1), max_size=2)
+    elif kind == "string":
+        form = st.one_of(st.text(min_size=least, max_size=least + 2), st.text(max_size=2))
+    elif kind in ("integer", "long", "double", "float"):
+        form = st.one_of(st.integers(least, least + 3), st.floats(least, least + 3), st.integers(-3, 3))
+    elif kind == "boolean":
+        form = st.booleans()
+    elif kind == "blob":
+        form = st.one_of(st.binary(max_size=2), st.text(max_size=2))
+    else:
+        form = _ANY_VALUE
+    return st.integers(0, 12).flatmap(lambda pick: form if pick else _ANY_VALUE)  # one_of would flatten
+
+
+def _direct_shapes() -> list[tuple[str, str, Any]]:
+    shapes = []
+    for service, operations in sorted(moto_direct.DIRECT.items()):
+        model = boto3.client(service, region_name=REGION).meta.service_model
+        shapes += [(service, name, model.operation_model(name).input_shape) for name in sorted(operations)]
+    return shapes
+
+
+@pytest.mark.parametrize(("service", "operation", "shape"), _direct_shapes(),
+                         ids=lambda value: value if isinstance(value, str) else "")
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_parameters_taken_at_once_are_parameters_botocore_takes(service: str, operation: str, shape: Any,
+                                                                 data: Any) -> None:
+    """moto_direct lets a call's parameters through without botocore's walk only where botocore
+    finds nothing wrong with them; anything else botocore checks and reports itself."""
+    from botocore.validate import ParamValidator
+
+    params = data.draw(_params_of(shape))
+    if moto_direct.accepted(params, shape):
+        assert not ParamValidator().validate(params, shape).has_errors(), params
+
+
+def test_the_app_s_usual_calls_are_taken_at_once() -> None:
+    """The calls the app makes most are checked at once, not by botocore's walk (a check that
+    refused them all would cost a second walk, silently)."""
+    model = boto3.client("dynamodb", region_name=REGION).meta.service_model
+    item = {"id": {"S": "c-1"}, "traits": {"M": {"first_name": {"S": "Ana"}}}, "score": {"N": "3"},
+            "tags": {"SS": ["a"]}, "consent": {"M": {"email": {"BOOL": True}}}, "gone": {"NULL": True}}
+    calls = {
+        "PutItem": {"TableName": "contacts", "Item": item, "ConditionExpression": "attribute_not_exists (#0)",
+                    "ExpressionAttributeNames": {"#0": "id"}, "ReturnValues": "NONE"},
+        "UpdateItem": {"TableName": "contacts", "Key": {"id": {"S": "c-1"}}, "UpdateExpression": "SET #0 = :0",
+                       "ExpressionAttributeNames": {"#0": "score"}, "ExpressionAttributeValues": {":0": {"N": "4"}},
+                       "ReturnValues": "ALL_NEW"},
+        "TransactWriteItems": {"TransactItems": [{"Put": {"TableName": "contacts", "Item": item}},
+                                                 {"Update": {"TableName": "tallies", "Key": {"id": {"S": "t"}},
+                                                             "UpdateExpression": "ADD #0 :0",
+                                                             "ExpressionAttributeNames": {"#0": "n"},
+                                                             "ExpressionAttributeValues": {":0": {"N": "1"}}}}],
+                               "ClientRequestToken": "token"},
+        "Query": {"TableName": "events", "KeyConditionExpression": "#0 = :0", "ExpressionAttributeNames": {"#0": "id"},
+                  "ExpressionAttributeValues": {":0": {"S": "c-1"}}, "Limit": 10, "ScanIndexForward": False,
+                  "ConsistentRead": True},
+        "BatchGetItem": {"RequestItems": {"contacts": {"Keys": [{"id": {"S": "c-1"}}], "ConsistentRead": True}}},
+    }
+    for operation, params in calls.items():
+        shape = model.operation_model(operation).input_shape
+        assert not ParamValidator().validate(params, shape).has_errors()
+        assert moto_direct.accepted(params, shape), operation
+    sqs = boto3.client("sqs", region_name=REGION).meta.service_model
+    entries = {"QueueUrl": "https://sqs/q", "Entries": [{"Id": "0", "MessageBody": "{}", "MessageAttributes": {
+        "type": {"DataType": "String", "StringValue": "signup"}}}]}
+    assert moto_direct.accepted(entries, sqs.operation_model("SendMessageBatch").input_shape)
+    ses = boto3.client("sesv2", region_name=REGION).meta.service_model
+    email = {"FromEmailAddress": "a@example.com", "Destination": {"ToAddresses": ["b@example.com"]},
+             "Content": {"Raw": {"Data": b"Subject: hi\r\n\r\nhello"}}}
+    assert moto_direct.accepted(email, ses.operation_model("SendEmail").input_shape)
 
 
 _NUMBERS = st.one_of(st.integers(), st.decimals(allow_nan=False, allow_infinity=False)).map(str)
