@@ -60,7 +60,7 @@ def reset() -> None:
 
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a Z, to the millisecond: sortable as a string."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"  # less "+00:00"
 
 
 def parse_iso(text: str) -> datetime:

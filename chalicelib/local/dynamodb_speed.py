@@ -239,7 +239,8 @@ def install() -> None:
     global _Node, _dynamo_type, _item_size_too_large, _bytesize
     from moto.dynamodb.parsing.ast_nodes import Node as _Node
     _dynamo_type, _item_size_too_large, _bytesize = DynamoType, ItemSizeTooLarge, bytesize
-    MOTO.update(size=DynamoType.size, deepcopy=DynamoType.__deepcopy__, set_attribute=LimitedSizeDict.__setitem__,
+    MOTO.update(init=DynamoType.__init__, size=DynamoType.size, deepcopy=DynamoType.__deepcopy__,
+                set_attribute=LimitedSizeDict.__setitem__,
                 regular_json=DynamoType.to_regular_json, to_dict=dynamodb_utilities.dynamo_to_dict)
 
     def narrowed_all_items(self: Any) -> Any:
@@ -454,6 +455,7 @@ def install() -> None:
     validate = UpdateExpressionValidator.validate
     UpdateExpressionValidator.validate = validate_update
     Item.__init__ = sized_item_init
+    DynamoType.__init__ = value_init
     DynamoType.size = value_size
     DynamoType.__deepcopy__ = value_copy
     LimitedSizeDict.__setitem__ = sized_set_attribute
@@ -511,6 +513,21 @@ def _validated_adds(table: Any) -> dict[tuple, Any]:
 MOTO: dict[str, Any] = {}  # moto's own methods replaced below, which the tests compare with
 
 _SETS = ("SS", "NS", "BS")
+
+
+def value_init(self: Any, type_as_dict: Any) -> None:
+    """moto's `DynamoType.__init__`, the same steps without building two lists and asking two
+    methods at each value: moto builds one per attribute, nested ones included, of every item it
+    stores, reads back or compares. What is not a dict of one member or more moto builds itself."""
+    if type(type_as_dict) is not dict or not type_as_dict:
+        MOTO["init"](self, type_as_dict)
+        return
+    kind, value = next(iter(type_as_dict.items()))  # the first member, as moto takes it
+    if kind == "L":
+        value = [_dynamo_type(member) for member in value]
+    elif kind == "M":
+        value = {name: _dynamo_type(member) for name, member in value.items()}
+    self.type, self.value = kind, value
 
 
 def value_size(self: Any) -> int:
