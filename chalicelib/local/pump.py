@@ -24,17 +24,21 @@ class Foreground:
 
     def __init__(self) -> None:
         self._in_flight = 0
-        self._lock = threading.Lock()
+        # A pump waits on this, woken when the work is done: polling a flag every few milliseconds
+        # would take Python's lock from the request that many times a second.
+        self._idle = threading.Condition()
 
     @contextmanager
     def serving(self) -> Iterator[None]:
-        with self._lock:
+        with self._idle:
             self._in_flight += 1
         try:
             yield
         finally:
-            with self._lock:
+            with self._idle:
                 self._in_flight -= 1
+                if not self._in_flight:
+                    self._idle.notify_all()
 
     def middleware(self, event: Any, get_response: Callable[[Any], Any]) -> Any:
         with self.serving():
@@ -45,9 +49,8 @@ class Foreground:
         return self._in_flight > 0
 
     def wait(self) -> None:
-        deadline = time.monotonic() + self.MAX_WAIT_SECONDS
-        while self.busy and time.monotonic() < deadline:
-            time.sleep(0.005)
+        with self._idle:
+            self._idle.wait_for(lambda: not self._in_flight, timeout=self.MAX_WAIT_SECONDS)
 
 
 FOREGROUND = Foreground()
