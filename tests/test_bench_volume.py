@@ -11,7 +11,7 @@ def test_each_figure_is_judged_against_its_goal():
             {**level, "contacts": 1000, "per_request_ms": {"GET /contacts/{id}": 2.0}},
             {**level, "contacts": 10000, "events_per_second": 120.0, "per_request_ms": {"GET /contacts/{id}": 5.0}},
         ],
-        "import": {"rows": 5000, "rows_per_second": 2500.0},
+        "import": {"rows": 5000, "rows_per_second": 2500.0, "cpu_ms_per_row": 0.45},
         "uploaded_import": {"rows": 10000, "status": "done", "rows_per_second": 900.0},
         "segment_build": {"contacts": 10000, "status": "ready", "count": 12, "seconds": 45.0},
         "burst": {"signups": 5000, "drained_seconds": 100.0, "accept_seconds": 10.0, "emails": 10000},
@@ -30,3 +30,4 @@ def test_each_figure_is_judged_against_its_goal():
     assert verdict("segment build over 10,000 contacts") == "MISSED"
     assert verdict("5,000 signups through welcome-series") == "ok"
     assert verdict("one field") == "ok"
+    assert "0.45 ms of CPU a line, every thread of the stack" in render(results)
