@@ -140,27 +140,9 @@ def _call(client: Any, operation_name: str, api_params: dict) -> Any:
     return parsed
 
 
-class _AttributeValuesAtOnce(ParamValidator):
-    """botocore's validator, but for DynamoDB's attribute values (most of what an item call
-    carries): one that botocore would accept, a single member of its type, is accepted after
-    plain type checks instead of a walk of its shape at every level. Any other goes through
-    botocore's walk, which reports it as botocore does."""
-
-    def _validate_structure(self, params: Any, shape: Any, errors: Any, name: str) -> None:
-        if shape.name == "AttributeValue" and _plain_value(params):
-            return
-        super()._validate_structure(params, shape, errors, name)
-
-    def _validate_map(self, param: Any, shape: Any, errors: Any, name: str) -> None:
-        if shape.value.name == "AttributeValue" and type(param) is dict and not shape.key.serialization:
-            shortest = shape.key.metadata.get("min", 0)  # botocore checks a string's min, not its max
-            if all(type(key) is str and len(key) >= shortest and _plain_value(value) for key, value in param.items()):
-                return
-        super()._validate_map(param, shape, errors, name)
-
-
 def _plain_value(value: Any) -> bool:
-    """An AttributeValue botocore's validator finds nothing wrong with (False: it may, it looks itself)."""
+    """An AttributeValue botocore's validator finds nothing wrong with (False: it may, it looks
+    itself): one member of its type, plain type checks rather than a walk of the shape at each level."""
     if type(value) is not dict or len(value) != 1:
         return False
     ((kind, inner),) = value.items()
@@ -181,7 +163,7 @@ def _plain_value(value: Any) -> bool:
     return False
 
 
-_VALIDATOR = _AttributeValuesAtOnce()
+_VALIDATOR = ParamValidator()
 
 
 def accepted(params: Any, shape: Any) -> bool:
